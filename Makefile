@@ -1,0 +1,103 @@
+# frugal: GNU Makefile.
+#   make                 release build (build/release/)
+#   make BUILD=debug     -O0 -g;   make SAN=1   ASan + UBSan;   make OMP=0   OpenMP off
+#   make test            build and run the whole test suite (ends with "N passed, N failed")
+#   make demo            install missing Debian packages, build, train on Jane Austen (~3 min)
+#   make bench           speed benchmarks (see BENCHMARKS.md)
+#   WERROR=1             treat warnings as errors (CI)
+BUILD   ?= release
+SAN     ?= 0
+OMP     ?= 1
+WERROR  ?= 0
+CC      ?= cc
+
+VARIANT := $(BUILD)$(if $(filter 1,$(SAN)),-san)$(if $(filter 0,$(OMP)),-noomp)
+O       := build/$(VARIANT)
+
+BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null || echo -I/usr/include/x86_64-linux-gnu/openblas-openmp)
+BLAS_LIBS   := $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
+
+WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \
+        -Wformat=2 -Wundef -Wdouble-promotion -Wfloat-conversion
+CFLAGS_BASE := -std=c11 $(WARN) -Iinclude -fvisibility=hidden -MMD -MP $(BLAS_CFLAGS)
+ifeq ($(BUILD),debug)
+  CFLAGS_BASE += -O0 -g
+else
+  CFLAGS_BASE += -O3 -g
+endif
+ifeq ($(SAN),1)
+  CFLAGS_BASE += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+  LDFLAGS += -fsanitize=address,undefined
+endif
+ifeq ($(OMP),1)
+  CFLAGS_BASE += -fopenmp
+  LDFLAGS += -fopenmp
+else
+  CFLAGS_BASE += -Wno-unknown-pragmas
+endif
+ifeq ($(WERROR),1)
+  CFLAGS_BASE += -Werror
+endif
+LDLIBS := $(BLAS_LIBS) -lcjson -lm
+
+LIB_SRC   := $(sort $(wildcard src/*/*.c))
+TOOL_SRC  := $(sort $(wildcard tools/frugal/*.c))
+TEST_SRC  := $(sort $(wildcard tests/test_*.c))
+BENCH_SRC := $(sort $(wildcard bench/bench_*.c))
+
+LIB_OBJ   := $(LIB_SRC:%.c=$(O)/%.o)
+TOOL_OBJ  := $(TOOL_SRC:%.c=$(O)/%.o)
+TEST_BIN  := $(TEST_SRC:tests/%.c=$(O)/tests/%)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(O)/bench/%)
+LIB       := $(O)/libfrugal.a
+FRUGAL    := $(O)/frugal
+
+.PHONY: all test demo bench deps clean format format-check
+all: $(FRUGAL) $(LIB)
+
+$(O)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FRUGAL): $(TOOL_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $(TOOL_OBJ) $(LIB) $(LDLIBS)
+
+$(O)/tests/test_runner.o: tests/test_runner.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -c $< -o $@
+
+$(O)/tests/%: tests/%.c $(O)/tests/test_runner.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/tests/test_runner.o $(LIB) $(LDLIBS)
+
+$(O)/bench/%: bench/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+test: $(FRUGAL) $(TEST_BIN)
+	@FRUGAL=$(FRUGAL) O=$(O) sh tests/run_all.sh $(TEST_BIN)
+
+bench: $(FRUGAL) $(BENCH_BIN)
+	@echo "bench binaries in $(O)/bench; commands in BENCHMARKS.md"
+
+deps:
+	@sh scripts/install_deps.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@FRUGAL=$(FRUGAL) sh scripts/demo.sh
+
+format:
+	clang-format -i include/frugal/*.h src/*/*.c src/*/*.h tools/frugal/*.c tests/*.c tests/*.h bench/*.c
+
+format-check:
+	clang-format --dry-run -Werror include/frugal/*.h src/*/*.c src/*/*.h tools/frugal/*.c tests/*.c tests/*.h bench/*.c
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d)

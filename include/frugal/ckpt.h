@@ -1,0 +1,91 @@
+/* frugal checkpoints: the safetensors container and the training checkpoint built on it.
+ *
+ * safetensors layout (https://github.com/huggingface/safetensors, public format):
+ *   bytes 0..7   N, little-endian uint64: length of the JSON header
+ *   bytes 8..8+N JSON object: {"<tensor name>": {"dtype": "F32", "shape": [d0, d1, ...],
+ *                "data_offsets": [begin, end]}, ..., "__metadata__": {"key": "string", ...}}
+ *                frugal pads the header with spaces to a multiple of 8 bytes
+ *   then         the data section; offsets are relative to its start; tensors are contiguous,
+ *                row-major, little-endian, non-overlapping and cover the section exactly.
+ *
+ * A frugal training checkpoint stores every parameter tensor under its model name (wte, wpe,
+ * ... see model.h), the AdamW moments as "optim.m" and "optim.v" (flat, F32), and in
+ * __metadata__ (all values are strings; JSON where noted):
+ *   "format": "frugal-checkpoint", "format_version": "1",
+ *   "config": JSON {n_layer, n_head, n_embd, block_size, vocab_size},
+ *   "step": completed optimizer steps, "rng": loader RNG state (4 x 16 hex digits),
+ *   "loader": JSON {"batches": n, "epoch_tokens": n}, "data_fingerprint": CRC32C of the
+ *   training tokens as 8 hex digits plus their count, "train": JSON of the hyperparameters,
+ *   "crc32c": JSON {tensor name: 8 hex digits}: CRC-32C of each tensor's bytes.
+ * docs/formats.md describes the same layout with an example.
+ */
+#ifndef FRUGAL_CKPT_H
+#define FRUGAL_CKPT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "frugal/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum fg_dtype {
+    FG_DTYPE_F32, FG_DTYPE_F64, FG_DTYPE_F16, FG_DTYPE_BF16, FG_DTYPE_I64, FG_DTYPE_I32,
+    FG_DTYPE_I16, FG_DTYPE_I8, FG_DTYPE_U8, FG_DTYPE_U16, FG_DTYPE_U32, FG_DTYPE_COUNT
+};
+
+FG_API const char *fg_dtype_name(enum fg_dtype d); /* "F32" ... */
+FG_API size_t fg_dtype_size(enum fg_dtype d);
+
+#define FG_ST_MAX_DIMS 8
+
+struct fg_st_tensor {
+    const char *name;
+    enum fg_dtype dtype;
+    int ndim;
+    int64_t shape[FG_ST_MAX_DIMS];
+    const void *data; /* borrowed: points into the file buffer (reader) or caller memory */
+    size_t nbytes;
+};
+
+struct fg_st_kv {
+    const char *key, *value;
+};
+
+/* A parsed safetensors file. Everything it points to is owned by it. */
+struct fg_st_file {
+    struct fg_allocator alloc;
+    void *buf; /* the whole file when loaded by fg_st_load (owned), else NULL */
+    size_t n_tensors;
+    struct fg_st_tensor *tensors;
+    size_t n_meta;
+    struct fg_st_kv *meta;
+    char *strings; /* owned storage for names, keys and values */
+};
+
+/* Parse a safetensors image from memory. `buf` is borrowed and must outlive *out (tensor data
+ * points into it). Strict: bad JSON, unknown dtype, size mismatch, overlap, gaps, trailing
+ * bytes or out-of-range offsets give FG_ERR_FORMAT with the reason in errmsg. Caller frees
+ * *out with fg_st_free. */
+FG_API fg_status fg_st_parse(const void *buf, size_t len, const struct fg_allocator *a,
+                             struct fg_st_file **out, char *errmsg, size_t errmsg_len);
+/* Read and parse a file; the returned object owns the file bytes. */
+FG_API fg_status fg_st_load(const char *path, const struct fg_allocator *a,
+                            struct fg_st_file **out, char *errmsg, size_t errmsg_len);
+FG_API void fg_st_free(struct fg_st_file *f);
+FG_API const struct fg_st_tensor *fg_st_find(const struct fg_st_file *f, const char *name);
+FG_API const char *fg_st_meta(const struct fg_st_file *f, const char *key);
+
+/* Write tensors (in the given order) and metadata atomically (temp file, fsync, rename).
+ * fail_after_bytes > 0 injects a write failure after that many bytes (tests). On any failure
+ * the previous file at `path`, if any, is untouched and no temporary file remains. */
+FG_API fg_status fg_st_write(const char *path, const struct fg_st_tensor *t, size_t n,
+                             const struct fg_st_kv *meta, size_t n_meta,
+                             uint64_t fail_after_bytes, char *errmsg, size_t errmsg_len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,116 @@
+/* frugal core: allocator hook, arenas, checked sizes, RNG, CRC32C, atomic files, CPU features.
+ *
+ * Everything here is small, dependency-free (libc only) and reentrant: state hangs off the
+ * structs the caller owns, never off globals.
+ */
+#ifndef FRUGAL_CORE_H
+#define FRUGAL_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "frugal/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- allocator hook (zstd customMem, SQLite mem_methods) ----------------------------------
+ * alloc(user, size, align) returns memory aligned to `align` (a power of two >= 16) or NULL;
+ * free(user, ptr) accepts NULL. Tests install counting or failing allocators through this. */
+struct fg_allocator {
+    void *(*alloc)(void *user, size_t size, size_t align);
+    void (*free)(void *user, void *ptr);
+    void *user;
+};
+
+/* The default allocator (posix_memalign / free). */
+FG_API struct fg_allocator fg_allocator_default(void);
+/* Allocate through `a` (NULL means the default). Returns NULL on failure or size 0. */
+FG_API void *fg_alloc(const struct fg_allocator *a, size_t size, size_t align);
+FG_API void fg_free(const struct fg_allocator *a, void *ptr);
+
+/* ---- checked size arithmetic ---------------------------------------------------------------
+ * Return FG_ERR_INVALID_ARG on overflow and leave *out untouched. */
+FG_API fg_status fg_size_mul(size_t a, size_t b, size_t *out);
+FG_API fg_status fg_size_add(size_t a, size_t b, size_t *out);
+/* Round n up to a multiple of the power of two `align`. */
+static inline size_t fg_align_up(size_t n, size_t align)
+{
+    return (n + align - 1) & ~(align - 1);
+}
+
+/* ---- deterministic RNG: xoshiro256** seeded through splitmix64 -----------------------------
+ * Reference: Blackman & Vigna, "Scrambled linear pseudorandom number generators" (2018).
+ * The whole state is the four words, so it can be saved in a checkpoint and restored. */
+struct fg_rng {
+    uint64_t s[4];
+};
+
+FG_API void fg_rng_seed(struct fg_rng *r, uint64_t seed);
+FG_API uint64_t fg_rng_u64(struct fg_rng *r);
+/* Uniform in [0, 1) with 53 random bits. */
+FG_API double fg_rng_uniform(struct fg_rng *r);
+/* Uniform integer in [0, n), n > 0, without modulo bias. */
+FG_API uint64_t fg_rng_below(struct fg_rng *r, uint64_t n);
+/* Standard normal (Box-Muller, one value per call, computed in double). */
+FG_API double fg_rng_normal(struct fg_rng *r);
+
+/* ---- CRC-32C (Castagnoli, reflected 0x82F63B78) ---------------------------------------------
+ * fg_crc32c(0, "123456789", 9) == 0xE3069283. Pass the previous value to continue a stream. */
+FG_API uint32_t fg_crc32c(uint32_t crc, const void *buf, size_t len);
+
+/* ---- files ----------------------------------------------------------------------------------
+ * An atomic writer: bytes go to "<path>.tmp.<pid>" in the same directory; commit() fsyncs the
+ * file, renames it over `path` and fsyncs the directory, so a reader sees the old file or the
+ * new one, never a mix. abort() (or a failed commit) removes the temporary file. */
+struct fg_atomic_file {
+    void *fp; /* FILE*, owned */
+    char path[4096];
+    char tmp[4160];
+    int failed;
+    /* Fault injection for tests: if > 0, the write that would exceed this many bytes fails
+     * with FG_ERR_IO as if the disk were full. 0 disables it. */
+    uint64_t fail_after_bytes;
+    uint64_t written;
+};
+
+FG_API fg_status fg_atomic_open(struct fg_atomic_file *f, const char *path, char *errmsg,
+                                size_t errmsg_len);
+FG_API fg_status fg_atomic_write(struct fg_atomic_file *f, const void *buf, size_t len,
+                                 char *errmsg, size_t errmsg_len);
+FG_API fg_status fg_atomic_commit(struct fg_atomic_file *f, char *errmsg, size_t errmsg_len);
+FG_API void fg_atomic_abort(struct fg_atomic_file *f);
+
+/* Read a whole file into a buffer from `a` (caller frees with fg_free(a, *out)). The buffer
+ * has one extra zero byte after *out_len bytes. */
+FG_API fg_status fg_read_file(const struct fg_allocator *a, const char *path, void **out,
+                              size_t *out_len, char *errmsg, size_t errmsg_len);
+
+/* Write "<what>: <strerror(err)> (errno N)" into errmsg using the thread-safe strerror_r. */
+FG_API void fg_errno_msg(char *errmsg, size_t errmsg_len, int err, const char *what);
+
+/* ---- CPU features and time ----------------------------------------------------------------- */
+enum fg_isa {
+    FG_ISA_REF = 0,    /* scalar reference kernels only */
+    FG_ISA_GENERIC = 1 /* portable fast path: BLAS + OpenMP + compiler vectorization */,
+    FG_ISA_AVX2 = 2,
+    FG_ISA_AVX512 = 3,
+    FG_ISA_AVX512BF16 = 4
+};
+
+/* Best ISA this CPU supports (cpuid), capped by the FG_ISA environment variable when set
+ * (ref|generic|avx2|avx512). Thread-safe. */
+FG_API enum fg_isa fg_cpu_isa(void);
+FG_API const char *fg_isa_name(enum fg_isa isa);
+/* Logical CPUs available to this process (sched_getaffinity), at least 1. */
+FG_API int fg_cpu_count(void);
+/* Monotonic clock in seconds. */
+FG_API double fg_time_now(void);
+/* Peak resident set size of this process in bytes (getrusage), 0 if unknown. */
+FG_API uint64_t fg_peak_rss_bytes(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

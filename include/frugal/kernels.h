@@ -1,0 +1,118 @@
+/* frugal kernels: the math of one GPT-2 training step.
+ *
+ * Each kernel has a scalar fp32 `_ref` version, written for reading and free of SIMD and
+ * threads: the _ref version is the specification. The unsuffixed version is the fast path
+ * (OpenBLAS sgemm for matrix products, OpenMP over disjoint outputs elsewhere) and is tested
+ * against _ref with the tolerances named in tests/test_kernels.c.
+ *
+ * Conventions (docs/numerics.md): N = rows (B*T), C = channels, OC/IC = output/input features,
+ * NH = heads, HS = C/NH, V = real vocabulary, Vp = padded vocabulary. Every array is row-major
+ * fp32. Weight matrices are (OC, IC) as in torch.nn.Linear: out = inp @ w^T + bias.
+ * Gradient semantics: parameter gradients (dw, dbias, ...) ACCUMULATE (+=) so micro-batches
+ * add up; activation gradients are written (=) unless the comment says +=.
+ * Determinism: for a given input every fast kernel returns the same bits for any n_threads
+ * (reductions run in a fixed order that does not depend on the thread count).
+ * None of these functions allocates; all are thread-safe on disjoint outputs.
+ */
+#ifndef FRUGAL_KERNELS_H
+#define FRUGAL_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "frugal/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Set the thread count of the BLAS library (OpenBLAS) once, outside any parallel region.
+ * Our own OpenMP loops take n_threads per call. */
+FG_API void fg_kernels_set_blas_threads(int n_threads);
+/* A short description of the BLAS in use, e.g. "OpenBLAS 0.3.21 (openmp)". */
+FG_API const char *fg_kernels_blas_info(void);
+
+/* ---- matmul: out (N,OC) = inp (N,IC) @ w^T (IC,OC) + bias (OC) [bias may be NULL] ---------- */
+FG_API void fg_matmul_forward_ref(float *out, const float *inp, const float *w, const float *bias,
+                                  size_t N, size_t IC, size_t OC);
+FG_API void fg_matmul_forward(float *out, const float *inp, const float *w, const float *bias,
+                              size_t N, size_t IC, size_t OC, int n_threads);
+/* dinp (N,IC) = dout @ w (written; may be NULL to skip); dw (OC,IC) += dout^T @ inp;
+ * dbias (OC) += column sums of dout (may be NULL). */
+FG_API void fg_matmul_backward_ref(float *dinp, float *dw, float *dbias, const float *dout,
+                                   const float *inp, const float *w, size_t N, size_t IC,
+                                   size_t OC);
+FG_API void fg_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout,
+                               const float *inp, const float *w, size_t N, size_t IC, size_t OC,
+                               int n_threads);
+
+/* ---- layernorm over the last axis, eps = 1e-5 -----------------------------------------------
+ * out (N,C), mean (N), rstd (N) saved for backward. */
+#define FG_LAYERNORM_EPS 1e-5f
+FG_API void fg_layernorm_forward_ref(float *out, float *mean, float *rstd, const float *inp,
+                                     const float *w, const float *b, size_t N, size_t C);
+FG_API void fg_layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
+                                 const float *w, const float *b, size_t N, size_t C, int n_threads);
+/* dinp (N,C) += ...; dw, db (C) += ... */
+FG_API void fg_layernorm_backward_ref(float *dinp, float *dw, float *db, const float *dout,
+                                      const float *inp, const float *w, const float *mean,
+                                      const float *rstd, size_t N, size_t C);
+FG_API void fg_layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
+                                  const float *inp, const float *w, const float *mean,
+                                  const float *rstd, size_t N, size_t C, int n_threads);
+
+/* ---- GELU, tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) -------------- */
+FG_API void fg_gelu_forward_ref(float *out, const float *inp, size_t n);
+FG_API void fg_gelu_forward(float *out, const float *inp, size_t n, int n_threads);
+/* dinp = gelu'(inp) * dout (written; dinp may alias dout). */
+FG_API void fg_gelu_backward_ref(float *dinp, const float *inp, const float *dout, size_t n);
+FG_API void fg_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n,
+                             int n_threads);
+
+/* ---- causal self-attention ------------------------------------------------------------------
+ * qkv (B,T,3C): per position, Q then K then V, head h in channels [h*HS, (h+1)*HS) of each.
+ * out (B,T,C); att (B,NH,T,T): softmax probabilities (row t has zeros after column t), saved
+ * for backward. Scale 1/sqrt(HS). */
+FG_API void fg_attention_forward_ref(float *out, float *att, const float *qkv, size_t B, size_t T,
+                                     size_t C, size_t NH);
+FG_API void fg_attention_forward(float *out, float *att, const float *qkv, size_t B, size_t T,
+                                 size_t C, size_t NH, int n_threads);
+/* dqkv (B,T,3C) is written. scratch holds B*NH*T*T floats (fast path only). */
+FG_API void fg_attention_backward_ref(float *dqkv, const float *dout, const float *qkv,
+                                      const float *att, size_t B, size_t T, size_t C, size_t NH);
+FG_API void fg_attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,
+                                  const float *att, size_t B, size_t T, size_t C, size_t NH,
+                                  int n_threads);
+
+/* ---- fused softmax + cross-entropy over the first V of Vp logits ----------------------------
+ * losses (N) = logsumexp(logits[n, :V]) - logits[n, targets[n]].
+ * If `dscale` != 0, logits are overwritten with d(dscale * sum losses)/d logits, i.e.
+ * dscale * (softmax - onehot), and the padded columns [V, Vp) are set to 0.
+ * Targets must lie in [0, V) (checked by the data layer, asserted here). */
+FG_API void fg_crossentropy_ref(float *losses, float *logits, const int32_t *targets, size_t N,
+                                size_t V, size_t Vp, float dscale);
+FG_API void fg_crossentropy(float *losses, float *logits, const int32_t *targets, size_t N,
+                            size_t V, size_t Vp, float dscale, int n_threads);
+
+/* ---- token + position embedding -------------------------------------------------------------
+ * out (B,T,C) = wte[tokens[b,t]] + wpe[t]. Backward accumulates into dwte (Vp,C), dwpe (T,C). */
+FG_API void fg_encoder_forward_ref(float *out, const int32_t *tokens, const float *wte,
+                                   const float *wpe, size_t B, size_t T, size_t C);
+FG_API void fg_encoder_forward(float *out, const int32_t *tokens, const float *wte,
+                               const float *wpe, size_t B, size_t T, size_t C, int n_threads);
+FG_API void fg_encoder_backward_ref(float *dwte, float *dwpe, const float *dout,
+                                    const int32_t *tokens, size_t B, size_t T, size_t C);
+FG_API void fg_encoder_backward(float *dwte, float *dwpe, const float *dout,
+                                const int32_t *tokens, size_t B, size_t T, size_t C,
+                                int n_threads);
+
+/* ---- elementwise ------------------------------------------------------------------------- */
+/* out = a + b (out may alias a or b). */
+FG_API void fg_add(float *out, const float *a, const float *b, size_t n, int n_threads);
+/* y += x */
+FG_API void fg_accumulate(float *y, const float *x, size_t n, int n_threads);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,167 @@
+/* frugal model: a GPT-2 architecture language model (Radford et al. 2019) on flat fp32 buffers.
+ *
+ * Learned positional embeddings, pre-LayerNorm blocks, causal multi-head attention, a 4x MLP
+ * with GELU (tanh), a final LayerNorm and an LM head tied to the token embedding. Parameters
+ * live in one arena (weights then gradients), activations in a second arena, and both are
+ * sized up front by fg_model_mem_size(), the same pure function the planner calls.
+ *
+ * Parameter tensors, in flat-buffer order (names as in checkpoints; weights are (out, in)):
+ *   wte (Vp,C)  wpe (maxT,C)  ln1w (L,C)  ln1b (L,C)  qkvw (L,3C,C)  qkvb (L,3C)
+ *   attprojw (L,C,C)  attprojb (L,C)  ln2w (L,C)  ln2b (L,C)  fcw (L,4C,C)  fcb (L,4C)
+ *   fcprojw (L,C,4C)  fcprojb (L,C)  lnfw (C)  lnfb (C)
+ * Each tensor starts on a multiple of FG_MODEL_ALIGN elements; the gaps are zero.
+ */
+#ifndef FRUGAL_MODEL_H
+#define FRUGAL_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "frugal/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FG_MODEL_N_TENSORS 16
+#define FG_MODEL_ALIGN     64 /* elements: 256 bytes, a multiple of 32-element groups */
+#define FG_VOCAB_PAD       64
+
+enum fg_param_id {
+    FG_PARAM_WTE, FG_PARAM_WPE, FG_PARAM_LN1W, FG_PARAM_LN1B, FG_PARAM_QKVW, FG_PARAM_QKVB,
+    FG_PARAM_ATTPROJW, FG_PARAM_ATTPROJB, FG_PARAM_LN2W, FG_PARAM_LN2B, FG_PARAM_FCW,
+    FG_PARAM_FCB, FG_PARAM_FCPROJW, FG_PARAM_FCPROJB, FG_PARAM_LNFW, FG_PARAM_LNFB
+};
+
+struct fg_model_config {
+    int n_layer;    /* L */
+    int n_head;     /* NH; must divide n_embd */
+    int n_embd;     /* C */
+    int block_size; /* maxT: positions the model has embeddings for */
+    int vocab_size; /* V: real vocabulary; Vp = V rounded up to FG_VOCAB_PAD */
+};
+
+/* Checks a config; on failure writes why into errmsg and returns FG_ERR_INVALID_ARG. */
+FG_API fg_status fg_model_config_check(const struct fg_model_config *cfg, char *errmsg,
+                                       size_t errmsg_len);
+FG_API size_t fg_model_padded_vocab(int vocab_size);
+
+/* Name, element count and shape of tensor `id` (shape[0..ndim-1]). Pure. */
+FG_API const char *fg_model_tensor_name(int id);
+FG_API size_t fg_model_tensor_numel(const struct fg_model_config *cfg, int id, int *ndim,
+                                    int64_t shape[3]);
+/* Whether AdamW weight decay applies to tensor `id` (matrices and embeddings: yes;
+ * biases and LayerNorm parameters: no). */
+FG_API int fg_model_tensor_decays(int id);
+
+/* Memory of a model for batch B and sequence T, in bytes, from the config alone. */
+struct fg_model_mem {
+    size_t n_params;      /* parameters, counting the padded vocabulary rows of wte */
+    size_t n_flat;        /* elements of the flat parameter buffer (with alignment gaps) */
+    size_t param_bytes;   /* weights: n_flat * 4 */
+    size_t grad_bytes;    /* gradients: n_flat * 4 when training, else 0 */
+    size_t act_bytes;     /* forward activations kept for backward (or for eval only) */
+    size_t scratch_bytes; /* backward scratch (activation gradients), 0 when not training */
+    size_t total_bytes;   /* sum of the above */
+};
+
+/* Pure: no allocation, no globals. training=0 sizes an inference-only model. Returns
+ * FG_ERR_INVALID_ARG for a bad config or on size overflow. */
+FG_API fg_status fg_model_mem_size(const struct fg_model_config *cfg, size_t B, size_t T,
+                                   int training, struct fg_model_mem *out);
+
+/* Training FLOPs per token at sequence length T, PaLM convention (Chowdhery et al. 2022,
+ * appendix B): 6 * (matmul parameters) + 12 * L * T * C, where the matmul parameters are the
+ * 12 L C^2 of the blocks plus the C * Vp of the LM head (embedding lookups are not FLOPs).
+ * Forward-only FLOPs are one third of this. Pure. */
+FG_API double fg_model_flops_per_token(const struct fg_model_config *cfg, size_t T);
+
+struct fg_model_params {
+    struct fg_model_config cfg;
+    size_t B, T;      /* activation capacity: largest batch and sequence forward() accepts */
+    int training;     /* 1: allocate gradients and backward scratch */
+    int n_threads;    /* OpenMP threads for kernels (>= 1) */
+    int use_ref;      /* 1: run the scalar _ref kernels (slow; for tests) */
+    const struct fg_allocator *allocator; /* borrowed; NULL = default. Must outlive the model */
+};
+
+FG_API struct fg_model_params fg_model_params_default(void);
+
+/* Views into the activation arena. Per-layer tensors are stacked along L with a stride sized
+ * for the capacity (B, T); a smaller forward uses the front of each slot. */
+struct fg_model_acts {
+    float *encoded;                     /* (B,T,C)  residual stream entering layer 0 */
+    float *ln1, *ln1_mean, *ln1_rstd;   /* (L,B,T,C), (L,B,T), (L,B,T) */
+    float *qkv;                         /* (L,B,T,3C) */
+    float *atty;                        /* (L,B,T,C)  attention output before projection */
+    float *att;                         /* (L,B,NH,T,T) softmax probabilities */
+    float *res2;                        /* (L,B,T,C)  residual after attention */
+    float *ln2, *ln2_mean, *ln2_rstd;   /* (L,B,T,C), (L,B,T), (L,B,T) */
+    float *fch, *fch_gelu;              /* (L,B,T,4C) */
+    float *res3;                        /* (L,B,T,C)  residual after the MLP = next layer input */
+    float *lnf, *lnf_mean, *lnf_rstd;   /* (B,T,C), (B,T), (B,T) */
+    float *logits;                      /* (B,T,Vp); holds dlogits during backward */
+    float *losses;                      /* (B,T) */
+    int32_t *inputs, *targets;          /* (B,T) */
+    /* backward scratch, reused by every layer (NULL when not training) */
+    float *dres;  /* (B,T,C)  gradient of the residual stream */
+    float *dln;   /* (B,T,C) */
+    float *dqkv;  /* (B,T,3C) */
+    float *datty; /* (B,T,C) */
+    float *dfch;  /* (B,T,4C) */
+    float *datt;  /* (B,NH,T,T) */
+};
+
+struct fg_model {
+    struct fg_model_config cfg;
+    size_t Vp;
+    size_t B, T; /* capacity */
+    int training, n_threads, use_ref;
+    struct fg_allocator alloc;
+    struct fg_model_mem mem;
+
+    float *params; /* (n_flat) owned: the parameter arena, weights then gradients */
+    float *grads;  /* (n_flat) view into the same arena, NULL when not training */
+    size_t n_flat;
+    size_t offset[FG_MODEL_N_TENSORS]; /* element offset of each tensor in the flat buffer */
+    size_t numel[FG_MODEL_N_TENSORS];
+
+    void *act_arena; /* owned: the activation arena */
+    struct fg_model_acts a;
+    size_t cur_B, cur_T;       /* shape of the last forward */
+    int have_targets;
+    double loss; /* mean loss of the last forward with targets */
+    char errmsg[256];
+};
+
+/* Allocates both arenas (nothing else is allocated later). Weights are zero until
+ * fg_model_init_weights or a checkpoint load. Caller frees with fg_model_free. */
+FG_API fg_status fg_model_init(struct fg_model **out, const struct fg_model_params *p);
+FG_API void fg_model_free(struct fg_model *m);
+FG_API const char *fg_model_errmsg(const struct fg_model *m);
+
+/* GPT-2 initialization from `seed`: N(0, 0.02) for matrices and embeddings, the residual
+ * projections (attprojw, fcprojw) scaled by 1/sqrt(2L), biases 0, LayerNorm gains 1. */
+FG_API void fg_model_init_weights(struct fg_model *m, uint64_t seed);
+
+/* Pointer to tensor `id` in the weights (or gradients). */
+FG_API float *fg_model_param(struct fg_model *m, int id);
+FG_API float *fg_model_grad(struct fg_model *m, int id);
+
+/* Forward pass over tokens (B,T), B <= capacity B, T <= min(capacity T, block_size).
+ * targets may be NULL (then only logits are computed). Token ids must be < vocab_size:
+ * checked, FG_ERR_INVALID_ARG otherwise. With targets, m->loss is the mean loss (double sum
+ * over positions in order) and FG_ERR_NUMERIC is returned if it is not finite. */
+FG_API fg_status fg_model_forward(struct fg_model *m, const int32_t *inputs,
+                                  const int32_t *targets, size_t B, size_t T);
+/* Logits (cur_B, cur_T, Vp) of the last forward without targets (or before backward). */
+FG_API const float *fg_model_logits(const struct fg_model *m);
+/* Backward of loss_scale * mean loss of the last forward; ACCUMULATES into the gradients.
+ * Needs a training model and a forward with targets. */
+FG_API fg_status fg_model_backward(struct fg_model *m, float loss_scale);
+FG_API void fg_model_zero_grad(struct fg_model *m);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,70 @@
+/* Fused softmax + cross-entropy over the real vocabulary (the first V of Vp padded columns).
+ * Fusing lets the gradient overwrite the logits in place: the (N, Vp) logits buffer is the
+ * largest activation of a GPT-2 step, and no separate probability buffer is ever stored.
+ * Per row: loss = log(sum exp(z - max)) + max - z[target]; dz = dscale * (softmax - onehot). */
+#include <assert.h>
+#include <math.h>
+
+#include "frugal/kernels.h"
+#include "kernels_int.h"
+
+void fg_crossentropy_ref(float *losses, float *logits, const int32_t *targets, size_t N, size_t V,
+                         size_t Vp, float dscale)
+{
+    for (size_t n = 0; n < N; n++) {
+        float *z = logits + n * Vp;
+        int32_t tgt = targets[n];
+        assert(tgt >= 0 && (size_t)tgt < V);
+        float maxv = -INFINITY;
+        for (size_t i = 0; i < V; i++)
+            maxv = z[i] > maxv ? z[i] : maxv;
+        float sum = 0.0f;
+        for (size_t i = 0; i < V; i++)
+            sum += expf(z[i] - maxv);
+        losses[n] = logf(sum) + maxv - z[tgt];
+        if (dscale != 0.0f) {
+            for (size_t i = 0; i < V; i++)
+                z[i] = dscale * (expf(z[i] - maxv) / sum - (i == (size_t)tgt ? 1.0f : 0.0f));
+            for (size_t i = V; i < Vp; i++)
+                z[i] = 0.0f;
+        }
+    }
+}
+
+FG_CLONES static float ce_row(float *restrict z, int32_t tgt, size_t V, size_t Vp, float dscale)
+{
+    float maxv = z[0];
+    for (size_t i = 1; i < V; i++)
+        maxv = z[i] > maxv ? z[i] : maxv;
+    float zt = z[tgt];
+    float sum = 0.0f;
+    if (dscale != 0.0f) {
+        /* Keep exp(z - max) in place, then scale: one exp per element. */
+        for (size_t i = 0; i < V; i++) {
+            z[i] = fg_fast_expf(z[i] - maxv);
+            sum += z[i];
+        }
+        float k = dscale / sum;
+        for (size_t i = 0; i < V; i++)
+            z[i] *= k;
+        z[tgt] -= dscale;
+        for (size_t i = V; i < Vp; i++)
+            z[i] = 0.0f;
+    } else {
+        for (size_t i = 0; i < V; i++)
+            sum += fg_fast_expf(z[i] - maxv);
+    }
+    return logf(sum) + maxv - zt;
+}
+
+void fg_crossentropy(float *losses, float *logits, const int32_t *targets, size_t N, size_t V,
+                     size_t Vp, float dscale, int n_threads)
+{
+    long n_rows = (long)N;
+#pragma omp parallel for schedule(static) num_threads(n_threads) default(none)                     \
+    shared(losses, logits, targets, n_rows, V, Vp, dscale)
+    for (long n = 0; n < n_rows; n++) {
+        assert(targets[n] >= 0 && (size_t)targets[n] < V);
+        losses[n] = ce_row(logits + (size_t)n * Vp, targets[n], V, Vp, dscale);
+    }
+}

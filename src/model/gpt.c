@@ -1,0 +1,351 @@
+/* GPT-2 forward and backward over the flat parameter buffer (the llm.c layout).
+ * One layer: x -> ln1 -> qkv -> causal attention -> proj (+x) -> ln2 -> fc -> gelu -> fcproj
+ * (+residual). The LM head reuses wte. Backward walks the same path in reverse with one
+ * residual-gradient buffer and per-layer scratch reused by every layer. Kernels are the fast
+ * ones, or the scalar _ref ones when the model was created with use_ref. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "frugal/kernels.h"
+#include "frugal/model.h"
+#include "model_int.h"
+
+struct fg_model_params fg_model_params_default(void)
+{
+    struct fg_model_params p;
+    memset(&p, 0, sizeof p);
+    p.cfg.n_layer = 4;
+    p.cfg.n_head = 4;
+    p.cfg.n_embd = 128;
+    p.cfg.block_size = 256;
+    p.cfg.vocab_size = 256;
+    p.B = 8;
+    p.T = 256;
+    p.training = 1;
+    p.n_threads = 1;
+    return p;
+}
+
+const char *fg_model_errmsg(const struct fg_model *m)
+{
+    return m ? m->errmsg : "no model";
+}
+
+fg_status fg_model_init(struct fg_model **out, const struct fg_model_params *p)
+{
+    *out = NULL;
+    struct fg_allocator alloc = p->allocator ? *p->allocator : fg_allocator_default();
+    struct fg_model_mem mem;
+    if (p->B == 0 || p->T == 0 || p->T > (size_t)p->cfg.block_size || p->n_threads < 1)
+        return FG_ERR_INVALID_ARG;
+    FG_TRY(fg_model_mem_size(&p->cfg, p->B, p->T, p->training, &mem));
+    struct fg_model *m = fg_alloc(&alloc, sizeof *m, 64);
+    if (!m)
+        return FG_ERR_NOMEM;
+    memset(m, 0, sizeof *m);
+    m->cfg = p->cfg;
+    m->Vp = fg_model_padded_vocab(p->cfg.vocab_size);
+    m->B = p->B;
+    m->T = p->T;
+    m->training = p->training;
+    m->n_threads = p->n_threads;
+    m->use_ref = p->use_ref;
+    m->alloc = alloc;
+    m->mem = mem;
+    m->n_flat = fg_model_param_layout(&m->cfg, m->offset, m->numel, NULL);
+    m->params = fg_alloc(&alloc, mem.param_bytes + mem.grad_bytes, 64);
+    size_t act_bytes = mem.act_bytes + mem.scratch_bytes;
+    m->act_arena = fg_alloc(&alloc, act_bytes, 64);
+    if (!m->params || !m->act_arena) {
+        fg_model_free(m);
+        return FG_ERR_NOMEM;
+    }
+    memset(m->params, 0, mem.param_bytes + mem.grad_bytes);
+    memset(m->act_arena, 0, act_bytes);
+    m->grads = p->training ? m->params + m->n_flat : NULL;
+    fg_model_act_layout(&m->cfg, m->B, m->T, m->training, m->act_arena, &m->a, NULL);
+    *out = m;
+    return FG_OK;
+}
+
+void fg_model_free(struct fg_model *m)
+{
+    if (!m)
+        return;
+    struct fg_allocator alloc = m->alloc;
+    fg_free(&alloc, m->params);
+    fg_free(&alloc, m->act_arena);
+    fg_free(&alloc, m);
+}
+
+float *fg_model_param(struct fg_model *m, int id)
+{
+    return m->params + m->offset[id];
+}
+
+float *fg_model_grad(struct fg_model *m, int id)
+{
+    return m->grads ? m->grads + m->offset[id] : NULL;
+}
+
+void fg_model_init_weights(struct fg_model *m, uint64_t seed)
+{
+    struct fg_rng rng;
+    fg_rng_seed(&rng, seed);
+    memset(m->params, 0, m->n_flat * sizeof(float));
+    double proj_std = 0.02 / sqrt(2.0 * m->cfg.n_layer);
+    for (int id = 0; id < FG_MODEL_N_TENSORS; id++) {
+        float *p = fg_model_param(m, id);
+        size_t n = m->numel[id];
+        switch (id) {
+        case FG_PARAM_LN1W: case FG_PARAM_LN2W: case FG_PARAM_LNFW:
+            for (size_t i = 0; i < n; i++)
+                p[i] = 1.0f;
+            break;
+        case FG_PARAM_WTE:
+            /* rows of the padded vocabulary stay zero: never looked up, never predicted */
+            n = (size_t)m->cfg.vocab_size * (size_t)m->cfg.n_embd;
+            /* fall through */
+        case FG_PARAM_WPE: case FG_PARAM_QKVW: case FG_PARAM_FCW:
+            for (size_t i = 0; i < n; i++)
+                p[i] = (float)(0.02 * fg_rng_normal(&rng));
+            break;
+        case FG_PARAM_ATTPROJW: case FG_PARAM_FCPROJW:
+            for (size_t i = 0; i < n; i++)
+                p[i] = (float)(proj_std * fg_rng_normal(&rng));
+            break;
+        default: break; /* biases stay zero */
+        }
+    }
+}
+
+void fg_model_zero_grad(struct fg_model *m)
+{
+    if (m->grads)
+        memset(m->grads, 0, m->n_flat * sizeof(float));
+}
+
+const float *fg_model_logits(const struct fg_model *m)
+{
+    return m->a.logits;
+}
+
+/* ---- kernel dispatch: the fast kernels, or the _ref ones for tests ---- */
+
+static void mm_fwd(const struct fg_model *m, float *o, const float *x, const float *w,
+                   const float *b, size_t N, size_t IC, size_t OC)
+{
+    if (m->use_ref)
+        fg_matmul_forward_ref(o, x, w, b, N, IC, OC);
+    else
+        fg_matmul_forward(o, x, w, b, N, IC, OC, m->n_threads);
+}
+
+static void mm_bwd(const struct fg_model *m, float *dx, float *dw, float *db, const float *dout,
+                   const float *x, const float *w, size_t N, size_t IC, size_t OC)
+{
+    if (m->use_ref)
+        fg_matmul_backward_ref(dx, dw, db, dout, x, w, N, IC, OC);
+    else
+        fg_matmul_backward(dx, dw, db, dout, x, w, N, IC, OC, m->n_threads);
+}
+
+static void ln_fwd(const struct fg_model *m, float *o, float *mean, float *rstd, const float *x,
+                   const float *w, const float *b, size_t N, size_t C)
+{
+    if (m->use_ref)
+        fg_layernorm_forward_ref(o, mean, rstd, x, w, b, N, C);
+    else
+        fg_layernorm_forward(o, mean, rstd, x, w, b, N, C, m->n_threads);
+}
+
+static void ln_bwd(const struct fg_model *m, float *dx, float *dw, float *db, const float *dout,
+                   const float *x, const float *w, const float *mean, const float *rstd, size_t N,
+                   size_t C)
+{
+    if (m->use_ref)
+        fg_layernorm_backward_ref(dx, dw, db, dout, x, w, mean, rstd, N, C);
+    else
+        fg_layernorm_backward(dx, dw, db, dout, x, w, mean, rstd, N, C, m->n_threads);
+}
+
+static void add(const struct fg_model *m, float *o, const float *a, const float *b, size_t n)
+{
+    if (m->use_ref) {
+        for (size_t i = 0; i < n; i++)
+            o[i] = a[i] + b[i];
+    } else {
+        fg_add(o, a, b, n, m->n_threads);
+    }
+}
+
+fg_status fg_model_forward(struct fg_model *m, const int32_t *inputs, const int32_t *targets,
+                           size_t B, size_t T)
+{
+    if (B == 0 || T == 0 || B > m->B || T > m->T) {
+        snprintf(m->errmsg, sizeof m->errmsg,
+                 "batch %zu x %zu exceeds the model's capacity %zu x %zu", B, T, m->B, m->T);
+        return FG_ERR_INVALID_ARG;
+    }
+    size_t L = (size_t)m->cfg.n_layer, C = (size_t)m->cfg.n_embd, NH = (size_t)m->cfg.n_head;
+    size_t V = (size_t)m->cfg.vocab_size, Vp = m->Vp, BT = B * T;
+    size_t cap = m->B * m->T, att_cap = m->B * NH * m->T * m->T;
+    struct fg_model_acts *a = &m->a;
+    for (size_t i = 0; i < BT; i++) {
+        if (inputs[i] < 0 || (size_t)inputs[i] >= V ||
+            (targets && (targets[i] < 0 || (size_t)targets[i] >= V))) {
+            snprintf(m->errmsg, sizeof m->errmsg, "token id %d at position %zu is outside [0, %zu)",
+                     (int)((inputs[i] < 0 || (size_t)inputs[i] >= V) ? inputs[i] : targets[i]), i,
+                     V);
+            return FG_ERR_INVALID_ARG;
+        }
+    }
+    memcpy(a->inputs, inputs, BT * sizeof *inputs);
+    if (targets)
+        memcpy(a->targets, targets, BT * sizeof *targets);
+    m->cur_B = B;
+    m->cur_T = T;
+    m->have_targets = targets != NULL;
+
+    const float *wte = fg_model_param(m, FG_PARAM_WTE), *wpe = fg_model_param(m, FG_PARAM_WPE);
+    if (m->use_ref)
+        fg_encoder_forward_ref(a->encoded, a->inputs, wte, wpe, B, T, C);
+    else
+        fg_encoder_forward(a->encoded, a->inputs, wte, wpe, B, T, C, m->n_threads);
+
+    const float *x = a->encoded;
+    for (size_t l = 0; l < L; l++) {
+        const float *ln1w = fg_model_param(m, FG_PARAM_LN1W) + l * C;
+        const float *ln1b = fg_model_param(m, FG_PARAM_LN1B) + l * C;
+        const float *qkvw = fg_model_param(m, FG_PARAM_QKVW) + l * 3 * C * C;
+        const float *qkvb = fg_model_param(m, FG_PARAM_QKVB) + l * 3 * C;
+        const float *projw = fg_model_param(m, FG_PARAM_ATTPROJW) + l * C * C;
+        const float *projb = fg_model_param(m, FG_PARAM_ATTPROJB) + l * C;
+        const float *ln2w = fg_model_param(m, FG_PARAM_LN2W) + l * C;
+        const float *ln2b = fg_model_param(m, FG_PARAM_LN2B) + l * C;
+        const float *fcw = fg_model_param(m, FG_PARAM_FCW) + l * 4 * C * C;
+        const float *fcb = fg_model_param(m, FG_PARAM_FCB) + l * 4 * C;
+        const float *fcprojw = fg_model_param(m, FG_PARAM_FCPROJW) + l * 4 * C * C;
+        const float *fcprojb = fg_model_param(m, FG_PARAM_FCPROJB) + l * C;
+        float *ln1 = a->ln1 + l * cap * C, *ln1_mean = a->ln1_mean + l * cap;
+        float *ln1_rstd = a->ln1_rstd + l * cap, *qkv = a->qkv + l * cap * 3 * C;
+        float *atty = a->atty + l * cap * C, *att = a->att + l * att_cap;
+        float *res2 = a->res2 + l * cap * C, *ln2 = a->ln2 + l * cap * C;
+        float *ln2_mean = a->ln2_mean + l * cap, *ln2_rstd = a->ln2_rstd + l * cap;
+        float *fch = a->fch + l * cap * 4 * C, *fch_gelu = a->fch_gelu + l * cap * 4 * C;
+        float *res3 = a->res3 + l * cap * C;
+
+        ln_fwd(m, ln1, ln1_mean, ln1_rstd, x, ln1w, ln1b, BT, C);
+        mm_fwd(m, qkv, ln1, qkvw, qkvb, BT, C, 3 * C);
+        if (m->use_ref)
+            fg_attention_forward_ref(atty, att, qkv, B, T, C, NH);
+        else
+            fg_attention_forward(atty, att, qkv, B, T, C, NH, m->n_threads);
+        mm_fwd(m, res2, atty, projw, projb, BT, C, C);
+        add(m, res2, res2, x, BT * C);
+        ln_fwd(m, ln2, ln2_mean, ln2_rstd, res2, ln2w, ln2b, BT, C);
+        mm_fwd(m, fch, ln2, fcw, fcb, BT, C, 4 * C);
+        if (m->use_ref)
+            fg_gelu_forward_ref(fch_gelu, fch, BT * 4 * C);
+        else
+            fg_gelu_forward(fch_gelu, fch, BT * 4 * C, m->n_threads);
+        mm_fwd(m, res3, fch_gelu, fcprojw, fcprojb, BT, 4 * C, C);
+        add(m, res3, res3, res2, BT * C);
+        x = res3;
+    }
+    ln_fwd(m, a->lnf, a->lnf_mean, a->lnf_rstd, x, fg_model_param(m, FG_PARAM_LNFW),
+           fg_model_param(m, FG_PARAM_LNFB), BT, C);
+    mm_fwd(m, a->logits, a->lnf, wte, NULL, BT, C, Vp);
+    if (!targets)
+        return FG_OK;
+    /* Losses only here (dscale 0): the logits stay intact for callers and for backward. */
+    if (m->use_ref)
+        fg_crossentropy_ref(a->losses, a->logits, a->targets, BT, V, Vp, 0.0f);
+    else
+        fg_crossentropy(a->losses, a->logits, a->targets, BT, V, Vp, 0.0f, m->n_threads);
+    double sum = 0.0;
+    for (size_t i = 0; i < BT; i++)
+        sum += (double)a->losses[i];
+    m->loss = sum / (double)BT;
+    if (!isfinite(m->loss)) {
+        snprintf(m->errmsg, sizeof m->errmsg, "loss is %s", isnan(m->loss) ? "NaN" : "infinite");
+        return FG_ERR_NUMERIC;
+    }
+    return FG_OK;
+}
+
+fg_status fg_model_backward(struct fg_model *m, float loss_scale)
+{
+    if (!m->training || !m->have_targets) {
+        snprintf(m->errmsg, sizeof m->errmsg,
+                 "backward needs a training model and a forward pass with targets");
+        return FG_ERR_INVALID_ARG;
+    }
+    size_t B = m->cur_B, T = m->cur_T, BT = B * T;
+    size_t L = (size_t)m->cfg.n_layer, C = (size_t)m->cfg.n_embd, NH = (size_t)m->cfg.n_head;
+    size_t V = (size_t)m->cfg.vocab_size, Vp = m->Vp;
+    size_t cap = m->B * m->T, att_cap = m->B * NH * m->T * m->T;
+    struct fg_model_acts *a = &m->a;
+    float dscale = loss_scale / (float)BT;
+
+    /* dlogits in place, then the tied head: dlnf = dlogits @ wte, dwte += dlogits^T @ lnf */
+    if (m->use_ref)
+        fg_crossentropy_ref(a->losses, a->logits, a->targets, BT, V, Vp, dscale);
+    else
+        fg_crossentropy(a->losses, a->logits, a->targets, BT, V, Vp, dscale, m->n_threads);
+    m->have_targets = 0; /* the logits now hold gradients */
+    float *wte = fg_model_param(m, FG_PARAM_WTE);
+    mm_bwd(m, a->dln, fg_model_grad(m, FG_PARAM_WTE), NULL, a->logits, a->lnf, wte, BT, C, Vp);
+    memset(a->dres, 0, BT * C * sizeof(float));
+    const float *xL = L ? a->res3 + (L - 1) * cap * C : a->encoded;
+    ln_bwd(m, a->dres, fg_model_grad(m, FG_PARAM_LNFW), fg_model_grad(m, FG_PARAM_LNFB), a->dln,
+           xL, fg_model_param(m, FG_PARAM_LNFW), a->lnf_mean, a->lnf_rstd, BT, C);
+
+    for (size_t l = L; l-- > 0;) {
+        const float *x = l ? a->res3 + (l - 1) * cap * C : a->encoded;
+        float *ln1 = a->ln1 + l * cap * C, *ln1_mean = a->ln1_mean + l * cap;
+        float *ln1_rstd = a->ln1_rstd + l * cap, *qkv = a->qkv + l * cap * 3 * C;
+        float *atty = a->atty + l * cap * C, *att = a->att + l * att_cap;
+        float *res2 = a->res2 + l * cap * C, *ln2 = a->ln2 + l * cap * C;
+        float *ln2_mean = a->ln2_mean + l * cap, *ln2_rstd = a->ln2_rstd + l * cap;
+        float *fch = a->fch + l * cap * 4 * C, *fch_gelu = a->fch_gelu + l * cap * 4 * C;
+
+        /* MLP: res3 = res2 + fcproj(gelu(fc(ln2(res2)))); a->dres holds d res3 */
+        mm_bwd(m, a->dfch, fg_model_grad(m, FG_PARAM_FCPROJW) + l * 4 * C * C,
+               fg_model_grad(m, FG_PARAM_FCPROJB) + l * C, a->dres, fch_gelu,
+               fg_model_param(m, FG_PARAM_FCPROJW) + l * 4 * C * C, BT, 4 * C, C);
+        if (m->use_ref)
+            fg_gelu_backward_ref(a->dfch, fch, a->dfch, BT * 4 * C);
+        else
+            fg_gelu_backward(a->dfch, fch, a->dfch, BT * 4 * C, m->n_threads);
+        mm_bwd(m, a->dln, fg_model_grad(m, FG_PARAM_FCW) + l * 4 * C * C,
+               fg_model_grad(m, FG_PARAM_FCB) + l * 4 * C, a->dfch, ln2,
+               fg_model_param(m, FG_PARAM_FCW) + l * 4 * C * C, BT, C, 4 * C);
+        ln_bwd(m, a->dres, fg_model_grad(m, FG_PARAM_LN2W) + l * C,
+               fg_model_grad(m, FG_PARAM_LN2B) + l * C, a->dln, res2,
+               fg_model_param(m, FG_PARAM_LN2W) + l * C, ln2_mean, ln2_rstd, BT, C);
+        /* attention: res2 = x + proj(attn(qkv(ln1(x)))); a->dres holds d res2 */
+        mm_bwd(m, a->datty, fg_model_grad(m, FG_PARAM_ATTPROJW) + l * C * C,
+               fg_model_grad(m, FG_PARAM_ATTPROJB) + l * C, a->dres, atty,
+               fg_model_param(m, FG_PARAM_ATTPROJW) + l * C * C, BT, C, C);
+        if (m->use_ref)
+            fg_attention_backward_ref(a->dqkv, a->datty, qkv, att, B, T, C, NH);
+        else
+            fg_attention_backward(a->dqkv, a->datt, a->datty, qkv, att, B, T, C, NH,
+                                  m->n_threads);
+        mm_bwd(m, a->dln, fg_model_grad(m, FG_PARAM_QKVW) + l * 3 * C * C,
+               fg_model_grad(m, FG_PARAM_QKVB) + l * 3 * C, a->dqkv, ln1,
+               fg_model_param(m, FG_PARAM_QKVW) + l * 3 * C * C, BT, C, 3 * C);
+        ln_bwd(m, a->dres, fg_model_grad(m, FG_PARAM_LN1W) + l * C,
+               fg_model_grad(m, FG_PARAM_LN1B) + l * C, a->dln, x,
+               fg_model_param(m, FG_PARAM_LN1W) + l * C, ln1_mean, ln1_rstd, BT, C);
+    }
+    if (m->use_ref)
+        fg_encoder_backward_ref(fg_model_grad(m, FG_PARAM_WTE), fg_model_grad(m, FG_PARAM_WPE),
+                                a->dres, a->inputs, B, T, C);
+    else
+        fg_encoder_backward(fg_model_grad(m, FG_PARAM_WTE), fg_model_grad(m, FG_PARAM_WPE),
+                            a->dres, a->inputs, B, T, C, m->n_threads);
+    return FG_OK;
+}

@@ -1,0 +1,13 @@
+/* Private declarations shared by the model translation units. */
+#ifndef FRUGAL_MODEL_INT_H
+#define FRUGAL_MODEL_INT_H
+
+#include "frugal/model.h"
+
+/* Fills offset/numel per tensor and *n_params; returns the flat buffer length in elements. */
+size_t fg_model_param_layout(const struct fg_model_config *cfg, size_t offset[], size_t numel[],
+                             size_t *n_params);
+size_t fg_model_act_layout(const struct fg_model_config *cfg, size_t B, size_t T, int training,
+                           void *base, struct fg_model_acts *a, size_t *scratch_bytes);
+
+#endif
