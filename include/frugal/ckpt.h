@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "frugal/core.h"
+#include "frugal/model.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -84,6 +85,33 @@ FG_API const char *fg_st_meta(const struct fg_st_file *f, const char *key);
 FG_API fg_status fg_st_write(const char *path, const struct fg_st_tensor *t, size_t n,
                              const struct fg_st_kv *meta, size_t n_meta,
                              uint64_t fail_after_bytes, char *errmsg, size_t errmsg_len);
+
+/* ---- training checkpoints ----------------------------------------------------------------- */
+struct fg_model;
+
+/* Everything besides weights and moments that a resumed run needs to continue bit for bit. */
+struct fg_ckpt_state {
+    int64_t step;          /* completed optimizer steps */
+    uint64_t rng[4];       /* loader RNG state */
+    uint64_t n_batches;    /* micro-batches drawn */
+    uint32_t data_crc;     /* fingerprint of the training tokens */
+    uint64_t data_tokens;  /* and their count */
+    char train_json[1024]; /* hyperparameters, for the record (JSON) */
+};
+
+/* Save weights, AdamW moments m and v (model->n_flat floats each) and state atomically.
+ * fail_after_bytes > 0 injects a write failure (tests). */
+FG_API fg_status fg_ckpt_save(const char *path, const struct fg_model *model, const float *m,
+                              const float *v, const struct fg_ckpt_state *st,
+                              uint64_t fail_after_bytes, char *errmsg, size_t errmsg_len);
+/* Read only the model config of a checkpoint (to build a model of the right shape). */
+FG_API fg_status fg_ckpt_read_config(const char *path, struct fg_model_config *cfg, char *errmsg,
+                                     size_t errmsg_len);
+/* Load into an existing model whose config must equal the checkpoint's (FG_ERR_INVALID_ARG
+ * with both values named otherwise). Every tensor's CRC-32C is verified first (FG_ERR_FORMAT on
+ * mismatch). m, v and st may be NULL (weights only: eval, sample). */
+FG_API fg_status fg_ckpt_load(const char *path, struct fg_model *model, float *m, float *v,
+                              struct fg_ckpt_state *st, char *errmsg, size_t errmsg_len);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,88 @@
+/* frugal train: the step loop.
+ *
+ * One step = `accum` micro-batches (forward, backward with loss scale 1/accum) -> global-norm
+ * clipping -> AdamW with a warmup + cosine schedule -> metrics -> maybe eval -> maybe
+ * checkpoint. Nothing is allocated inside the loop. A run is bitwise reproducible for a given
+ * seed and thread count, and a run resumed from a checkpoint continues with the same bits as
+ * one that never stopped.
+ */
+#ifndef FRUGAL_TRAIN_H
+#define FRUGAL_TRAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "frugal/ckpt.h"
+#include "frugal/data.h"
+#include "frugal/model.h"
+#include "frugal/optim.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct fg_train_progress {
+    int64_t step, steps;  /* completed steps, planned steps */
+    double loss;          /* mean training loss of this step */
+    double val_loss;      /* NaN unless this step ran an evaluation */
+    double lr, grad_norm; /* before clipping */
+    double tokens_per_s, ms_per_step, elapsed_s;
+};
+
+struct fg_train_params {
+    struct fg_model_config cfg;
+    const char *train_path, *val_path; /* token shards; val_path may be NULL */
+    size_t B, T;                       /* micro-batch */
+    int accum;                         /* micro-batches per step */
+    int64_t steps;                     /* planned steps: the schedule's length */
+    int64_t stop_at;                   /* stop after this step (0 = steps); schedule unchanged */
+    double time_budget_s;              /* stop after this many seconds (0 = none) */
+    float lr, lr_min;
+    int64_t warmup;
+    float grad_clip; /* max global norm; 0 = off */
+    struct fg_adamw_params adam;
+    int64_t eval_every; /* steps; 0 = only at the end */
+    int eval_batches;   /* validation batches of B x T per evaluation */
+    uint64_t seed;
+    int n_threads;
+    const char *ckpt_dir; /* NULL = no checkpoints */
+    int64_t ckpt_every;   /* steps; 0 = only at the end */
+    int keep;             /* newest checkpoints kept (>= 1) */
+    const char *resume_path;
+    const char *metrics_path; /* JSON Lines; NULL = none */
+    int use_ref;              /* scalar kernels (tests) */
+    uint64_t ckpt_fail_after; /* fault injection for tests: 0 = off */
+    const struct fg_allocator *allocator;
+    void (*on_progress)(void *user, const struct fg_train_progress *p);
+    void *user;
+};
+
+struct fg_train_result {
+    int64_t steps_done;
+    double final_loss, final_val_loss, best_val_loss; /* NaN when not measured */
+    uint64_t tokens;  /* trained this run */
+    double seconds;   /* of training steps this run (excludes setup and eval) */
+    double tokens_per_s;
+    double flops_per_token;
+    uint64_t peak_rss_bytes;
+    size_t n_params;
+    struct fg_model_mem mem;
+    char last_ckpt[4096]; /* path of the newest checkpoint written or resumed, or "" */
+};
+
+FG_API struct fg_train_params fg_train_params_default(void);
+/* Runs training. On failure errmsg says what failed and what to do; a NaN/Inf loss returns
+ * FG_ERR_NUMERIC after keeping the last good checkpoint (result->last_ckpt). */
+FG_API fg_status fg_train(const struct fg_train_params *p, struct fg_train_result *result,
+                          char *errmsg, size_t errmsg_len);
+
+/* Mean loss of a model over up to max_batches sequential (B, T) windows of a shard (all of
+ * it when max_batches <= 0). *n_tokens receives the tokens scored. */
+FG_API fg_status fg_eval_shard(struct fg_model *m, const struct fg_shard *s, size_t B, size_t T,
+                               int max_batches, int32_t *inputs, int32_t *targets,
+                               double *mean_loss, uint64_t *n_tokens);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

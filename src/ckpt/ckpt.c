@@ -1,0 +1,227 @@
+/* Training checkpoints on the safetensors container: weights under their model names, AdamW
+ * moments as optim.m / optim.v, and the state needed for an exact resume in __metadata__,
+ * with a CRC-32C per tensor so that a flipped bit is caught before it is trained on. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "frugal/ckpt.h"
+#include "frugal/model.h"
+
+#define CKPT_FORMAT "frugal-checkpoint"
+
+fg_status fg_ckpt_save(const char *path, const struct fg_model *model, const float *m,
+                       const float *v, const struct fg_ckpt_state *st, uint64_t fail_after_bytes,
+                       char *errmsg, size_t errmsg_len)
+{
+    struct fg_st_tensor t[FG_MODEL_N_TENSORS + 2];
+    size_t n = 0;
+    for (int id = 0; id < FG_MODEL_N_TENSORS; id++, n++) {
+        memset(&t[n], 0, sizeof t[n]);
+        t[n].name = fg_model_tensor_name(id);
+        t[n].dtype = FG_DTYPE_F32;
+        fg_model_tensor_numel(&model->cfg, id, &t[n].ndim, t[n].shape);
+        t[n].data = model->params + model->offset[id];
+        t[n].nbytes = model->numel[id] * sizeof(float);
+    }
+    const float *mv[2] = { m, v };
+    const char *mv_names[2] = { "optim.m", "optim.v" };
+    for (int k = 0; k < 2; k++) {
+        if (!mv[k])
+            continue;
+        memset(&t[n], 0, sizeof t[n]);
+        t[n].name = mv_names[k];
+        t[n].dtype = FG_DTYPE_F32;
+        t[n].ndim = 1;
+        t[n].shape[0] = (int64_t)model->n_flat;
+        t[n].data = mv[k];
+        t[n].nbytes = model->n_flat * sizeof(float);
+        n++;
+    }
+    /* metadata strings */
+    char cfg[256], step[32], rng[80], loader[96], fp[48], *crc = NULL;
+    const struct fg_model_config *c = &model->cfg;
+    snprintf(cfg, sizeof cfg,
+             "{\"n_layer\":%d,\"n_head\":%d,\"n_embd\":%d,\"block_size\":%d,\"vocab_size\":%d}",
+             c->n_layer, c->n_head, c->n_embd, c->block_size, c->vocab_size);
+    snprintf(step, sizeof step, "%" PRId64, st->step);
+    snprintf(rng, sizeof rng, "%016" PRIx64 "%016" PRIx64 "%016" PRIx64 "%016" PRIx64, st->rng[0],
+             st->rng[1], st->rng[2], st->rng[3]);
+    snprintf(loader, sizeof loader, "{\"batches\":%" PRIu64 "}", st->n_batches);
+    snprintf(fp, sizeof fp, "%08" PRIx32 ":%" PRIu64, st->data_crc, st->data_tokens);
+    size_t crc_len = n * 96 + 8;
+    crc = malloc(crc_len);
+    if (!crc) {
+        snprintf(errmsg, errmsg_len, "out of memory");
+        return FG_ERR_NOMEM;
+    }
+    size_t pos = (size_t)snprintf(crc, crc_len, "{");
+    for (size_t i = 0; i < n; i++)
+        pos += (size_t)snprintf(crc + pos, crc_len - pos, "%s\"%s\":\"%08" PRIx32 "\"",
+                                i ? "," : "", t[i].name, fg_crc32c(0, t[i].data, t[i].nbytes));
+    snprintf(crc + pos, crc_len - pos, "}");
+    struct fg_st_kv meta[] = {
+        { "format", CKPT_FORMAT }, { "format_version", "1" }, { "config", cfg },
+        { "step", step },          { "rng", rng },            { "loader", loader },
+        { "data_fingerprint", fp }, { "train", st->train_json }, { "crc32c", crc },
+    };
+    fg_status rc = fg_st_write(path, t, n, meta, sizeof meta / sizeof meta[0], fail_after_bytes,
+                               errmsg, errmsg_len);
+    free(crc);
+    return rc;
+}
+
+static int json_int(const cJSON *o, const char *key, int *out)
+{
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsNumber(j) || j->valuedouble != (double)(int)j->valuedouble)
+        return 0;
+    *out = (int)j->valuedouble;
+    return 1;
+}
+
+static fg_status parse_config(const struct fg_st_file *f, const char *path,
+                              struct fg_model_config *cfg, char *errmsg, size_t errmsg_len)
+{
+    const char *fmt = fg_st_meta(f, "format"), *cs = fg_st_meta(f, "config");
+    if (!fmt || strcmp(fmt, CKPT_FORMAT) != 0 || !cs) {
+        snprintf(errmsg, errmsg_len, "%s is a safetensors file but not a frugal checkpoint "
+                 "(no format/config metadata)", path);
+        return FG_ERR_FORMAT;
+    }
+    cJSON *j = cJSON_Parse(cs);
+    int ok = j && json_int(j, "n_layer", &cfg->n_layer) && json_int(j, "n_head", &cfg->n_head) &&
+             json_int(j, "n_embd", &cfg->n_embd) &&
+             json_int(j, "block_size", &cfg->block_size) &&
+             json_int(j, "vocab_size", &cfg->vocab_size);
+    cJSON_Delete(j);
+    char inner[160];
+    if (!ok || fg_model_config_check(cfg, inner, sizeof inner) != FG_OK) {
+        snprintf(errmsg, errmsg_len, "%s has an invalid model config in its metadata", path);
+        return FG_ERR_FORMAT;
+    }
+    return FG_OK;
+}
+
+fg_status fg_ckpt_read_config(const char *path, struct fg_model_config *cfg, char *errmsg,
+                              size_t errmsg_len)
+{
+    struct fg_st_file *f = NULL;
+    FG_TRY(fg_st_load(path, NULL, &f, errmsg, errmsg_len));
+    fg_status st = parse_config(f, path, cfg, errmsg, errmsg_len);
+    fg_st_free(f);
+    return st;
+}
+
+static fg_status verify_crcs(const struct fg_st_file *f, const char *path, char *errmsg,
+                             size_t errmsg_len)
+{
+    const char *cs = fg_st_meta(f, "crc32c");
+    cJSON *j = cs ? cJSON_Parse(cs) : NULL;
+    if (!j) {
+        snprintf(errmsg, errmsg_len, "%s has no valid crc32c metadata", path);
+        return FG_ERR_FORMAT;
+    }
+    fg_status st = FG_OK;
+    for (size_t i = 0; i < f->n_tensors && st == FG_OK; i++) {
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, f->tensors[i].name);
+        uint32_t want = e && cJSON_IsString(e) ? (uint32_t)strtoul(e->valuestring, NULL, 16) : 0;
+        uint32_t got = fg_crc32c(0, f->tensors[i].data, f->tensors[i].nbytes);
+        if (!e || got != want) {
+            snprintf(errmsg, errmsg_len,
+                     "%s is corrupt: tensor %s fails its CRC-32C check (stored %08" PRIx32
+                     ", computed %08" PRIx32 "); resume from an older checkpoint", path,
+                     f->tensors[i].name, want, got);
+            st = FG_ERR_FORMAT;
+        }
+    }
+    cJSON_Delete(j);
+    return st;
+}
+
+static fg_status copy_tensor(const struct fg_st_file *f, const char *path, const char *name,
+                             float *dst, size_t numel, char *errmsg, size_t errmsg_len)
+{
+    const struct fg_st_tensor *t = fg_st_find(f, name);
+    if (!t || t->dtype != FG_DTYPE_F32 || t->nbytes != numel * sizeof(float)) {
+        snprintf(errmsg, errmsg_len, "%s: tensor %s is missing or has the wrong size", path, name);
+        return FG_ERR_FORMAT;
+    }
+    memcpy(dst, t->data, t->nbytes);
+    return FG_OK;
+}
+
+fg_status fg_ckpt_load(const char *path, struct fg_model *model, float *m, float *v,
+                       struct fg_ckpt_state *st, char *errmsg, size_t errmsg_len)
+{
+    struct fg_st_file *f = NULL;
+    struct fg_model_config cfg;
+    FG_TRY(fg_st_load(path, NULL, &f, errmsg, errmsg_len));
+    fg_status rc = parse_config(f, path, &cfg, errmsg, errmsg_len);
+    if (rc)
+        goto done;
+    const struct fg_model_config *mc = &model->cfg;
+    const char *names[5] = { "n_layer", "n_head", "n_embd", "block_size", "vocab_size" };
+    int have[5] = { cfg.n_layer, cfg.n_head, cfg.n_embd, cfg.block_size, cfg.vocab_size };
+    int want[5] = { mc->n_layer, mc->n_head, mc->n_embd, mc->block_size, mc->vocab_size };
+    for (int i = 0; i < 5; i++)
+        if (have[i] != want[i]) {
+            snprintf(errmsg, errmsg_len,
+                     "checkpoint %s has %s = %d but the run asks for %d: drop the flag or "
+                     "start a new run", path, names[i], have[i], want[i]);
+            rc = FG_ERR_INVALID_ARG;
+            goto done;
+        }
+    if ((rc = verify_crcs(f, path, errmsg, errmsg_len)) != FG_OK)
+        goto done;
+    for (int id = 0; id < FG_MODEL_N_TENSORS && !rc; id++)
+        rc = copy_tensor(f, path, fg_model_tensor_name(id), model->params + model->offset[id],
+                         model->numel[id], errmsg, errmsg_len);
+    if (!rc && m)
+        rc = copy_tensor(f, path, "optim.m", m, model->n_flat, errmsg, errmsg_len);
+    if (!rc && v)
+        rc = copy_tensor(f, path, "optim.v", v, model->n_flat, errmsg, errmsg_len);
+    if (rc || !st)
+        goto done;
+    memset(st, 0, sizeof *st);
+    const char *step = fg_st_meta(f, "step"), *rng = fg_st_meta(f, "rng");
+    const char *loader = fg_st_meta(f, "loader"), *fp = fg_st_meta(f, "data_fingerprint");
+    int ok = step && rng && loader && fp && strlen(rng) == 64;
+    if (ok) {
+        char *end;
+        st->step = strtoll(step, &end, 10);
+        ok = *end == '\0' && st->step >= 0;
+        for (int i = 0; i < 4 && ok; i++) {
+            char word[17];
+            memcpy(word, rng + 16 * i, 16);
+            word[16] = '\0';
+            st->rng[i] = strtoull(word, &end, 16);
+            ok = *end == '\0';
+        }
+        cJSON *j = cJSON_Parse(loader);
+        const cJSON *nb = j ? cJSON_GetObjectItemCaseSensitive(j, "batches") : NULL;
+        ok = ok && cJSON_IsNumber(nb) && nb->valuedouble >= 0;
+        if (ok)
+            st->n_batches = (uint64_t)nb->valuedouble;
+        cJSON_Delete(j);
+        unsigned long long tok = 0;
+        unsigned int crc = 0;
+        ok = ok && sscanf(fp, "%8x:%llu", &crc, &tok) == 2;
+        st->data_crc = crc;
+        st->data_tokens = tok;
+    }
+    if (!ok) {
+        snprintf(errmsg, errmsg_len, "%s: training state metadata (step, rng, loader, "
+                 "data_fingerprint) is missing or malformed", path);
+        rc = FG_ERR_FORMAT;
+    }
+    const char *tj = fg_st_meta(f, "train");
+    if (!rc && tj)
+        snprintf(st->train_json, sizeof st->train_json, "%s", tj);
+done:
+    fg_st_free(f);
+    return rc;
+}

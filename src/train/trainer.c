@@ -1,0 +1,384 @@
+/* The training loop: loader -> forward/backward over micro-batches -> clip -> AdamW ->
+ * metrics -> eval -> checkpoint. All buffers are allocated before the first step. */
+#define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "frugal/kernels.h"
+#include "frugal/train.h"
+
+struct fg_train_params fg_train_params_default(void)
+{
+    struct fg_train_params p;
+    memset(&p, 0, sizeof p);
+    p.cfg.n_layer = 4;
+    p.cfg.n_head = 4;
+    p.cfg.n_embd = 128;
+    p.cfg.block_size = 128;
+    p.cfg.vocab_size = 256;
+    p.B = 16;
+    p.T = 128;
+    p.accum = 1;
+    p.steps = 1000;
+    p.lr = 1e-3f;
+    p.lr_min = 1e-4f;
+    p.warmup = 50;
+    p.grad_clip = 1.0f;
+    p.adam = fg_adamw_params_default();
+    p.eval_every = 100;
+    p.eval_batches = 20;
+    p.seed = 1337;
+    p.n_threads = 1;
+    p.keep = 2;
+    return p;
+}
+
+fg_status fg_eval_shard(struct fg_model *m, const struct fg_shard *s, size_t B, size_t T,
+                        int max_batches, int32_t *inputs, int32_t *targets, double *mean_loss,
+                        uint64_t *n_tokens)
+{
+    double sum = 0;
+    uint64_t n = 0;
+    for (size_t k = 0; max_batches <= 0 || k < (size_t)max_batches; k++) {
+        if (!fg_shard_window(s, k, B, T, inputs, targets))
+            break;
+        FG_TRY(fg_model_forward(m, inputs, targets, B, T));
+        sum += m->loss * (double)(B * T);
+        n += B * T;
+    }
+    *mean_loss = n ? sum / (double)n : NAN;
+    if (n_tokens)
+        *n_tokens = n;
+    return FG_OK;
+}
+
+/* Remove all but the newest `keep` checkpoints ckpt_<step>.safetensors in dir. Names sort by
+ * step because the step is zero-padded. */
+static void prune_checkpoints(const char *dir, int keep)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    char names[64][64];
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (len == 29 && !strncmp(e->d_name, "ckpt_", 5) &&
+            !strcmp(e->d_name + len - 12, ".safetensors") && n < 64)
+            snprintf(names[n++], sizeof names[0], "%s", e->d_name);
+    }
+    closedir(d);
+    /* selection of the oldest, n is small */
+    while (n > keep) {
+        int oldest = 0;
+        for (int i = 1; i < n; i++)
+            if (strcmp(names[i], names[oldest]) < 0)
+                oldest = i;
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s", dir, names[oldest]);
+        unlink(path);
+        memmove(names[oldest], names[n - 1], sizeof names[0]);
+        n--;
+    }
+}
+
+struct run {
+    const struct fg_train_params *p;
+    struct fg_model *model;
+    float *m, *v;
+    double *partial;
+    int32_t *inputs, *targets;
+    struct fg_shard train, val;
+    int have_val;
+    struct fg_loader loader;
+    struct fg_optim_segment seg[FG_MODEL_N_TENSORS];
+    FILE *metrics;
+    struct fg_allocator alloc;
+};
+
+static fg_status save_ckpt(struct run *r, int64_t step, struct fg_train_result *res, char *errmsg,
+                           size_t n)
+{
+    const struct fg_train_params *p = r->p;
+    struct fg_ckpt_state st;
+    memset(&st, 0, sizeof st);
+    st.step = step;
+    memcpy(st.rng, r->loader.rng.s, sizeof st.rng);
+    st.n_batches = r->loader.n_batches;
+    st.data_crc = r->train.crc32c;
+    st.data_tokens = r->train.n_tokens;
+    snprintf(st.train_json, sizeof st.train_json,
+             "{\"B\":%zu,\"T\":%zu,\"accum\":%d,\"steps\":%" PRId64 ",\"lr\":%g,\"lr_min\":%g,"
+             "\"warmup\":%" PRId64 ",\"grad_clip\":%g,\"beta1\":%g,\"beta2\":%g,\"eps\":%g,"
+             "\"weight_decay\":%g,\"seed\":%" PRIu64 ",\"threads\":%d}",
+             p->B, p->T, p->accum, p->steps, (double)p->lr, (double)p->lr_min, p->warmup,
+             (double)p->grad_clip, (double)p->adam.beta1, (double)p->adam.beta2,
+             (double)p->adam.eps, (double)p->adam.weight_decay, p->seed, p->n_threads);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/ckpt_%08" PRId64 ".safetensors", p->ckpt_dir, step);
+    char inner[512];
+    fg_status rc = fg_ckpt_save(path, r->model, r->m, r->v, &st, p->ckpt_fail_after, inner,
+                                sizeof inner);
+    if (rc) {
+        snprintf(errmsg, n, "writing checkpoint %s failed: %s", path, inner);
+        return rc;
+    }
+    snprintf(res->last_ckpt, sizeof res->last_ckpt, "%s", path);
+    prune_checkpoints(p->ckpt_dir, p->keep < 1 ? 1 : p->keep);
+    return FG_OK;
+}
+
+static fg_status setup(struct run *r, struct fg_train_result *res, int64_t *start_step,
+                       char *errmsg, size_t n)
+{
+    const struct fg_train_params *p = r->p;
+    char inner[512];
+    fg_status rc;
+    if (p->B < 1 || p->T < 1 || p->accum < 1 || p->steps < 1 || p->n_threads < 1 ||
+        !(p->lr > 0) || p->lr_min < 0 || p->warmup < 0 || p->grad_clip < 0 || !p->train_path) {
+        snprintf(errmsg, n, "invalid training parameters (batch, seq, accum, steps, threads and "
+                 "lr must be positive)");
+        return FG_ERR_INVALID_ARG;
+    }
+    if ((rc = fg_model_config_check(&p->cfg, inner, sizeof inner)) != FG_OK) {
+        snprintf(errmsg, n, "%s", inner);
+        return rc;
+    }
+    if (p->T > (size_t)p->cfg.block_size) {
+        snprintf(errmsg, n, "sequence length %zu exceeds the model's block size %d: lower --seq "
+                 "or raise --block-size", p->T, p->cfg.block_size);
+        return FG_ERR_INVALID_ARG;
+    }
+    if ((rc = fg_shard_open(&r->train, p->train_path, p->cfg.vocab_size, errmsg, n)) != FG_OK)
+        return rc;
+    if ((rc = fg_loader_init(&r->loader, &r->train, p->B, p->T, p->seed ^ 0x5EEDDA7AULL, inner,
+                             sizeof inner)) != FG_OK) {
+        snprintf(errmsg, n, "training data %s %s", p->train_path, inner);
+        return rc;
+    }
+    if (p->val_path) {
+        if ((rc = fg_shard_open(&r->val, p->val_path, p->cfg.vocab_size, errmsg, n)) != FG_OK)
+            return rc;
+        r->have_val = 1;
+        if (r->val.n_tokens < p->B * p->T + 1) {
+            snprintf(errmsg, n, "validation data %s has %zu tokens; one batch of %zu x %zu needs "
+                     "%zu", p->val_path, r->val.n_tokens, p->B, p->T, p->B * p->T + 1);
+            return FG_ERR_INVALID_ARG;
+        }
+    }
+    struct fg_model_params mp = fg_model_params_default();
+    mp.cfg = p->cfg;
+    mp.B = p->B;
+    mp.T = p->T;
+    mp.training = 1;
+    mp.n_threads = p->n_threads;
+    mp.use_ref = p->use_ref;
+    mp.allocator = p->allocator;
+    if ((rc = fg_model_init(&r->model, &mp)) != FG_OK) {
+        snprintf(errmsg, n, "cannot create the model (%s): out of memory or invalid shape",
+                 fg_status_str(rc));
+        return rc;
+    }
+    struct fg_model *m = r->model;
+    size_t bytes = m->n_flat * sizeof(float);
+    r->m = fg_alloc(&r->alloc, bytes, 64);
+    r->v = fg_alloc(&r->alloc, bytes, 64);
+    r->partial = fg_alloc(&r->alloc, fg_optim_n_chunks(m->n_flat) * sizeof(double), 64);
+    r->inputs = fg_alloc(&r->alloc, p->B * p->T * sizeof(int32_t), 64);
+    r->targets = fg_alloc(&r->alloc, p->B * p->T * sizeof(int32_t), 64);
+    if (!r->m || !r->v || !r->partial || !r->inputs || !r->targets) {
+        snprintf(errmsg, n, "out of memory allocating optimizer state (%zu bytes)", 2 * bytes);
+        return FG_ERR_NOMEM;
+    }
+    memset(r->m, 0, bytes);
+    memset(r->v, 0, bytes);
+    for (int id = 0; id < FG_MODEL_N_TENSORS; id++) {
+        r->seg[id].offset = m->offset[id];
+        r->seg[id].n = m->numel[id];
+        r->seg[id].decay = fg_model_tensor_decays(id);
+    }
+    res->n_params = m->mem.n_params;
+    res->mem = m->mem;
+    res->flops_per_token = fg_model_flops_per_token(&p->cfg, p->T);
+    *start_step = 0;
+    if (p->resume_path) {
+        struct fg_ckpt_state st;
+        if ((rc = fg_ckpt_load(p->resume_path, m, r->m, r->v, &st, errmsg, n)) != FG_OK)
+            return rc;
+        if (st.data_crc != r->train.crc32c || st.data_tokens != r->train.n_tokens) {
+            snprintf(errmsg, n, "checkpoint %s was trained on different data (fingerprint "
+                     "%08" PRIx32 ":%" PRIu64 ", %s has %08" PRIx32 ":%zu): pass the same --data "
+                     "to resume", p->resume_path, st.data_crc, st.data_tokens, p->train_path,
+                     r->train.crc32c, r->train.n_tokens);
+            return FG_ERR_INVALID_ARG;
+        }
+        memcpy(r->loader.rng.s, st.rng, sizeof st.rng);
+        r->loader.n_batches = st.n_batches;
+        *start_step = st.step;
+        snprintf(res->last_ckpt, sizeof res->last_ckpt, "%s", p->resume_path);
+    } else {
+        fg_model_init_weights(m, p->seed);
+    }
+    if (p->ckpt_dir) {
+        /* Fail now, not after an hour of training, if checkpoints cannot be written. */
+        char probe[4200];
+        snprintf(probe, sizeof probe, "%s/.frugal_write_test.%ld", p->ckpt_dir, (long)getpid());
+        FILE *fp = fopen(probe, "wb");
+        if (!fp) {
+            char what[4300];
+            snprintf(what, sizeof what, "checkpoint directory %s is not writable (create it or "
+                     "choose another --ckpt-dir)", p->ckpt_dir);
+            fg_errno_msg(errmsg, n, errno, what);
+            return FG_ERR_IO;
+        }
+        fclose(fp);
+        unlink(probe);
+    }
+    if (p->metrics_path) {
+        r->metrics = fopen(p->metrics_path, p->resume_path ? "ab" : "wb");
+        if (!r->metrics) {
+            char what[4300];
+            snprintf(what, sizeof what, "cannot open metrics file %s", p->metrics_path);
+            fg_errno_msg(errmsg, n, errno, what);
+            return FG_ERR_IO;
+        }
+    }
+    fg_kernels_set_blas_threads(p->n_threads);
+    return FG_OK;
+}
+
+static void teardown(struct run *r)
+{
+    fg_model_free(r->model);
+    fg_free(&r->alloc, r->m);
+    fg_free(&r->alloc, r->v);
+    fg_free(&r->alloc, r->partial);
+    fg_free(&r->alloc, r->inputs);
+    fg_free(&r->alloc, r->targets);
+    fg_shard_close(&r->train);
+    if (r->have_val)
+        fg_shard_close(&r->val);
+    if (r->metrics)
+        fclose(r->metrics);
+}
+
+/* One optimizer step; returns the mean loss in *loss and the pre-clip norm in *norm. */
+static fg_status train_step(struct run *r, int64_t step, float lr, double *loss, double *norm,
+                            char *errmsg, size_t n)
+{
+    const struct fg_train_params *p = r->p;
+    struct fg_model *m = r->model;
+    fg_model_zero_grad(m);
+    double sum = 0;
+    for (int k = 0; k < p->accum; k++) {
+        fg_loader_next(&r->loader, r->inputs, r->targets);
+        fg_status rc = fg_model_forward(m, r->inputs, r->targets, p->B, p->T);
+        if (rc == FG_OK)
+            rc = fg_model_backward(m, 1.0f / (float)p->accum);
+        if (rc != FG_OK) {
+            snprintf(errmsg, n, "step %" PRId64 ": %s", step + 1, fg_model_errmsg(m));
+            return rc;
+        }
+        sum += m->loss;
+    }
+    *loss = sum / p->accum;
+    *norm = sqrt(fg_sumsq(m->grads, m->n_flat, r->partial, p->n_threads));
+    if (!isfinite(*norm)) {
+        snprintf(errmsg, n, "step %" PRId64 ": gradient norm is not finite", step + 1);
+        return FG_ERR_NUMERIC;
+    }
+    float scale = 1.0f;
+    if (p->grad_clip > 0 && *norm > (double)p->grad_clip)
+        scale = (float)((double)p->grad_clip / (*norm + 1e-6));
+    fg_adamw_step(m->params, m->grads, r->m, r->v, r->seg, FG_MODEL_N_TENSORS, step + 1, lr,
+                  scale, &p->adam, p->n_threads);
+    return FG_OK;
+}
+
+fg_status fg_train(const struct fg_train_params *p, struct fg_train_result *res, char *errmsg,
+                   size_t n)
+{
+    struct run r;
+    memset(&r, 0, sizeof r);
+    memset(res, 0, sizeof *res);
+    res->final_loss = res->final_val_loss = res->best_val_loss = NAN;
+    r.p = p;
+    r.alloc = p->allocator ? *p->allocator : fg_allocator_default();
+    int64_t step = 0;
+    fg_status rc = setup(&r, res, &step, errmsg, n);
+    if (rc) {
+        teardown(&r);
+        return rc;
+    }
+    int64_t stop = p->stop_at > 0 && p->stop_at < p->steps ? p->stop_at : p->steps;
+    size_t tokens_per_step = p->B * p->T * (size_t)p->accum;
+    double t_start = fg_time_now(), train_s = 0;
+    while (step < stop) {
+        float lr = fg_lr_cosine(step, p->warmup, p->steps, p->lr, p->lr_min);
+        double loss = NAN, norm = NAN, t0 = fg_time_now();
+        rc = train_step(&r, step, lr, &loss, &norm, errmsg, n);
+        double dt = fg_time_now() - t0;
+        if (rc == FG_ERR_NUMERIC) {
+            char tail[300];
+            snprintf(tail, sizeof tail, "; training stopped (try a lower --lr or --grad-clip)%s%s",
+                     res->last_ckpt[0] ? ", last good checkpoint: " : "", res->last_ckpt);
+            size_t len = strlen(errmsg);
+            snprintf(errmsg + len, n - len, "%s", tail);
+        }
+        if (rc)
+            break;
+        step++;
+        train_s += dt;
+        res->steps_done++;
+        res->tokens += tokens_per_step;
+        res->final_loss = loss;
+        struct fg_train_progress pr = { step, p->steps, loss, NAN, lr, norm,
+                                        (double)tokens_per_step / dt, dt * 1e3,
+                                        fg_time_now() - t_start };
+        int last = step == stop || (p->time_budget_s > 0 && pr.elapsed_s >= p->time_budget_s);
+        if (r.have_val && ((p->eval_every > 0 && step % p->eval_every == 0) || last)) {
+            double vl;
+            rc = fg_eval_shard(r.model, &r.val, p->B, p->T, p->eval_batches, r.inputs, r.targets,
+                               &vl, NULL);
+            if (rc) {
+                snprintf(errmsg, n, "evaluation at step %" PRId64 ": %s", step,
+                         fg_model_errmsg(r.model));
+                break;
+            }
+            pr.val_loss = vl;
+            res->final_val_loss = vl;
+            if (!(vl >= res->best_val_loss))
+                res->best_val_loss = vl;
+        }
+        if (r.metrics) {
+            fprintf(r.metrics,
+                    "{\"step\":%" PRId64 ",\"loss\":%.6f,\"lr\":%.6g,\"grad_norm\":%.6g,"
+                    "\"tokens_per_s\":%.1f,\"ms_per_step\":%.3f",
+                    step, loss, (double)lr, norm, pr.tokens_per_s, pr.ms_per_step);
+            if (!isnan(pr.val_loss))
+                fprintf(r.metrics, ",\"val_loss\":%.6f", pr.val_loss);
+            fprintf(r.metrics, "}\n");
+            fflush(r.metrics);
+        }
+        if (p->on_progress)
+            p->on_progress(p->user, &pr);
+        if (p->ckpt_dir && ((p->ckpt_every > 0 && step % p->ckpt_every == 0) || last)) {
+            if ((rc = save_ckpt(&r, step, res, errmsg, n)) != FG_OK)
+                break;
+        }
+        if (last)
+            break;
+    }
+    res->seconds = train_s;
+    res->tokens_per_s = train_s > 0 ? (double)res->tokens / train_s : 0;
+    res->peak_rss_bytes = fg_peak_rss_bytes();
+    teardown(&r);
+    return rc;
+}

@@ -1,0 +1,145 @@
+/* Option parsing for every subcommand: strict numbers (strtol/strtod with end-pointer and range
+ * checks), unknown flags rejected with the command's name, and --help generated from the same
+ * table so it never drifts from what is accepted. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+const struct opt *cli_find(const struct opt *opts, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(opts[i].name, name))
+            return &opts[i];
+    return NULL;
+}
+
+void cli_help(const char *cmd, const char *usage, const char *about, const struct opt *opts,
+              size_t n_opts)
+{
+    printf("usage: frugal %s %s\n\n%s\n\noptions:\n", cmd, usage, about);
+    for (size_t i = 0; i < n_opts; i++) {
+        char left[64];
+        snprintf(left, sizeof left, "%s%s%s", opts[i].name, opts[i].metavar ? " " : "",
+                 opts[i].metavar ? opts[i].metavar : "");
+        printf("  %-22s %s\n", left, opts[i].help);
+    }
+    printf("  %-22s %s\n", "-h, --help", "show this help");
+}
+
+static int bad(const char *cmd, const char *flag, const char *val, const char *why)
+{
+    fprintf(stderr, "frugal %s: invalid value '%s' for %s: %s (see frugal %s --help)\n", cmd, val,
+            flag, why, cmd);
+    return EXIT_USAGE;
+}
+
+static int set_value(struct opt *o, const char *val, const char *cmd)
+{
+    char *end = NULL;
+    errno = 0;
+    switch (o->type) {
+    case OPT_INT: case OPT_I64: case OPT_U64: case OPT_SIZE: {
+        long long v = strtoll(val, &end, 10);
+        if (end == val || *end || errno == ERANGE)
+            return bad(cmd, o->name, val, "expected an integer");
+        if ((double)v < o->min)
+            return bad(cmd, o->name, val, o->min >= 1 ? "must be positive" : "must not be negative");
+        if (o->type == OPT_INT) {
+            if (v > 2147483647LL)
+                return bad(cmd, o->name, val, "too large");
+            *(int *)o->dst = (int)v;
+        } else if (o->type == OPT_I64) {
+            *(int64_t *)o->dst = v;
+        } else if (o->type == OPT_U64) {
+            *(uint64_t *)o->dst = (uint64_t)v;
+        } else {
+            *(size_t *)o->dst = (size_t)v;
+        }
+        return 0;
+    }
+    case OPT_FLOAT: case OPT_DOUBLE: {
+        double v = strtod(val, &end);
+        if (end == val || *end || errno == ERANGE || !isfinite(v))
+            return bad(cmd, o->name, val, "expected a finite number");
+        if (o->positive_only && !(v > 0))
+            return bad(cmd, o->name, val, "must be positive");
+        if (v < o->min)
+            return bad(cmd, o->name, val, "must not be negative");
+        if (o->type == OPT_FLOAT)
+            *(float *)o->dst = (float)v;
+        else
+            *(double *)o->dst = v;
+        return 0;
+    }
+    case OPT_STR:
+        if (!*val)
+            return bad(cmd, o->name, val, "must not be empty");
+        *(const char **)o->dst = val;
+        return 0;
+    case OPT_FLAG:
+        *(int *)o->dst = 1;
+        return 0;
+    }
+    return EXIT_USAGE;
+}
+
+int cli_parse(int argc, char **argv, int first, struct opt *opts, size_t n_opts, const char *cmd,
+              const char *usage, const char *about, const char **pos, int max_pos, int *n_pos)
+{
+    *n_pos = 0;
+    for (int i = first; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            cli_help(cmd, usage, about, opts, n_opts);
+            return -1;
+        }
+        if (a[0] != '-' || a[1] == '\0') {
+            if (*n_pos >= max_pos) {
+                fprintf(stderr, "frugal %s: unexpected argument '%s' (see frugal %s --help)\n",
+                        cmd, a, cmd);
+                return EXIT_USAGE;
+            }
+            pos[(*n_pos)++] = a;
+            continue;
+        }
+        char name[64];
+        const char *eq = strchr(a, '=');
+        size_t len = eq ? (size_t)(eq - a) : strlen(a);
+        if (len >= sizeof name)
+            len = sizeof name - 1;
+        memcpy(name, a, len);
+        name[len] = '\0';
+        struct opt *o = (struct opt *)cli_find(opts, n_opts, name);
+        if (!o) {
+            fprintf(stderr, "frugal %s: unknown option '%s' (see frugal %s --help)\n", cmd, name,
+                    cmd);
+            return EXIT_USAGE;
+        }
+        const char *val = "1";
+        if (o->type != OPT_FLAG) {
+            if (eq) {
+                val = eq + 1;
+            } else if (i + 1 < argc) {
+                val = argv[++i];
+            } else {
+                fprintf(stderr, "frugal %s: option %s needs a value (see frugal %s --help)\n",
+                        cmd, name, cmd);
+                return EXIT_USAGE;
+            }
+        }
+        int rc = set_value(o, val, cmd);
+        if (rc)
+            return rc;
+        o->seen = 1;
+    }
+    return 0;
+}
+
+int cli_exit_code(fg_status st)
+{
+    return st == FG_OK ? EXIT_OK : st == FG_ERR_INVALID_ARG ? EXIT_USAGE : EXIT_FAIL;
+}

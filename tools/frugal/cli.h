@@ -1,0 +1,45 @@
+/* Shared CLI helpers: a table-driven option parser that also prints --help, and exit codes. */
+#ifndef FRUGAL_CLI_H
+#define FRUGAL_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "frugal/status.h"
+
+#define EXIT_OK    0
+#define EXIT_FAIL  1
+#define EXIT_USAGE 2
+
+enum opt_type { OPT_INT, OPT_I64, OPT_U64, OPT_SIZE, OPT_FLOAT, OPT_DOUBLE, OPT_STR, OPT_FLAG };
+
+/* One option. min applies to numbers: values below it are rejected (use 0 for "non-negative",
+ * 1 for "positive" integers; for floats, positive_only rejects <= 0). */
+struct opt {
+    const char *name; /* "--lr" */
+    enum opt_type type;
+    void *dst;
+    const char *metavar; /* "X" shown in help; NULL for flags */
+    const char *help;
+    double min;
+    int positive_only; /* floats: must be > 0 */
+    int seen;          /* set by the parser */
+};
+
+/* Parses argv[first..] against opts. Positional arguments go to pos (up to max_pos). Prints a
+ * one-line error naming the flag and returns EXIT_USAGE on a bad flag or value; returns -1 when
+ * --help was printed; 0 otherwise. */
+int cli_parse(int argc, char **argv, int first, struct opt *opts, size_t n_opts, const char *cmd,
+              const char *usage, const char *about, const char **pos, int max_pos, int *n_pos);
+void cli_help(const char *cmd, const char *usage, const char *about, const struct opt *opts,
+              size_t n_opts);
+/* Map a library status to an exit code: invalid argument -> 2, anything else -> 1. */
+int cli_exit_code(fg_status st);
+const struct opt *cli_find(const struct opt *opts, size_t n, const char *name);
+
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_sample(int argc, char **argv);
+int cmd_prepare(int argc, char **argv);
+
+#endif

@@ -1,0 +1,185 @@
+/* frugal train: flags -> struct fg_train_params -> fg_train, with a progress line on stderr and
+ * a final summary (or one JSON object with --json). */
+#define _POSIX_C_SOURCE 200809L
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "frugal/train.h"
+
+struct progress_ctx {
+    int tty, quiet;
+    int64_t last_line_step;
+    double time_budget;
+};
+
+static void fmt_eta(char *buf, size_t n, double s)
+{
+    if (!(s >= 0) || s > 1e7)
+        snprintf(buf, n, "?");
+    else if (s >= 3600)
+        snprintf(buf, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
+    else
+        snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+}
+
+static void on_progress(void *user, const struct fg_train_progress *p)
+{
+    struct progress_ctx *c = user;
+    if (c->quiet)
+        return;
+    double eta = (double)(p->steps - p->step) * p->ms_per_step / 1e3;
+    if (c->time_budget > 0 && c->time_budget - p->elapsed_s < eta)
+        eta = c->time_budget - p->elapsed_s;
+    char etas[32], val[32] = "";
+    fmt_eta(etas, sizeof etas, eta);
+    if (!isnan(p->val_loss))
+        snprintf(val, sizeof val, " | val %.4f", p->val_loss);
+    if (c->tty) {
+        fprintf(stderr, "\r\033[Kstep %" PRId64 "/%" PRId64 " | loss %.4f%s | lr %.2e | %.0f tok/s"
+                " | %.0f ms/step | eta %s", p->step, p->steps, p->loss, val, p->lr,
+                p->tokens_per_s, p->ms_per_step, etas);
+        if (!isnan(p->val_loss))
+            fputc('\n', stderr);
+        fflush(stderr);
+    } else if (!isnan(p->val_loss) || p->step == 1 || p->step - c->last_line_step >= 50) {
+        fprintf(stderr, "step %" PRId64 "/%" PRId64 " | loss %.4f%s | lr %.2e | %.0f tok/s | "
+                "%.0f ms/step | eta %s\n", p->step, p->steps, p->loss, val, p->lr,
+                p->tokens_per_s, p->ms_per_step, etas);
+        c->last_line_step = p->step;
+    }
+}
+
+int cmd_train(int argc, char **argv)
+{
+    struct fg_train_params p = fg_train_params_default();
+    p.n_threads = fg_cpu_count();
+    int json = 0, quiet = 0;
+    struct opt o[] = {
+        { "--data", OPT_STR, &p.train_path, "FILE", "training token shard (llm.c layout; make one "
+          "with frugal prepare) [required]", 0, 0, 0 },
+        { "--val", OPT_STR, &p.val_path, "FILE", "validation token shard", 0, 0, 0 },
+        { "--n-layer", OPT_INT, &p.cfg.n_layer, "N", "transformer blocks [4]", 1, 0, 0 },
+        { "--n-head", OPT_INT, &p.cfg.n_head, "N", "attention heads; divides --n-embd [4]", 1, 0,
+          0 },
+        { "--n-embd", OPT_INT, &p.cfg.n_embd, "N", "model width [128]", 1, 0, 0 },
+        { "--block-size", OPT_INT, &p.cfg.block_size, "N", "positions the model knows [128]", 1,
+          0, 0 },
+        { "--vocab-size", OPT_INT, &p.cfg.vocab_size, "N", "vocabulary; 256 = bytes [256]", 2, 0,
+          0 },
+        { "--batch", OPT_SIZE, &p.B, "B", "sequences per micro-batch [16]", 1, 0, 0 },
+        { "--seq", OPT_SIZE, &p.T, "T", "tokens per sequence, <= block size [128]", 1, 0, 0 },
+        { "--accum", OPT_INT, &p.accum, "K", "micro-batches per optimizer step [1]", 1, 0, 0 },
+        { "--steps", OPT_I64, &p.steps, "N", "optimizer steps; sets the schedule length [1000]",
+          1, 0, 0 },
+        { "--stop-at", OPT_I64, &p.stop_at, "N", "stop after step N, schedule unchanged (resume "
+          "later) [off]", 1, 0, 0 },
+        { "--time-budget", OPT_DOUBLE, &p.time_budget_s, "SEC", "stop after SEC seconds of "
+          "training [off]", 0, 1, 0 },
+        { "--lr", OPT_FLOAT, &p.lr, "X", "peak learning rate [1e-3]", 0, 1, 0 },
+        { "--lr-min", OPT_FLOAT, &p.lr_min, "X", "final learning rate of the cosine [1e-4]", 0, 0,
+          0 },
+        { "--warmup", OPT_I64, &p.warmup, "N", "linear warmup steps [50]", 0, 0, 0 },
+        { "--grad-clip", OPT_FLOAT, &p.grad_clip, "X", "max global gradient norm, 0 = off [1.0]",
+          0, 0, 0 },
+        { "--weight-decay", OPT_FLOAT, &p.adam.weight_decay, "X", "AdamW decay on matrices and "
+          "embeddings [0.1]", 0, 0, 0 },
+        { "--beta1", OPT_FLOAT, &p.adam.beta1, "X", "AdamW beta1 [0.9]", 0, 0, 0 },
+        { "--beta2", OPT_FLOAT, &p.adam.beta2, "X", "AdamW beta2 [0.95]", 0, 0, 0 },
+        { "--eval-every", OPT_I64, &p.eval_every, "N", "validate every N steps, 0 = at the end "
+          "[100]", 0, 0, 0 },
+        { "--eval-batches", OPT_INT, &p.eval_batches, "N", "validation batches per evaluation "
+          "[20]", 1, 0, 0 },
+        { "--seed", OPT_U64, &p.seed, "N", "seed for weights and batches [1337]", 0, 0, 0 },
+        { "--threads", OPT_INT, &p.n_threads, "N", "threads [all cores]", 1, 0, 0 },
+        { "--ckpt-dir", OPT_STR, &p.ckpt_dir, "DIR", "write checkpoints here (must exist) [off]",
+          0, 0, 0 },
+        { "--ckpt-every", OPT_I64, &p.ckpt_every, "N", "checkpoint every N steps, 0 = at the end "
+          "[0]", 0, 0, 0 },
+        { "--keep", OPT_INT, &p.keep, "N", "newest checkpoints to keep [2]", 1, 0, 0 },
+        { "--resume", OPT_STR, &p.resume_path, "FILE", "continue from this checkpoint (model "
+          "config comes from it)", 0, 0, 0 },
+        { "--metrics", OPT_STR, &p.metrics_path, "FILE", "write JSON Lines metrics, one per step",
+          0, 0, 0 },
+        { "--json", OPT_FLAG, &json, NULL, "print one JSON summary object on stdout", 0, 0, 0 },
+        { "--quiet", OPT_FLAG, &quiet, NULL, "no progress output", 0, 0, 0 },
+    };
+    size_t n_o = sizeof o / sizeof o[0];
+    const char *pos[1];
+    int n_pos;
+    int rc = cli_parse(argc, argv, 2, o, n_o, "train", "--data FILE [options]",
+                       "Train a GPT-2-architecture model with AdamW (warmup + cosine schedule,\n"
+                       "global-norm clipping, gradient accumulation) and write checkpoints.\n"
+                       "Same --seed and --threads give the same bits; --resume continues exactly.",
+                       pos, 0, &n_pos);
+    if (rc)
+        return rc < 0 ? EXIT_OK : rc;
+    if (!p.train_path) {
+        fprintf(stderr, "frugal train: --data FILE is required (make a shard with frugal prepare)"
+                "\n");
+        return EXIT_USAGE;
+    }
+    if (p.resume_path) {
+        /* The model's shape comes from the checkpoint; explicit flags must agree with it
+         * (fg_ckpt_load reports a contradiction). */
+        struct fg_model_config c;
+        char err[512];
+        fg_status st = fg_ckpt_read_config(p.resume_path, &c, err, sizeof err);
+        if (st) {
+            fprintf(stderr, "frugal train: %s\n", err);
+            return EXIT_FAIL;
+        }
+        if (!cli_find(o, n_o, "--n-layer")->seen)
+            p.cfg.n_layer = c.n_layer;
+        if (!cli_find(o, n_o, "--n-head")->seen)
+            p.cfg.n_head = c.n_head;
+        if (!cli_find(o, n_o, "--n-embd")->seen)
+            p.cfg.n_embd = c.n_embd;
+        if (!cli_find(o, n_o, "--block-size")->seen)
+            p.cfg.block_size = c.block_size;
+        if (!cli_find(o, n_o, "--vocab-size")->seen)
+            p.cfg.vocab_size = c.vocab_size;
+    }
+    if (!cli_find(o, n_o, "--seq")->seen && p.T > (size_t)p.cfg.block_size)
+        p.T = (size_t)p.cfg.block_size;
+    if (!cli_find(o, n_o, "--warmup")->seen && p.warmup >= p.steps)
+        p.warmup = p.steps / 10;
+    struct progress_ctx pc = { isatty(2), quiet, 0, p.time_budget_s };
+    p.on_progress = on_progress;
+    p.user = &pc;
+    struct fg_train_result r;
+    char err[1024] = "";
+    fg_status st = fg_train(&p, &r, err, sizeof err);
+    if (pc.tty && !quiet)
+        fputc('\n', stderr);
+    if (st) {
+        fprintf(stderr, "frugal train: %s\n", err);
+        return cli_exit_code(st);
+    }
+    double mib = (double)r.peak_rss_bytes / 1048576.0;
+    if (json) {
+        printf("{\"steps\":%" PRId64 ",\"final_loss\":%.6f,\"final_val_loss\":%.6f,"
+               "\"best_val_loss\":%.6f,\"tokens\":%" PRIu64 ",\"seconds\":%.3f,"
+               "\"tokens_per_s\":%.1f,\"peak_rss_bytes\":%" PRIu64 ",\"params\":%zu,"
+               "\"predicted_bytes\":%zu,\"flops_per_token\":%.0f,\"checkpoint\":\"%s\"}\n",
+               r.steps_done, r.final_loss, isnan(r.final_val_loss) ? -1.0 : r.final_val_loss,
+               isnan(r.best_val_loss) ? -1.0 : r.best_val_loss, r.tokens, r.seconds,
+               r.tokens_per_s, r.peak_rss_bytes, r.n_params,
+               r.mem.total_bytes + 2 * r.mem.param_bytes, r.flops_per_token, r.last_ckpt);
+    } else if (!quiet) {
+        printf("trained %" PRId64 " steps (%" PRIu64 " tokens) in %.1f s: %.0f tokens/s\n",
+               r.steps_done, r.tokens, r.seconds, r.tokens_per_s);
+        printf("final train loss %.4f", r.final_loss);
+        if (!isnan(r.final_val_loss))
+            printf(", validation loss %.4f (best %.4f)", r.final_val_loss, r.best_val_loss);
+        printf("\nparameters %.2fM, peak memory %.1f MiB (model + optimizer predicted %.1f MiB)\n",
+               (double)r.n_params / 1e6, mib,
+               (double)(r.mem.total_bytes + 2 * r.mem.param_bytes) / 1048576.0);
+        if (r.last_ckpt[0])
+            printf("checkpoint %s\n", r.last_ckpt);
+    }
+    return EXIT_OK;
+}
