@@ -66,13 +66,13 @@ $(LIB): $(LIB_OBJ)
 $(FRUGAL): $(TOOL_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $(TOOL_OBJ) $(LIB) $(LDLIBS)
 
-$(O)/tests/test_runner.o: tests/test_runner.c
+$(O)/tests/runner.o: tests/runner.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) -c $< -o $@
 
-$(O)/tests/%: tests/%.c $(O)/tests/test_runner.o $(LIB)
+$(O)/tests/%: tests/%.c $(O)/tests/runner.o $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/tests/test_runner.o $(LIB) $(LDLIBS)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/tests/runner.o $(LIB) $(LDLIBS)
 
 $(O)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(dir $@)

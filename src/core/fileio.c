@@ -101,7 +101,7 @@ void fg_atomic_abort(struct fg_atomic_file *f)
 fg_status fg_atomic_commit(struct fg_atomic_file *f, char *errmsg, size_t errmsg_len)
 {
     FILE *fp = f->fp;
-    char what[4300];
+    char what[8400];
     if (!fp || f->failed) {
         fg_atomic_abort(f);
         return FG_ERR_IO;

@@ -63,7 +63,7 @@ void fg_adamw_step_ref(float *params, const float *grads, float *m, float *v,
                 params[i] -= lr * hp->weight_decay * params[i];
             m[i] = hp->beta1 * m[i] + (1.0f - hp->beta1) * g;
             v[i] = hp->beta2 * v[i] + (1.0f - hp->beta2) * g * g;
-            float mhat = (float)(m[i] / bc1), vhat = (float)(v[i] / bc2);
+            float mhat = (float)((double)m[i] / bc1), vhat = (float)((double)v[i] / bc2);
             params[i] -= lr * mhat / (sqrtf(vhat) + hp->eps);
         }
 }

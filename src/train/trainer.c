@@ -52,7 +52,7 @@ fg_status fg_eval_shard(struct fg_model *m, const struct fg_shard *s, size_t B, 
         sum += m->loss * (double)(B * T);
         n += B * T;
     }
-    *mean_loss = n ? sum / (double)n : NAN;
+    *mean_loss = n ? sum / (double)n : (double)NAN;
     if (n_tokens)
         *n_tokens = n;
     return FG_OK;
@@ -326,7 +326,7 @@ fg_status fg_train(const struct fg_train_params *p, struct fg_train_result *res,
         rc = train_step(&r, step, lr, &loss, &norm, errmsg, n);
         double dt = fg_time_now() - t0;
         if (rc == FG_ERR_NUMERIC) {
-            char tail[300];
+            char tail[4400];
             snprintf(tail, sizeof tail, "; training stopped (try a lower --lr or --grad-clip)%s%s",
                      res->last_ckpt[0] ? ", last good checkpoint: " : "", res->last_ckpt);
             size_t len = strlen(errmsg);

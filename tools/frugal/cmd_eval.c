@@ -186,12 +186,12 @@ int cmd_sample(int argc, char **argv)
         double sum = 0;
         for (size_t i = 0; i < V; i++) {
             probs[i] = z[i] >= thresh ? expf((z[i] - maxv) / temperature) : 0.0f;
-            sum += probs[i];
+            sum += (double)probs[i];
         }
         double u = fg_rng_uniform(&rng) * sum, acc = 0;
         size_t pick = V - 1;
         for (size_t i = 0; i < V; i++) {
-            acc += probs[i];
+            acc += (double)probs[i];
             if (u < acc) {
                 pick = i;
                 break;

@@ -51,7 +51,7 @@ int fg_test_close_f32(struct fg_test *t, const char *file, int line, const char 
             maxabs = err;
         if (rel > maxrel)
             maxrel = rel;
-        double excess = isnan(err) ? INFINITY : err - (atol + rtol * fabs(r));
+        double excess = isnan(err) ? (double)INFINITY : err - (atol + rtol * fabs(r));
         if (excess > worst_excess) {
             worst_excess = excess;
             worst = i;
@@ -75,7 +75,7 @@ int fg_test_close_f64(struct fg_test *t, const char *file, int line, const char 
             maxabs = err;
         if (rel > maxrel)
             maxrel = rel;
-        double excess = isnan(err) ? INFINITY : err - (atol + rtol * fabs(ref[i]));
+        double excess = isnan(err) ? (double)INFINITY : err - (atol + rtol * fabs(ref[i]));
         if (excess > worst_excess) {
             worst_excess = excess;
             worst = i;

@@ -1,0 +1,481 @@
+#!/usr/bin/env bash
+# End-to-end tests of the frugal command line: exit codes, one-line error messages that name
+# the offending file or flag, no crashes, no half-written files.
+#
+#   FRUGAL=build/release/frugal bash tests/cli_test.sh
+#
+# Every case prints "ok NAME" or "FAIL NAME" (with the exit code and stderr it got); the last
+# line is "N passed, N failed" and the exit status is 1 if anything failed. Training runs are
+# tiny (1 layer, width 32, 16 tokens, a few steps, one thread), so the script takes seconds.
+
+set -u
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+FRUGAL=${FRUGAL:-build/release/frugal}
+case $FRUGAL in
+/*) ;;
+*) FRUGAL=$PWD/$FRUGAL ;;
+esac
+if [ ! -x "$FRUGAL" ]; then
+    echo "cli_test: $FRUGAL is not an executable (build with make, or set FRUGAL)" >&2
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+
+W=$(mktemp -d "${TMPDIR:-/tmp}/frugal_cli_test.XXXXXX") || exit 1
+trap 'rm -rf "$W"' EXIT
+cd "$W" || exit 1
+
+# The tiny model used by every training run.
+TINY=(--n-layer 1 --n-head 2 --n-embd 32 --block-size 16 --batch 2 --seq 16 --threads 1)
+
+PASS=0
+FAILN=0
+
+# --- helpers -------------------------------------------------------------------------------
+
+# run CMD...: run it with stdout in $W/out, stderr in $W/err; the exit code in $RC.
+run() {
+    "$@" >"$W/out" 2>"$W/err" </dev/null
+    RC=$?
+}
+
+# Start a case: clear the list of reasons it failed.
+begin() {
+    NAME=$1
+    WHY=""
+}
+
+fail_because() {
+    WHY="$WHY
+    - $1"
+}
+
+# finish: print ok/FAIL for the current case.
+finish() {
+    if [ -z "$WHY" ]; then
+        echo "ok $NAME"
+        PASS=$((PASS + 1))
+    else
+        echo "FAIL $NAME (exit code $RC)$WHY"
+        echo "    stderr:"
+        sed 's/^/    | /' "$W/err"
+        FAILN=$((FAILN + 1))
+    fi
+}
+
+expect_rc() {
+    [ "$RC" -eq "$1" ] || fail_because "expected exit code $1, got $RC"
+}
+
+# No crash: no signal death, no sanitizer report.
+expect_no_crash() {
+    [ "$RC" -lt 128 ] || fail_because "killed by a signal (exit code $RC)"
+    if grep -q -e 'AddressSanitizer' -e 'runtime error' -e 'LeakSanitizer' "$W/err"; then
+        fail_because "sanitizer report on stderr"
+    fi
+}
+
+# stderr is exactly one line (and ends with a newline).
+expect_one_line() {
+    local n
+    n=$(awk 'END { print NR }' "$W/err")
+    [ "$n" -eq 1 ] || fail_because "expected exactly one line on stderr, got $n"
+    if [ -s "$W/err" ] && [ -n "$(tail -c 1 "$W/err")" ]; then
+        fail_because "stderr does not end with a newline"
+    fi
+}
+
+# stderr contains the fixed string $1.
+expect_err() {
+    grep -qF -e "$1" "$W/err" || fail_because "stderr does not mention '$1'"
+}
+
+# stderr matches the extended regex $1 (case-insensitive).
+expect_err_re() {
+    grep -qiE -e "$1" "$W/err" || fail_because "stderr does not match /$1/"
+}
+
+# Directory $1 holds no leftover temporary files.
+expect_no_tmp() {
+    local left
+    left=$(find "$1" -name '*.tmp.*' -o -name '.frugal_write_test*' 2>/dev/null)
+    [ -z "$left" ] || fail_because "temporary files left in $1: $(echo $left)"
+}
+
+# Directory $1 is empty (no checkpoint, nothing half-written).
+expect_empty_dir() {
+    [ -z "$(ls -A "$1" 2>/dev/null)" ] || fail_because "$1 is not empty: $(ls -A "$1" | tr '\n' ' ')"
+}
+
+# The usual checks for an error case: exit code $1, one line on stderr, no crash, and each
+# further argument must appear in stderr.
+expect_error() {
+    local code=$1
+    shift
+    expect_rc "$code"
+    expect_no_crash
+    expect_one_line
+    local s
+    for s in "$@"; do
+        expect_err "$s"
+    done
+}
+
+# A fresh, empty checkpoint directory per case.
+fresh_dir() {
+    local d="$W/$1"
+    rm -rf "$d"
+    mkdir -p "$d"
+    echo "$d"
+}
+
+# le32 N: N as 4 little-endian bytes on stdout.
+le32() {
+    local v=$(($1 & 0xFFFFFFFF))
+    printf "\\x$(printf %02x $((v & 255)))\\x$(printf %02x $(((v >> 8) & 255)))"
+    printf "\\x$(printf %02x $(((v >> 16) & 255)))\\x$(printf %02x $(((v >> 24) & 255)))"
+}
+
+# mkshard FILE MAGIC VERSION COUNT TOKEN...: an llm.c-layout shard, written by hand: a
+# 1024-byte header of 256 little-endian int32 (magic, version, count, zeros), then uint16
+# tokens.
+mkshard() {
+    local f=$1 magic=$2 version=$3 count=$4
+    shift 4
+    {
+        le32 "$magic"
+        le32 "$version"
+        le32 "$count"
+        head -c 1012 /dev/zero
+        local t
+        for t in "$@"; do
+            printf "\\x$(printf %02x $((t & 255)))\\x$(printf %02x $(((t >> 8) & 255)))"
+        done
+    } >"$f"
+}
+
+# flip_byte FILE OFFSET: invert every bit of one byte in place.
+flip_byte() {
+    local f=$1 off=$2 b
+    b=$(od -An -tu1 -j "$off" -N 1 "$f" | tr -d ' ')
+    printf "\\x$(printf %02x $((b ^ 255)))" | dd of="$f" bs=1 seek="$off" conv=notrunc status=none
+}
+
+# --- fixtures ------------------------------------------------------------------------------
+
+mkdir -p "$W/data"
+if [ -f "$ROOT/data/austen/emma.txt" ]; then
+    head -c 8000 "$ROOT/data/austen/emma.txt" >"$W/in.txt"
+else
+    for i in $(seq 1 200); do
+        echo "It is a truth universally acknowledged, line $i, that a single test needs data."
+    done >"$W/in.txt"
+fi
+
+begin "fixture: prepare shards"
+run "$FRUGAL" prepare -o "$W/data" "$W/in.txt"
+expect_rc 0
+expect_no_crash
+[ -s "$W/data/train.bin" ] && [ -s "$W/data/val.bin" ] || fail_because "train.bin/val.bin missing"
+expect_no_tmp "$W/data"
+finish
+TRAIN=$W/data/train.bin
+VAL=$W/data/val.bin
+
+begin "fixture: train a 3-step checkpoint"
+CK=$(fresh_dir ck)
+run "$FRUGAL" train --data "$TRAIN" "${TINY[@]}" --steps 3 --ckpt-dir "$CK" --quiet
+expect_rc 0
+expect_no_crash
+CKPT=$CK/ckpt_00000003.safetensors
+[ -s "$CKPT" ] || fail_because "checkpoint $CKPT was not written"
+expect_no_tmp "$CK"
+finish
+
+# --- 1. missing data file ------------------------------------------------------------------
+
+begin "1 missing data file"
+OUT=$(fresh_dir out1)
+run "$FRUGAL" train --data /nonexistent/x.bin "${TINY[@]}" --steps 3 --ckpt-dir "$OUT"
+expect_error 1 /nonexistent/x.bin
+expect_empty_dir "$OUT"
+finish
+
+# --- 2. empty data file; too few tokens -----------------------------------------------------
+
+begin "2a empty data file"
+: >"$W/empty.bin"
+OUT=$(fresh_dir out2a)
+run "$FRUGAL" train --data "$W/empty.bin" "${TINY[@]}" --steps 3 --ckpt-dir "$OUT"
+expect_error 1 "$W/empty.bin"
+expect_empty_dir "$OUT"
+finish
+
+begin "2b shard with fewer than B*T+1 tokens"
+# B*T+1 = 2*16+1 = 33; ten tokens is a valid shard but too short for one batch.
+mkshard "$W/short.bin" 20240520 1 10 72 101 108 108 111 32 119 111 114 108
+OUT=$(fresh_dir out2b)
+run "$FRUGAL" train --data "$W/short.bin" "${TINY[@]}" --steps 3 --ckpt-dir "$OUT"
+expect_error 2 "$W/short.bin"
+expect_empty_dir "$OUT"
+finish
+
+# --- 3. wrong magic, wrong version ---------------------------------------------------------
+
+TOK40=$(seq 65 104)   # 40 byte-range tokens, enough for a 2x16 batch
+
+begin "3a wrong shard magic"
+# shellcheck disable=SC2086
+mkshard "$W/badmagic.bin" 12345678 1 40 $TOK40
+OUT=$(fresh_dir out3a)
+run "$FRUGAL" train --data "$W/badmagic.bin" "${TINY[@]}" --steps 3 --ckpt-dir "$OUT"
+expect_error 1 "$W/badmagic.bin"
+expect_err_re "magic"
+expect_empty_dir "$OUT"
+finish
+
+begin "3b wrong shard version"
+# shellcheck disable=SC2086
+mkshard "$W/badversion.bin" 20240520 7 40 $TOK40
+OUT=$(fresh_dir out3b)
+run "$FRUGAL" train --data "$W/badversion.bin" "${TINY[@]}" --steps 3 --ckpt-dir "$OUT"
+expect_error 1 "$W/badversion.bin"
+expect_err_re "version"
+expect_empty_dir "$OUT"
+finish
+
+# --- 4. token id >= vocab size -------------------------------------------------------------
+
+begin "4 token id >= vocab size"
+# shellcheck disable=SC2086
+mkshard "$W/bigtok.bin" 20240520 1 41 $TOK40 300
+OUT=$(fresh_dir out4)
+run "$FRUGAL" train --data "$W/bigtok.bin" "${TINY[@]}" --steps 3 --ckpt-dir "$OUT"
+expect_error 1 "$W/bigtok.bin"
+expect_err "300"
+expect_empty_dir "$OUT"
+finish
+
+# --- 5. truncated and bit-flipped checkpoints ----------------------------------------------
+
+SIZE=$(wc -c <"$CKPT")
+
+begin "5a truncated checkpoint"
+head -c $((SIZE / 2)) "$CKPT" >"$W/trunc.safetensors"
+OUT=$(fresh_dir out5a)
+run "$FRUGAL" train --data "$TRAIN" --resume "$W/trunc.safetensors" --steps 6 --threads 1 \
+    --batch 2 --seq 16 --ckpt-dir "$OUT"
+expect_error 1 "$W/trunc.safetensors"
+expect_empty_dir "$OUT"
+finish
+
+begin "5b bit-flipped checkpoint (CRC)"
+cp "$CKPT" "$W/flip.safetensors"
+flip_byte "$W/flip.safetensors" $((SIZE - 100))
+OUT=$(fresh_dir out5b)
+run "$FRUGAL" train --data "$TRAIN" --resume "$W/flip.safetensors" --steps 6 --threads 1 \
+    --batch 2 --seq 16 --ckpt-dir "$OUT"
+expect_error 1 "$W/flip.safetensors"
+expect_err_re "crc|corrupt"
+expect_empty_dir "$OUT"
+finish
+
+# --- 6. checkpoint config contradicts the flags --------------------------------------------
+
+begin "6 checkpoint config contradicts --n-layer"
+OUT=$(fresh_dir out6)
+run "$FRUGAL" train --data "$TRAIN" --resume "$CKPT" --n-layer 2 --steps 6 --threads 1 \
+    --batch 2 --seq 16 --ckpt-dir "$OUT"
+expect_error 2 "$CKPT"
+expect_err_re "n_layer|n-layer"
+expect_empty_dir "$OUT"
+finish
+
+# --- 7. --seq larger than --block-size -----------------------------------------------------
+
+begin "7 --seq larger than --block-size"
+OUT=$(fresh_dir out7)
+run "$FRUGAL" train --data "$TRAIN" --n-layer 1 --n-head 2 --n-embd 32 --block-size 16 \
+    --batch 2 --seq 32 --threads 1 --steps 3 --ckpt-dir "$OUT"
+expect_error 2 "--seq"
+expect_empty_dir "$OUT"
+finish
+
+# --- 8. bad numeric values -----------------------------------------------------------------
+
+bad_value() {
+    local flag=$1 val=$2
+    begin "8 $flag $val"
+    local out
+    out=$(fresh_dir out8)
+    # The bad flag comes last so that it overrides the tiny defaults.
+    run "$FRUGAL" train --data "$TRAIN" "${TINY[@]}" --steps 3 --ckpt-dir "$out" "$flag" "$val"
+    expect_error 2 "$flag"
+    expect_empty_dir "$out"
+    finish
+}
+for v in abc -1 0 1e-x; do bad_value --lr "$v"; done
+for v in 0 -3 x 2.5; do bad_value --batch "$v"; done
+for v in x 0 -5; do bad_value --steps "$v"; done
+for v in 0 -1 two; do bad_value --threads "$v"; done
+
+# --- 9. unknown flag ----------------------------------------------------------------------
+
+begin "9 unknown flag --bogus"
+run "$FRUGAL" train --data "$TRAIN" "${TINY[@]}" --steps 3 --bogus
+expect_error 2 "--bogus"
+finish
+
+# --- 10. unwritable checkpoint directory ---------------------------------------------------
+# We may run as root, so permissions do not stop us: use a path under /proc and a path whose
+# parent is a regular file. Without --quiet, a single stderr line also proves that no step
+# ran (each step would print progress).
+
+begin "10a --ckpt-dir under /proc"
+run "$FRUGAL" train --data "$TRAIN" "${TINY[@]}" --steps 3 --ckpt-dir /proc/nonexistent
+expect_error 1 /proc/nonexistent
+finish
+
+begin "10b --ckpt-dir whose parent is a regular file"
+: >"$W/afile"
+run "$FRUGAL" train --data "$TRAIN" "${TINY[@]}" --steps 3 --ckpt-dir "$W/afile/sub"
+expect_error 1 "$W/afile/sub"
+[ -f "$W/afile" ] && [ ! -s "$W/afile" ] || fail_because "$W/afile was modified"
+finish
+
+# --- 11. NaN loss ----------------------------------------------------------------------------
+
+begin "11 NaN loss stops with the last good checkpoint intact"
+OUT=$(fresh_dir out11)
+# --quiet: the step-1 progress line would otherwise (legitimately) precede the error.
+run "$FRUGAL" train --data "$TRAIN" "${TINY[@]}" --steps 20 --lr 1e30 --grad-clip 0 \
+    --warmup 0 --ckpt-dir "$OUT" --ckpt-every 1 --keep 100 --quiet
+expect_error 1
+expect_err_re "nan|not finite"
+expect_no_tmp "$OUT"
+# The message names the last good checkpoint; it must exist and be the newest one.
+LAST=$(sed -n 's/.*last good checkpoint: \([^ ]*\).*/\1/p' "$W/err")
+NEWEST=$(ls "$OUT"/ckpt_*.safetensors 2>/dev/null | sort | tail -n 1)
+if [ -z "$NEWEST" ]; then
+    fail_because "no checkpoint was left in $OUT"
+else
+    [ -n "$LAST" ] || fail_because "stderr does not name the last good checkpoint"
+    [ -z "$LAST" ] || [ "$LAST" = "$NEWEST" ] ||
+        fail_because "stderr names $LAST but the newest checkpoint is $NEWEST"
+    if [ -x /usr/bin/python3 ]; then
+        /usr/bin/python3 "$ROOT/scripts/check_safetensors.py" "$NEWEST" >"$W/chk" 2>&1 ||
+            fail_because "check_safetensors.py rejects $NEWEST: $(cat "$W/chk")"
+    else
+        echo "    (skipping check_safetensors.py: no /usr/bin/python3)"
+    fi
+    # The checkpoint must also still load: eval it.
+    "$FRUGAL" eval --ckpt "$NEWEST" --data "$VAL" --batch 2 --threads 1 >/dev/null 2>"$W/chk" ||
+        fail_because "frugal eval cannot read $NEWEST: $(cat "$W/chk")"
+fi
+finish
+
+# --- 12. eval and sample with a missing checkpoint ------------------------------------------
+
+begin "12a eval with a missing checkpoint"
+run "$FRUGAL" eval --ckpt "$W/missing.safetensors" --data "$VAL" --threads 1
+expect_error 1 "$W/missing.safetensors"
+finish
+
+begin "12b sample with a missing checkpoint"
+run "$FRUGAL" sample --ckpt "$W/missing.safetensors" --n 5 --threads 1
+expect_error 1 "$W/missing.safetensors"
+[ ! -s "$W/out" ] || fail_because "sample printed to stdout: $(head -c 80 "$W/out")"
+finish
+
+# --- 13. help, no arguments, unknown command -----------------------------------------------
+
+begin "13a frugal --help"
+run "$FRUGAL" --help
+expect_rc 0
+expect_no_crash
+grep -q '^usage: frugal' "$W/out" || fail_because "no usage on stdout"
+[ ! -s "$W/err" ] || fail_because "stderr is not empty"
+finish
+
+begin "13b frugal train --help"
+run "$FRUGAL" train --help
+expect_rc 0
+expect_no_crash
+grep -q '^usage: frugal train' "$W/out" || fail_because "no usage on stdout"
+grep -qF -- '--data' "$W/out" || fail_because "usage does not list --data"
+[ ! -s "$W/err" ] || fail_because "stderr is not empty"
+finish
+
+begin "13c frugal with no arguments"
+run "$FRUGAL"
+expect_rc 2
+expect_no_crash
+grep -q 'usage: frugal' "$W/err" || fail_because "no usage on stderr"
+[ ! -s "$W/out" ] || fail_because "stdout is not empty"
+finish
+
+begin "13d unknown command"
+run "$FRUGAL" frobnicate
+expect_error 2 frobnicate
+finish
+
+# --- 14. happy path --------------------------------------------------------------------------
+
+begin "14a happy path: prepare"
+mkdir -p "$W/happy"
+run "$FRUGAL" prepare -o "$W/happy" "$W/in.txt"
+expect_rc 0
+expect_no_crash
+[ -s "$W/happy/train.bin" ] && [ -s "$W/happy/val.bin" ] || fail_because "shards missing"
+expect_no_tmp "$W/happy"
+finish
+
+begin "14b happy path: train 3 steps"
+run "$FRUGAL" train --data "$W/happy/train.bin" --val "$W/happy/val.bin" "${TINY[@]}" \
+    --steps 3 --ckpt-dir "$W/happy" --eval-batches 2
+expect_rc 0
+expect_no_crash
+HCKPT=$W/happy/ckpt_00000003.safetensors
+[ -s "$HCKPT" ] || fail_because "no checkpoint $HCKPT"
+expect_no_tmp "$W/happy"
+finish
+
+begin "14c happy path: eval"
+run "$FRUGAL" eval --ckpt "$HCKPT" --data "$W/happy/val.bin" --batch 2 --threads 1
+expect_rc 0
+expect_no_crash
+grep -q 'loss' "$W/out" || fail_because "no loss on stdout"
+finish
+
+begin "14d happy path: sample"
+run "$FRUGAL" sample --ckpt "$HCKPT" --prompt 'Emma' --n 20 --threads 1
+expect_rc 0
+expect_no_crash
+grep -q '^Emma' "$W/out" || fail_because "stdout does not start with the prompt"
+finish
+
+begin "14e happy path: train --json"
+run "$FRUGAL" train --data "$W/happy/train.bin" --val "$W/happy/val.bin" "${TINY[@]}" \
+    --steps 3 --eval-batches 2 --json
+expect_rc 0
+expect_no_crash
+n=$(awk 'END { print NR }' "$W/out")
+[ "$n" -eq 1 ] || fail_because "expected one line on stdout, got $n"
+if command -v python3 >/dev/null 2>&1; then
+    python3 -c '
+import json, sys
+o = json.loads(sys.stdin.read())
+missing = [k for k in ("final_val_loss", "tokens_per_s", "peak_rss_bytes", "params") if k not in o]
+if missing:
+    sys.exit("missing keys: " + ", ".join(missing))
+' <"$W/out" 2>"$W/chk" || fail_because "invalid JSON summary: $(cat "$W/chk")"
+else
+    for k in final_val_loss tokens_per_s peak_rss_bytes params; do
+        grep -q "\"$k\":" "$W/out" || fail_because "JSON summary lacks $k"
+    done
+fi
+finish
+
+echo "$PASS passed, $FAILN failed"
+[ "$FAILN" -eq 0 ]
