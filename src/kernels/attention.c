@@ -99,15 +99,8 @@ void fg_attention_backward_ref(float *dqkv, const float *dout, const float *qkv,
 
 FG_CLONES static void softmax_causal_row(float *restrict p, size_t t, size_t T)
 {
-    float maxv = p[0];
-    for (size_t s = 1; s <= t; s++)
-        maxv = p[s] > maxv ? p[s] : maxv;
-    float sum = 0.0f;
-    for (size_t s = 0; s <= t; s++) {
-        p[s] = fg_fast_expf(p[s] - maxv);
-        sum += p[s];
-    }
-    float inv = 1.0f / sum;
+    float maxv = fg_vmax(p, t + 1);
+    float inv = 1.0f / fg_vexp_sum(p, t + 1, maxv);
     for (size_t s = 0; s <= t; s++)
         p[s] *= inv;
     for (size_t s = t + 1; s < T; s++)
@@ -118,9 +111,7 @@ FG_CLONES static void softmax_backward_row(float *restrict ds, const float *rest
                                            size_t T)
 {
     /* ds holds dP on entry and dS on exit. */
-    float dot = 0.0f;
-    for (size_t s = 0; s <= t; s++)
-        dot += ds[s] * p[s];
+    float dot = fg_vdot(ds, p, t + 1);
     for (size_t s = 0; s <= t; s++)
         ds[s] = p[s] * (ds[s] - dot);
     for (size_t s = t + 1; s < T; s++)

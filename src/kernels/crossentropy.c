@@ -33,17 +33,12 @@ void fg_crossentropy_ref(float *losses, float *logits, const int32_t *targets, s
 
 FG_CLONES static float ce_row(float *restrict z, int32_t tgt, size_t V, size_t Vp, float dscale)
 {
-    float maxv = z[0];
-    for (size_t i = 1; i < V; i++)
-        maxv = z[i] > maxv ? z[i] : maxv;
+    float maxv = fg_vmax(z, V);
     float zt = z[tgt];
-    float sum = 0.0f;
+    float sum;
     if (dscale != 0.0f) {
         /* Keep exp(z - max) in place, then scale: one exp per element. */
-        for (size_t i = 0; i < V; i++) {
-            z[i] = fg_fast_expf(z[i] - maxv);
-            sum += z[i];
-        }
+        sum = fg_vexp_sum(z, V, maxv);
         float k = dscale / sum;
         for (size_t i = 0; i < V; i++)
             z[i] *= k;
@@ -51,8 +46,7 @@ FG_CLONES static float ce_row(float *restrict z, int32_t tgt, size_t V, size_t V
         for (size_t i = V; i < Vp; i++)
             z[i] = 0.0f;
     } else {
-        for (size_t i = 0; i < V; i++)
-            sum += fg_fast_expf(z[i] - maxv);
+        sum = fg_vexp_sum_ro(z, V, maxv);
     }
     return logf(sum) + maxv - zt;
 }

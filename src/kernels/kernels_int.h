@@ -2,6 +2,7 @@
 #ifndef FRUGAL_KERNELS_INT_H
 #define FRUGAL_KERNELS_INT_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -23,7 +24,9 @@ static inline float fg_fast_expf(float x)
         x = -87.3f;
     if (x > 88.0f)
         x = 88.0f;
-    float kf = __builtin_roundf(x * 1.44269504f);
+    /* Round to nearest (even) by adding and subtracting 1.5 * 2^23: plain adds, so the loop
+     * vectorizes (roundf is a libm call). Exact for |x * log2 e| < 2^22. */
+    float kf = (x * 1.44269504f + 12582912.0f) - 12582912.0f;
     float r = x - kf * 0.693145752f; /* ln2 split hi/lo for an exact reduction */
     r = r - kf * 1.42860677e-6f;
     float p = 1.0f / 720.0f;
@@ -47,6 +50,110 @@ static inline float fg_fast_tanhf(float u)
     float e = fg_fast_expf(-2.0f * a);
     float t = (1.0f - e) / (1.0f + e);
     return u < 0 ? -t : t;
+}
+
+/* Reductions with 16 independent accumulators. Strict IEEE order (no -ffast-math) forbids the
+ * compiler from reordering `sum += x[i]`, so a plain loop stays scalar; spelling out 16 lanes
+ * fixes a (different, still deterministic) order that maps onto one 512-bit register, and the
+ * lanes are combined in a fixed tree. Results do not depend on the thread count. */
+#define FG_LANES 16
+
+static inline float fg_lanes_sum(const float acc[FG_LANES])
+{
+    float t[8];
+    for (int k = 0; k < 8; k++)
+        t[k] = acc[k] + acc[k + 8];
+    for (int k = 0; k < 4; k++)
+        t[k] = t[k] + t[k + 4];
+    return (t[0] + t[2]) + (t[1] + t[3]);
+}
+
+static inline float fg_vsum(const float *x, size_t n)
+{
+    float acc[FG_LANES] = { 0 };
+    size_t i = 0;
+    for (; i + FG_LANES <= n; i += FG_LANES)
+        for (int k = 0; k < FG_LANES; k++)
+            acc[k] += x[i + (size_t)k];
+    for (int k = 0; i < n; i++, k++)
+        acc[k] += x[i];
+    return fg_lanes_sum(acc);
+}
+
+/* sum of (x[i] - m)^2 */
+static inline float fg_vsumsq_centered(const float *x, size_t n, float m)
+{
+    float acc[FG_LANES] = { 0 };
+    size_t i = 0;
+    for (; i + FG_LANES <= n; i += FG_LANES)
+        for (int k = 0; k < FG_LANES; k++) {
+            float d = x[i + (size_t)k] - m;
+            acc[k] += d * d;
+        }
+    for (int k = 0; i < n; i++, k++)
+        acc[k] += (x[i] - m) * (x[i] - m);
+    return fg_lanes_sum(acc);
+}
+
+static inline float fg_vdot(const float *x, const float *y, size_t n)
+{
+    float acc[FG_LANES] = { 0 };
+    size_t i = 0;
+    for (; i + FG_LANES <= n; i += FG_LANES)
+        for (int k = 0; k < FG_LANES; k++)
+            acc[k] += x[i + (size_t)k] * y[i + (size_t)k];
+    for (int k = 0; i < n; i++, k++)
+        acc[k] += x[i] * y[i];
+    return fg_lanes_sum(acc);
+}
+
+/* max of x[0..n), n >= 1 (a NaN anywhere may or may not propagate; callers check losses) */
+static inline float fg_vmax(const float *x, size_t n)
+{
+    float acc[FG_LANES];
+    for (int k = 0; k < FG_LANES; k++)
+        acc[k] = x[0];
+    size_t i = 0;
+    for (; i + FG_LANES <= n; i += FG_LANES)
+        for (int k = 0; k < FG_LANES; k++)
+            acc[k] = x[i + (size_t)k] > acc[k] ? x[i + (size_t)k] : acc[k];
+    for (int k = 0; i < n; i++, k++)
+        acc[k] = x[i] > acc[k] ? x[i] : acc[k];
+    float m = acc[0];
+    for (int k = 1; k < FG_LANES; k++)
+        m = acc[k] > m ? acc[k] : m;
+    return m;
+}
+
+/* x[i] = exp(x[i] - m) in place; returns the sum */
+static inline float fg_vexp_sum(float *x, size_t n, float m)
+{
+    float acc[FG_LANES] = { 0 };
+    size_t i = 0;
+    for (; i + FG_LANES <= n; i += FG_LANES)
+        for (int k = 0; k < FG_LANES; k++) {
+            float e = fg_fast_expf(x[i + (size_t)k] - m);
+            x[i + (size_t)k] = e;
+            acc[k] += e;
+        }
+    for (int k = 0; i < n; i++, k++) {
+        x[i] = fg_fast_expf(x[i] - m);
+        acc[k] += x[i];
+    }
+    return fg_lanes_sum(acc);
+}
+
+/* sum of exp(x[i] - m), x unchanged */
+static inline float fg_vexp_sum_ro(const float *x, size_t n, float m)
+{
+    float acc[FG_LANES] = { 0 };
+    size_t i = 0;
+    for (; i + FG_LANES <= n; i += FG_LANES)
+        for (int k = 0; k < FG_LANES; k++)
+            acc[k] += fg_fast_expf(x[i + (size_t)k] - m);
+    for (int k = 0; i < n; i++, k++)
+        acc[k] += fg_fast_expf(x[i] - m);
+    return fg_lanes_sum(acc);
 }
 
 #endif

@@ -59,14 +59,8 @@ FG_CLONES static void ln_row_forward(float *restrict o, const float *restrict x,
                                      const float *restrict w, const float *restrict b, size_t C,
                                      float *mean, float *rstd)
 {
-    float m = 0.0f;
-    for (size_t i = 0; i < C; i++)
-        m += x[i];
-    m /= (float)C;
-    float v = 0.0f;
-    for (size_t i = 0; i < C; i++)
-        v += (x[i] - m) * (x[i] - m);
-    v /= (float)C;
+    float m = fg_vsum(x, C) / (float)C;
+    float v = fg_vsumsq_centered(x, C, m) / (float)C;
     float s = 1.0f / sqrtf(v + FG_LAYERNORM_EPS);
     for (size_t i = 0; i < C; i++)
         o[i] = (x[i] - m) * s * w[i] + b[i];
@@ -88,19 +82,26 @@ FG_CLONES static void ln_row_backward(float *restrict dx, const float *restrict 
                                       const float *restrict x, const float *restrict w, float m,
                                       float s, size_t C)
 {
-    float dnorm_mean = 0.0f, dnorm_norm_mean = 0.0f;
-    for (size_t i = 0; i < C; i++) {
-        float xhat = (x[i] - m) * s;
+    float a1[FG_LANES] = { 0 }, a2[FG_LANES] = { 0 };
+    size_t i = 0;
+    for (; i + FG_LANES <= C; i += FG_LANES)
+        for (int k = 0; k < FG_LANES; k++) {
+            size_t j = i + (size_t)k;
+            float dxhat = dy[j] * w[j];
+            a1[k] += dxhat;
+            a2[k] += dxhat * ((x[j] - m) * s);
+        }
+    for (int k = 0; i < C; i++, k++) {
         float dxhat = dy[i] * w[i];
-        dnorm_mean += dxhat;
-        dnorm_norm_mean += dxhat * xhat;
+        a1[k] += dxhat;
+        a2[k] += dxhat * ((x[i] - m) * s);
     }
-    dnorm_mean /= (float)C;
-    dnorm_norm_mean /= (float)C;
-    for (size_t i = 0; i < C; i++) {
-        float xhat = (x[i] - m) * s;
-        float dxhat = dy[i] * w[i];
-        dx[i] += (dxhat - dnorm_mean - xhat * dnorm_norm_mean) * s;
+    float dnorm_mean = fg_lanes_sum(a1) / (float)C;
+    float dnorm_norm_mean = fg_lanes_sum(a2) / (float)C;
+    for (size_t j = 0; j < C; j++) {
+        float xhat = (x[j] - m) * s;
+        float dxhat = dy[j] * w[j];
+        dx[j] += (dxhat - dnorm_mean - xhat * dnorm_norm_mean) * s;
     }
 }
 

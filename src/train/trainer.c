@@ -101,7 +101,29 @@ struct run {
     struct fg_optim_segment seg[FG_MODEL_N_TENSORS];
     FILE *metrics;
     struct fg_allocator alloc;
+    /* the two newest checkpoints (newest first) and their steps, to name the last good one */
+    char ckpt_path[2][4096];
+    int64_t ckpt_step[2];
 };
+
+static void note_ckpt(struct run *r, const char *path, int64_t step)
+{
+    memcpy(r->ckpt_path[1], r->ckpt_path[0], sizeof r->ckpt_path[0]);
+    r->ckpt_step[1] = r->ckpt_step[0];
+    snprintf(r->ckpt_path[0], sizeof r->ckpt_path[0], "%s", path);
+    r->ckpt_step[0] = step;
+}
+
+/* A checkpoint of step s holds the weights after s updates. When the forward pass of step
+ * k+1 is not finite, the weights after k updates diverged: only a checkpoint with s < k is
+ * known good (its weights gave a finite loss at step s+1 <= k). */
+static const char *last_good_ckpt(const struct run *r, int64_t k)
+{
+    for (int i = 0; i < 2; i++)
+        if (r->ckpt_path[i][0] && r->ckpt_step[i] < k && access(r->ckpt_path[i], R_OK) == 0)
+            return r->ckpt_path[i];
+    return NULL;
+}
 
 static fg_status save_ckpt(struct run *r, int64_t step, struct fg_train_result *res, char *errmsg,
                            size_t n)
@@ -131,6 +153,7 @@ static fg_status save_ckpt(struct run *r, int64_t step, struct fg_train_result *
         return rc;
     }
     snprintf(res->last_ckpt, sizeof res->last_ckpt, "%s", path);
+    note_ckpt(r, path, step);
     prune_checkpoints(p->ckpt_dir, p->keep < 1 ? 1 : p->keep);
     return FG_OK;
 }
@@ -223,6 +246,7 @@ static fg_status setup(struct run *r, struct fg_train_result *res, int64_t *star
         r->loader.n_batches = st.n_batches;
         *start_step = st.step;
         snprintf(res->last_ckpt, sizeof res->last_ckpt, "%s", p->resume_path);
+        note_ckpt(r, p->resume_path, st.step);
     } else {
         fg_model_init_weights(m, p->seed);
     }
@@ -326,9 +350,23 @@ fg_status fg_train(const struct fg_train_params *p, struct fg_train_result *res,
         rc = train_step(&r, step, lr, &loss, &norm, errmsg, n);
         double dt = fg_time_now() - t0;
         if (rc == FG_ERR_NUMERIC) {
-            char tail[4400];
-            snprintf(tail, sizeof tail, "; training stopped (try a lower --lr or --grad-clip)%s%s",
-                     res->last_ckpt[0] ? ", last good checkpoint: " : "", res->last_ckpt);
+            char tail[8400];
+            const char *good = last_good_ckpt(&r, step);
+            if (good)
+                snprintf(tail, sizeof tail, "; training stopped: resume from the last good "
+                         "checkpoint %s with a lower --lr or --grad-clip", good);
+            else if (r.ckpt_path[0][0])
+                snprintf(tail, sizeof tail, "; training stopped: no checkpoint from before the "
+                         "divergence remains (%s holds the diverged weights); restart with a lower "
+                         "--lr or --grad-clip (and --keep 2 or more)", r.ckpt_path[0]);
+            else
+                snprintf(tail, sizeof tail, "; training stopped: restart with a lower --lr or "
+                         "--grad-clip");
+            /* good points into r.ckpt_path, an array of the same size as last_ckpt */
+            if (good)
+                memcpy(res->last_ckpt, good, sizeof res->last_ckpt);
+            else
+                res->last_ckpt[0] = '\0';
             size_t len = strlen(errmsg);
             snprintf(errmsg + len, n - len, "%s", tail);
         }

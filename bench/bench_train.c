@@ -1,0 +1,246 @@
+/* bench_train: training throughput, MFU and peak memory of one GPT-2 config, the same step as
+ * `frugal train` (zero grad, forward, backward, global norm, fused AdamW) on random tokens.
+ *
+ *   bench_train --config S|M [--steps N] [--warmup N] [--threads N]
+ *
+ * Prints one human line and one `JSON {...}` line. MFU = model FLOPs per second (PaLM
+ * convention, fg_model_flops_per_token) over the machine's peak FP32 FLOP/s, which this
+ * program measures: every thread runs a loop of independent vector FMAs (12 accumulators, no
+ * memory traffic), the widest the CPU supports (AVX-512, else AVX2, else SSE), so the figure is
+ * the FMA throughput the hardware really sustains, not a datasheet number.
+ * Peak memory: getrusage max RSS, compared with fg_model_mem_size() + AdamW moments plus the
+ * process's resident size before the model exists (libraries, stacks: the fixed overhead). */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frugal/kernels.h"
+#include "frugal/model.h"
+#include "frugal/optim.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#    include <immintrin.h>
+__attribute__((target("avx512f"))) static double fma_loop_avx512(long iters)
+{
+    __m512 a[12], b = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
+    for (int k = 0; k < 12; k++)
+        a[k] = _mm512_set1_ps((float)k);
+    for (long i = 0; i < iters; i++)
+        for (int k = 0; k < 12; k++)
+            a[k] = _mm512_fmadd_ps(a[k], b, c);
+    float out[16];
+    __m512 s = a[0];
+    for (int k = 1; k < 12; k++)
+        s = _mm512_add_ps(s, a[k]);
+    _mm512_storeu_ps(out, s);
+    return (double)out[0] + (double)iters * 12.0 * 16.0 * 2.0 * 0.0;
+}
+
+__attribute__((target("avx2,fma"))) static double fma_loop_avx2(long iters)
+{
+    __m256 a[12], b = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
+    for (int k = 0; k < 12; k++)
+        a[k] = _mm256_set1_ps((float)k);
+    for (long i = 0; i < iters; i++)
+        for (int k = 0; k < 12; k++)
+            a[k] = _mm256_fmadd_ps(a[k], b, c);
+    float out[8];
+    __m256 s = a[0];
+    for (int k = 1; k < 12; k++)
+        s = _mm256_add_ps(s, a[k]);
+    _mm256_storeu_ps(out, s);
+    return (double)out[0];
+}
+#endif
+
+/* FLOP/s of the FMA loop on n_threads threads; *isa gets its name. */
+static double measure_peak(int n_threads, const char **isa)
+{
+    long iters = 20000000;
+    int width = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f"))
+        width = 16;
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        width = 8;
+#endif
+    *isa = width == 16 ? "avx512 fma" : width == 8 ? "avx2 fma" : "none";
+    if (!width)
+        return 0;
+    double best = 0;
+    for (int rep = 0; rep < 3; rep++) {
+        double sink = 0, t0 = fg_time_now();
+#pragma omp parallel num_threads(n_threads) default(none) shared(iters, width) reduction(+ : sink)
+        {
+#if defined(__x86_64__) && defined(__GNUC__)
+            sink += width == 16 ? fma_loop_avx512(iters) : fma_loop_avx2(iters);
+#endif
+        }
+        double dt = fg_time_now() - t0;
+        double flops = (double)n_threads * (double)iters * 12.0 * width * 2.0 / dt;
+        if (flops > best)
+            best = flops;
+        if (sink == 12345.678)
+            printf(" ");
+    }
+    return best;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static uint64_t current_rss(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long size = 0, res = 0;
+    if (f) {
+        if (fscanf(f, "%lu %lu", &size, &res) != 2)
+            res = 0;
+        fclose(f);
+    }
+    return (uint64_t)res * 4096u;
+}
+
+int main(int argc, char **argv)
+{
+    const char *config = "S";
+    int steps = 10, warmup = 2, threads = fg_cpu_count();
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--config"))
+            config = argv[i + 1];
+        else if (!strcmp(argv[i], "--steps"))
+            steps = (int)strtol(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--warmup"))
+            warmup = (int)strtol(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--threads"))
+            threads = (int)strtol(argv[i + 1], NULL, 10);
+        else {
+            fprintf(stderr, "usage: bench_train --config S|M [--steps N] [--warmup N] "
+                    "[--threads N]\n");
+            return 2;
+        }
+    }
+    if (steps < 1 || steps > 1000 || warmup < 0 || threads < 1) {
+        fprintf(stderr, "bench_train: bad --steps/--warmup/--threads\n");
+        return 2;
+    }
+    struct fg_model_params p = fg_model_params_default();
+    if (!strcmp(config, "S")) {
+        struct fg_model_config c = { 4, 4, 256, 256, 4096 };
+        p.cfg = c;
+        p.B = 8;
+        p.T = 256;
+    } else if (!strcmp(config, "M")) {
+        struct fg_model_config c = { 12, 12, 768, 1024, 50304 };
+        p.cfg = c;
+        p.B = 4;
+        p.T = 64;
+    } else {
+        fprintf(stderr, "bench_train: --config must be S or M\n");
+        return 2;
+    }
+    p.n_threads = threads;
+    fg_kernels_set_blas_threads(threads);
+    uint64_t rss0 = current_rss();
+    struct fg_model *m = NULL;
+    if (fg_model_init(&m, &p) != FG_OK) {
+        fprintf(stderr, "bench_train: model init failed\n");
+        return 1;
+    }
+    fg_model_init_weights(m, 1);
+    size_t n = m->n_flat, BT = p.B * p.T;
+    float *mom = calloc(n, sizeof(float)), *vel = calloc(n, sizeof(float));
+    double *partial = calloc(fg_optim_n_chunks(n), sizeof(double));
+    int32_t *x = malloc((BT + 1) * sizeof(int32_t));
+    if (!mom || !vel || !partial || !x)
+        return 1;
+    memset(mom, 0, n * sizeof(float)); /* touch the pages, as training does */
+    memset(vel, 0, n * sizeof(float));
+    struct fg_optim_segment seg[FG_MODEL_N_TENSORS];
+    for (int id = 0; id < FG_MODEL_N_TENSORS; id++) {
+        seg[id].offset = m->offset[id];
+        seg[id].n = m->numel[id];
+        seg[id].decay = fg_model_tensor_decays(id);
+    }
+    struct fg_adamw_params hp = fg_adamw_params_default();
+    struct fg_rng rng;
+    fg_rng_seed(&rng, 42);
+    double *ms = calloc((size_t)steps, sizeof(double));
+    double loss = 0, phase[5] = { 0, 0, 0, 0, 0 };
+    for (int s = 0; s < warmup + steps; s++) {
+        for (size_t i = 0; i <= BT; i++)
+            x[i] = (int32_t)fg_rng_below(&rng, (uint64_t)p.cfg.vocab_size);
+        double t0 = fg_time_now();
+        fg_model_zero_grad(m);
+        double t1 = fg_time_now();
+        fg_status st = fg_model_forward(m, x, x + 1, p.B, p.T);
+        double t2 = fg_time_now();
+        if (st == FG_OK)
+            st = fg_model_backward(m, 1.0f);
+        if (st != FG_OK) {
+            fprintf(stderr, "bench_train: %s\n", fg_model_errmsg(m));
+            return 1;
+        }
+        double t3 = fg_time_now();
+        double norm = sqrt(fg_sumsq(m->grads, n, partial, threads));
+        float scale = norm > 1.0 ? (float)(1.0 / norm) : 1.0f;
+        double t4 = fg_time_now();
+        fg_adamw_step(m->params, m->grads, mom, vel, seg, FG_MODEL_N_TENSORS, s + 1, 1e-4f,
+                      scale, &hp, threads);
+        double t5 = fg_time_now();
+        double dt = (t5 - t0) * 1e3;
+        if (s >= warmup) {
+            phase[0] += t1 - t0;
+            phase[1] += t2 - t1;
+            phase[2] += t3 - t2;
+            phase[3] += t4 - t3;
+            phase[4] += t5 - t4;
+        }
+        loss = m->loss;
+        if (s >= warmup)
+            ms[s - warmup] = dt;
+    }
+    uint64_t peak = fg_peak_rss_bytes();
+    qsort(ms, (size_t)steps, sizeof(double), cmp_double);
+    double med = ms[steps / 2], best = ms[0];
+    double tok_s = (double)BT / (med / 1e3);
+    double fpt = fg_model_flops_per_token(&p.cfg, p.T);
+    const char *isa;
+    double peak_flops = measure_peak(threads, &isa);
+    double mfu = peak_flops > 0 ? fpt * tok_s / peak_flops : 0;
+    uint64_t predicted = m->mem.total_bytes + 2 * m->mem.param_bytes;
+    printf("config %s: L=%d C=%d NH=%d V=%d B=%zu T=%zu params=%zu threads=%d | median %.1f ms "
+           "(best %.1f) | %.1f tokens/s | %.2f GFLOP/s model | peak %.1f GFLOP/s (%s) | MFU "
+           "%.1f%% | loss %.3f\n",
+           config, p.cfg.n_layer, p.cfg.n_embd, p.cfg.n_head, p.cfg.vocab_size, p.B, p.T,
+           m->mem.n_params, threads, med, best, tok_s, fpt * tok_s / 1e9, peak_flops / 1e9, isa,
+           100 * mfu, loss);
+    printf("phases (mean ms): zero_grad %.1f | forward %.1f | backward %.1f | grad norm %.1f | "
+           "adamw %.1f\n", phase[0] * 1e3 / steps, phase[1] * 1e3 / steps,
+           phase[2] * 1e3 / steps, phase[3] * 1e3 / steps, phase[4] * 1e3 / steps);
+    printf("memory: peak RSS %.1f MiB = predicted %.1f MiB (model %.1f + AdamW %.1f) + "
+           "baseline %.1f MiB + %.1f MiB unexplained (%.1f%% of predicted)\n",
+           (double)peak / 1048576.0, (double)predicted / 1048576.0,
+           (double)m->mem.total_bytes / 1048576.0, 2.0 * (double)m->mem.param_bytes / 1048576.0,
+           (double)rss0 / 1048576.0,
+           ((double)peak - (double)predicted - (double)rss0) / 1048576.0,
+           100.0 * ((double)peak - (double)predicted - (double)rss0) / (double)predicted);
+    printf("JSON {\"config\":\"%s\",\"tokens_per_s\":%.1f,\"median_ms\":%.2f,\"best_ms\":%.2f,"
+           "\"flops_per_token\":%.0f,\"peak_flops\":%.0f,\"mfu\":%.4f,\"peak_rss_bytes\":%llu,"
+           "\"predicted_bytes\":%llu,\"baseline_rss_bytes\":%llu,\"params\":%zu,\"threads\":%d}\n",
+           config, tok_s, med, best, fpt, peak_flops, mfu, (unsigned long long)peak,
+           (unsigned long long)predicted, (unsigned long long)rss0, m->mem.n_params, threads);
+    free(ms);
+    free(mom);
+    free(vel);
+    free(partial);
+    free(x);
+    fg_model_free(m);
+    return 0;
+}
