@@ -60,6 +60,13 @@ $(O)/%.o: %.c
 	@echo "CC $<"
 	@$(CC) $(CFLAGS_BASE) $(CFLAGS) -c $< -o $@
 
+# One ISA per translation unit: only *_avx512.c files get AVX-512 code generation; the model
+# calls them after checking the CPU at run time.
+$(O)/%_avx512.o: %_avx512.c
+	@mkdir -p $(dir $@)
+	@echo "CC $< (avx512)"
+	@$(CC) $(CFLAGS_BASE) $(CFLAGS) -mavx512f -mavx512bw -mavx512vl -mfma -c $< -o $@
+
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	@ar rcs $@ $^

@@ -294,7 +294,52 @@ TEST(bad_tokens_rejected)
     fg_model_free(m);
 }
 
+/* The AVX-512 attention kernel against _ref, forward and backward, on shapes with partial
+ * blocks (T not a multiple of 4 or 32) and HS = 16 and 32. */
+#define TOL_ATTN_ATOL 1e-5
+#define TOL_ATTN_RTOL 1e-4
+TEST(attention_avx512_matches_ref)
+{
+    if (fg_cpu_isa() < FG_ISA_AVX512) {
+        fg_test_skip(t, "this CPU has no AVX-512");
+        return;
+    }
+    const size_t shapes[][4] = { { 2, 37, 64, 4 }, { 1, 70, 64, 2 }, { 3, 5, 32, 2 } };
+    for (size_t si = 0; si < 3; si++) {
+        size_t B = shapes[si][0], T = shapes[si][1], C = shapes[si][2], NH = shapes[si][3];
+        CHECK(t, fg_attention_avx512_supported(C, NH));
+        size_t nq = B * T * 3 * C, no = B * T * C, na = B * NH * T * T;
+        float *qkv = malloc(nq * 4), *dout = malloc(no * 4), *o1 = malloc(no * 4);
+        float *o2 = malloc(no * 4), *a1 = malloc(na * 4), *a2 = malloc(na * 4);
+        float *d1 = malloc(nq * 4), *d2 = malloc(nq * 4), *sc = malloc(na * 4);
+        float *sc2 = malloc(no * 4);
+        struct fg_rng r;
+        fg_rng_seed(&r, t->seed + si);
+        for (size_t i = 0; i < nq; i++)
+            qkv[i] = (float)fg_rng_normal(&r);
+        for (size_t i = 0; i < no; i++)
+            dout[i] = (float)fg_rng_normal(&r);
+        fg_attention_forward_ref(o1, a1, qkv, B, T, C, NH);
+        fg_attention_forward_avx512(o2, a2, sc2, qkv, B, T, C, NH, 2);
+        CHECK_CLOSE(t, o2, o1, no, TOL_ATTN_ATOL, TOL_ATTN_RTOL);
+        CHECK_CLOSE(t, a2, a1, na, TOL_ATTN_ATOL, TOL_ATTN_RTOL);
+        fg_attention_backward_ref(d1, dout, qkv, a1, B, T, C, NH);
+        fg_attention_backward_avx512(d2, sc, sc2, dout, qkv, a2, B, T, C, NH, 2);
+        CHECK_CLOSE(t, d2, d1, nq, TOL_ATTN_ATOL, TOL_ATTN_RTOL);
+        /* 1 thread gives the same bits as 2 */
+        float *o3 = malloc(no * 4), *a3 = malloc(na * 4);
+        fg_attention_forward_avx512(o3, a3, sc2, qkv, B, T, C, NH, 1);
+        CHECK(t, memcmp(o3, o2, no * 4) == 0);
+        free(o3);
+        free(a3);
+        free(qkv), free(dout), free(o1), free(o2), free(a1), free(a2), free(d1), free(d2);
+        free(sc), free(sc2);
+    }
+    CHECK(t, !fg_attention_avx512_supported(48, 4)); /* HS 12 */
+}
+
 static const struct fg_test_case cases[] = {
+    { "attention_avx512_matches_ref", test_attention_avx512_matches_ref },
     { "pytorch_parity_fast", test_pytorch_parity_fast },
     { "pytorch_parity_ref", test_pytorch_parity_ref },
     { "fast_matches_ref_model", test_fast_matches_ref_model },

@@ -110,6 +110,7 @@ struct fg_model_acts {
     float *datty; /* (B,T,C) */
     float *dfch;  /* (B,T,4C) */
     float *datt;  /* (B,NH,T,T) */
+    float *attn_scratch; /* (B,NH,HS,T) transposed K or V for the AVX-512 attention */
 };
 
 struct fg_model {
@@ -117,6 +118,7 @@ struct fg_model {
     size_t Vp;
     size_t B, T; /* capacity */
     int training, n_threads, use_ref;
+    int attn_avx512; /* 1: attention runs the AVX-512 kernel (chosen at init from cpuid) */
     struct fg_allocator alloc;
     struct fg_model_mem mem;
 

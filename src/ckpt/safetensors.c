@@ -55,7 +55,10 @@ static int cmp_begin(const void *x, const void *y)
 {
     const struct fg_st_tensor *a = x, *b = y;
     const char *pa = a->data, *pb = b->data;
-    return pa < pb ? -1 : pa > pb;
+    if (pa != pb)
+        return pa < pb ? -1 : 1;
+    /* an empty tensor may share its start with the next one: empty first */
+    return (a->nbytes > b->nbytes) - (a->nbytes < b->nbytes);
 }
 
 static int get_u64(const cJSON *j, uint64_t *out)
@@ -92,9 +95,13 @@ fg_status fg_st_parse(const void *buf, size_t len, const struct fg_allocator *al
                 "safetensors", (unsigned long long)hlen, len);
     if (b[8] != '{')
         ST_FAIL("header does not start with '{'");
-    root = cJSON_ParseWithLength((const char *)b + 8, (size_t)hlen);
+    const char *hdr = (const char *)b + 8, *hdr_end = NULL;
+    root = cJSON_ParseWithLengthOpts(hdr, (size_t)hlen, &hdr_end, 0);
     if (!root || !cJSON_IsObject(root))
         ST_FAIL("header is not a valid JSON object");
+    for (; hdr_end < hdr + hlen; hdr_end++)
+        if (*hdr_end != ' ' && *hdr_end != '\t' && *hdr_end != '\n' && *hdr_end != '\r')
+            ST_FAIL("header has bytes after the JSON object");
     const unsigned char *data = b + 8 + hlen;
     size_t data_len = len - 8 - (size_t)hlen;
 

@@ -1,12 +1,11 @@
-/* CRC-32C (Castagnoli), slicing-by-8 tables built on first use (a const-initialized table would
- * be 8 KiB of literals; the build is cheap and idempotent, so a benign race is harmless: every
- * thread writes the same values, and a flag is set last with release semantics). */
-#include <stdatomic.h>
+/* CRC-32C (Castagnoli), slicing-by-8 tables built once on first use through pthread_once
+ * (a const-initialized table would be 8 KiB of literals). */
+#include <pthread.h>
 
 #include "frugal/core.h"
 
 static uint32_t tab[8][256];
-static atomic_int tab_ready;
+static pthread_once_t tab_once = PTHREAD_ONCE_INIT;
 
 static void build_tables(void)
 {
@@ -19,13 +18,11 @@ static void build_tables(void)
     for (uint32_t i = 0; i < 256; i++)
         for (int s = 1; s < 8; s++)
             tab[s][i] = (tab[s - 1][i] >> 8) ^ tab[0][tab[s - 1][i] & 0xFF];
-    atomic_store_explicit(&tab_ready, 1, memory_order_release);
 }
 
 uint32_t fg_crc32c(uint32_t crc, const void *buf, size_t len)
 {
-    if (!atomic_load_explicit(&tab_ready, memory_order_acquire))
-        build_tables();
+    pthread_once(&tab_once, build_tables);
     const unsigned char *p = buf;
     crc = ~crc;
     while (len >= 8) {

@@ -54,6 +54,7 @@ FG_CLONES static float ce_row(float *restrict z, int32_t tgt, size_t V, size_t V
 void fg_crossentropy(float *losses, float *logits, const int32_t *targets, size_t N, size_t V,
                      size_t Vp, float dscale, int n_threads)
 {
+    (void)n_threads; /* unused when OpenMP is off */
     long n_rows = (long)N;
 #pragma omp parallel for schedule(static) num_threads(n_threads) default(none)                     \
     shared(losses, logits, targets, n_rows, V, Vp, dscale)

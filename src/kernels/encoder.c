@@ -34,6 +34,7 @@ void fg_encoder_backward_ref(float *dwte, float *dwpe, const float *dout, const 
 void fg_encoder_forward(float *out, const int32_t *tokens, const float *wte, const float *wpe,
                         size_t B, size_t T, size_t C, int n_threads)
 {
+    (void)n_threads; /* unused when OpenMP is off */
     long n_rows = (long)(B * T);
 #pragma omp parallel for schedule(static) num_threads(n_threads) default(none)                     \
     shared(out, tokens, wte, wpe, n_rows, T, C)
@@ -48,6 +49,7 @@ void fg_encoder_forward(float *out, const int32_t *tokens, const float *wte, con
 void fg_encoder_backward(float *dwte, float *dwpe, const float *dout, const int32_t *tokens,
                          size_t B, size_t T, size_t C, int n_threads)
 {
+    (void)n_threads; /* unused when OpenMP is off */
     long n_blocks = (long)((C + 63) / 64);
 #pragma omp parallel for schedule(static) num_threads(n_threads) default(none)                     \
     shared(dwte, dwpe, dout, tokens, n_blocks, B, T, C)
@@ -72,6 +74,7 @@ FG_CLONES static void add_block(float *out, const float *a, const float *b, size
 
 void fg_add(float *out, const float *a, const float *b, size_t n, int n_threads)
 {
+    (void)n_threads; /* unused when OpenMP is off */
     long n_blocks = (long)((n + 4095) / 4096);
 #pragma omp parallel for schedule(static) num_threads(n_threads) default(none)                     \
     shared(out, a, b, n, n_blocks)
@@ -83,5 +86,6 @@ void fg_add(float *out, const float *a, const float *b, size_t n, int n_threads)
 
 void fg_accumulate(float *y, const float *x, size_t n, int n_threads)
 {
+    (void)n_threads; /* unused when OpenMP is off */
     fg_add(y, y, x, n, n_threads);
 }

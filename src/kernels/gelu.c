@@ -55,6 +55,7 @@ FG_CLONES static void gelu_bwd_block(float *dinp, const float *restrict inp, con
 
 void fg_gelu_forward(float *out, const float *inp, size_t n, int n_threads)
 {
+    (void)n_threads; /* unused when OpenMP is off */
     long n_blocks = (long)((n + GELU_BLOCK - 1) / GELU_BLOCK);
 #pragma omp parallel for schedule(static) num_threads(n_threads) default(none)                     \
     shared(out, inp, n, n_blocks)
@@ -67,6 +68,7 @@ void fg_gelu_forward(float *out, const float *inp, size_t n, int n_threads)
 
 void fg_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n, int n_threads)
 {
+    (void)n_threads; /* unused when OpenMP is off */
     long n_blocks = (long)((n + GELU_BLOCK - 1) / GELU_BLOCK);
 #pragma omp parallel for schedule(static) num_threads(n_threads) default(none)                     \
     shared(dinp, inp, dout, n, n_blocks)

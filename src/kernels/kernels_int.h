@@ -17,7 +17,7 @@
 
 /* expf for x in [-88, 88] without libm calls, so loops vectorize: exp(x) = 2^k * e^r with
  * |r| <= ln2/2, e^r by a degree-6 Taylor polynomial (max rel. error about 2e-7, i.e. a few ulp).
- * Below -87.3 it returns 0 (like expf's subnormal range, flushed), above 88 it saturates. */
+ * Inputs below -87.3 are clamped (result about 1.2e-38, the smallest normal range), above 88 it saturates. */
 static inline float fg_fast_expf(float x)
 {
     if (x < -87.3f)

@@ -98,6 +98,7 @@ void fg_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout,
 
 void fg_kernels_set_blas_threads(int n_threads)
 {
+    (void)n_threads; /* unused when OpenMP is off */
     openblas_set_num_threads(n_threads < 1 ? 1 : n_threads);
 }
 

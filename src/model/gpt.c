@@ -51,6 +51,8 @@ fg_status fg_model_init(struct fg_model **out, const struct fg_model_params *p)
     m->training = p->training;
     m->n_threads = p->n_threads;
     m->use_ref = p->use_ref;
+    m->attn_avx512 = !p->use_ref && fg_cpu_isa() >= FG_ISA_AVX512 &&
+                     fg_attention_avx512_supported((size_t)p->cfg.n_embd, (size_t)p->cfg.n_head);
     m->alloc = alloc;
     m->mem = mem;
     m->n_flat = fg_model_param_layout(&m->cfg, m->offset, m->numel, NULL);
@@ -240,6 +242,9 @@ fg_status fg_model_forward(struct fg_model *m, const int32_t *inputs, const int3
         mm_fwd(m, qkv, ln1, qkvw, qkvb, BT, C, 3 * C);
         if (m->use_ref)
             fg_attention_forward_ref(atty, att, qkv, B, T, C, NH);
+        else if (m->attn_avx512)
+            fg_attention_forward_avx512(atty, att, a->attn_scratch, qkv, B, T, C, NH,
+                                        m->n_threads);
         else
             fg_attention_forward(atty, att, qkv, B, T, C, NH, m->n_threads);
         mm_fwd(m, res2, atty, projw, projb, BT, C, C);
@@ -331,6 +336,9 @@ fg_status fg_model_backward(struct fg_model *m, float loss_scale)
                fg_model_param(m, FG_PARAM_ATTPROJW) + l * C * C, BT, C, C);
         if (m->use_ref)
             fg_attention_backward_ref(a->dqkv, a->datty, qkv, att, B, T, C, NH);
+        else if (m->attn_avx512) /* clobbers att: its last use */
+            fg_attention_backward_avx512(a->dqkv, a->datt, a->attn_scratch, a->datty, qkv, att,
+                                         B, T, C, NH, m->n_threads);
         else
             fg_attention_backward(a->dqkv, a->datt, a->datty, qkv, att, B, T, C, NH,
                                   m->n_threads);

@@ -127,6 +127,7 @@ size_t fg_model_act_layout(const struct fg_model_config *cfg, size_t B, size_t T
         { (void **)&a->dres, BT * C, 1 },      { (void **)&a->dln, BT * C, 1 },
         { (void **)&a->dqkv, BT * 3 * C, 1 },  { (void **)&a->datty, BT * C, 1 },
         { (void **)&a->dfch, BT * 4 * C, 1 },  { (void **)&a->datt, att, 1 },
+        { (void **)&a->attn_scratch, BT * C, 0 },
     };
     size_t off = 0, scratch = 0;
     for (size_t i = 0; i < sizeof s / sizeof s[0]; i++) {

@@ -74,6 +74,7 @@ void fg_adamw_step(float *params, const float *grads, float *m, float *v,
                    const struct fg_optim_segment *seg, size_t n_seg, int64_t t, float lr,
                    float grad_scale, const struct fg_adamw_params *hp, int n_threads)
 {
+    (void)n_threads; /* unused when OpenMP is off */
     struct adam_coef c = coef(t, lr, grad_scale, hp);
     for (size_t s = 0; s < n_seg; s++) {
         size_t off = seg[s].offset, n = seg[s].n;
@@ -112,6 +113,7 @@ FG_CLONES static double sumsq_chunk(const float *x, size_t n)
 
 double fg_sumsq(const float *x, size_t n, double *partial, int n_threads)
 {
+    (void)n_threads; /* unused when OpenMP is off */
     long n_chunks = (long)fg_optim_n_chunks(n);
 #pragma omp parallel for schedule(static) num_threads(n_threads) default(none)                     \
     shared(x, n, partial, n_chunks)
@@ -128,6 +130,7 @@ double fg_sumsq(const float *x, size_t n, double *partial, int n_threads)
 
 int fg_all_finite(const float *x, size_t n, int n_threads)
 {
+    (void)n_threads; /* unused when OpenMP is off */
     int ok = 1;
     long n_chunks = (long)fg_optim_n_chunks(n);
 #pragma omp parallel for schedule(static) num_threads(n_threads) default(none)                     \

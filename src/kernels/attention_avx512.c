@@ -1,0 +1,224 @@
+/* Causal attention with AVX-512 (this translation unit alone is compiled with -mavx512f
+ * -mavx512bw -mavx512vl -mfma; the model picks it at run time from cpuid, see fg_cpu_isa).
+ *
+ * Work is split over (batch, head) units with OpenMP; each unit runs two register-blocked
+ * micro-kernels that only visit the causal lower triangle:
+ *   scores:  S[t][j] = alpha * sum_d A[t][d] Bt[d][j]   for j <= t  (4 rows x 32 columns)
+ *   rowcomb: Y[r][:] = alpha * sum_j P[r][j] B[j][:]    over the nonzero band of P (2 rows)
+ * Backward reuses them on transposed operands (the unit's T x T buffers are transposed in
+ * place), so nothing here calls BLAS and no T x T product outside the triangle is computed.
+ * Supports HS a multiple of 16 up to 128; fg_attention_avx512_supported() tells the caller.
+ * Results differ from _ref only by summation order (FMA, blocked dot products); each unit is
+ * computed by one thread in a fixed order, so the bits do not depend on the thread count. */
+#include <immintrin.h>
+#include <math.h>
+
+#include "frugal/kernels.h"
+#include "kernels_int.h"
+
+int fg_attention_avx512_supported(size_t C, size_t NH)
+{
+    size_t HS = C / NH;
+    return NH > 0 && C % NH == 0 && HS % 16 == 0 && HS <= 128;
+}
+
+static inline __mmask16 tail_mask(size_t remaining)
+{
+    return remaining >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << remaining) - 1u);
+}
+
+/* S (ldS) rows [0, T): S[t][j] = alpha * A[t] . Bt[:, j] for j <= t; entries right of the
+ * diagonal inside the last 32-column block may be written too (callers overwrite them).
+ * A rows have stride lda and HS elements; Bt is (HS, T) with row stride T. The block is a
+ * fixed 4 x 32 so that the 8 accumulators stay in registers; rows past T in the last block
+ * repeat row T-1 and are not stored. */
+static void scores(float *S, size_t ldS, const float *A, size_t lda, const float *Bt, size_t T,
+                   size_t HS, float alpha)
+{
+    __m512 va = _mm512_set1_ps(alpha);
+    for (size_t t0 = 0; t0 < T; t0 += 4) {
+        size_t nr = T - t0 < 4 ? T - t0 : 4;
+        size_t jend = t0 + nr; /* columns [0, jend) are needed by some row of the block */
+        const float *a0 = A + t0 * lda, *a1 = A + (t0 + (nr > 1 ? 1 : 0)) * lda;
+        const float *a2 = A + (t0 + (nr > 2 ? 2 : 0)) * lda;
+        const float *a3 = A + (t0 + (nr > 3 ? 3 : 0)) * lda;
+        for (size_t j0 = 0; j0 < jend; j0 += 32) {
+            __mmask16 m0 = tail_mask(jend - j0);
+            __mmask16 m1 = jend > j0 + 16 ? tail_mask(jend - j0 - 16) : 0;
+            __m512 c00 = _mm512_setzero_ps(), c01 = _mm512_setzero_ps();
+            __m512 c10 = _mm512_setzero_ps(), c11 = _mm512_setzero_ps();
+            __m512 c20 = _mm512_setzero_ps(), c21 = _mm512_setzero_ps();
+            __m512 c30 = _mm512_setzero_ps(), c31 = _mm512_setzero_ps();
+            const float *brow = Bt + j0;
+            for (size_t d = 0; d < HS; d++, brow += T) {
+                __m512 b0 = _mm512_maskz_loadu_ps(m0, brow);
+                __m512 b1 = _mm512_maskz_loadu_ps(m1, brow + 16);
+                __m512 x = _mm512_set1_ps(a0[d]);
+                c00 = _mm512_fmadd_ps(x, b0, c00);
+                c01 = _mm512_fmadd_ps(x, b1, c01);
+                x = _mm512_set1_ps(a1[d]);
+                c10 = _mm512_fmadd_ps(x, b0, c10);
+                c11 = _mm512_fmadd_ps(x, b1, c11);
+                x = _mm512_set1_ps(a2[d]);
+                c20 = _mm512_fmadd_ps(x, b0, c20);
+                c21 = _mm512_fmadd_ps(x, b1, c21);
+                x = _mm512_set1_ps(a3[d]);
+                c30 = _mm512_fmadd_ps(x, b0, c30);
+                c31 = _mm512_fmadd_ps(x, b1, c31);
+            }
+            float *srow = S + t0 * ldS + j0;
+            _mm512_mask_storeu_ps(srow, m0, _mm512_mul_ps(c00, va));
+            _mm512_mask_storeu_ps(srow + 16, m1, _mm512_mul_ps(c01, va));
+            if (nr > 1) {
+                _mm512_mask_storeu_ps(srow + ldS, m0, _mm512_mul_ps(c10, va));
+                _mm512_mask_storeu_ps(srow + ldS + 16, m1, _mm512_mul_ps(c11, va));
+            }
+            if (nr > 2) {
+                _mm512_mask_storeu_ps(srow + 2 * ldS, m0, _mm512_mul_ps(c20, va));
+                _mm512_mask_storeu_ps(srow + 2 * ldS + 16, m1, _mm512_mul_ps(c21, va));
+            }
+            if (nr > 3) {
+                _mm512_mask_storeu_ps(srow + 3 * ldS, m0, _mm512_mul_ps(c30, va));
+                _mm512_mask_storeu_ps(srow + 3 * ldS + 16, m1, _mm512_mul_ps(c31, va));
+            }
+        }
+    }
+}
+
+/* One pair of output rows of rowcomb with NV (a compile-time constant after inlining) vectors
+ * per row, so the 2 x NV accumulators live in registers. */
+static inline __attribute__((always_inline)) void
+rowcomb_pair(float *y0, float *y1, const float *p0, const float *p1, size_t lo, size_t hi,
+             const float *B, size_t ldb, const size_t NV, __m512 va)
+{
+    __m512 acc0[8], acc1[8];
+    for (size_t k = 0; k < NV; k++)
+        acc0[k] = acc1[k] = _mm512_setzero_ps();
+    for (size_t j = lo; j < hi; j++) {
+        const float *brow = B + j * ldb;
+        __m512 x0 = _mm512_set1_ps(p0[j]), x1 = _mm512_set1_ps(p1[j]);
+        for (size_t k = 0; k < NV; k++) {
+            __m512 b = _mm512_loadu_ps(brow + 16 * k);
+            acc0[k] = _mm512_fmadd_ps(x0, b, acc0[k]);
+            acc1[k] = _mm512_fmadd_ps(x1, b, acc1[k]);
+        }
+    }
+    for (size_t k = 0; k < NV; k++)
+        _mm512_storeu_ps(y0 + 16 * k, _mm512_mul_ps(acc0[k], va));
+    if (y1)
+        for (size_t k = 0; k < NV; k++)
+            _mm512_storeu_ps(y1 + 16 * k, _mm512_mul_ps(acc1[k], va));
+}
+
+/* Y[r][0..HS) (row stride ldy) = alpha * sum_{j in band(r)} P[r][j] B[j][0..HS) (B row stride
+ * ldb), for r in [0, T). lower != 0: band(r) = [0, r]; else band(r) = [r, T). P entries outside
+ * the band must be zero (they may be read). */
+static void rowcomb(float *Y, size_t ldy, const float *P, size_t T, const float *B, size_t ldb,
+                    size_t HS, int lower, float alpha)
+{
+    __m512 va = _mm512_set1_ps(alpha);
+    for (size_t r0 = 0; r0 < T; r0 += 2) {
+        int two = r0 + 1 < T;
+        size_t lo = lower ? 0 : r0, hi = lower ? r0 + 1 + (size_t)two : T;
+        const float *p0 = P + r0 * T, *p1 = two ? p0 + T : p0;
+        float *y0 = Y + r0 * ldy, *y1 = two ? y0 + ldy : NULL;
+        switch (HS / 16) {
+        case 1: rowcomb_pair(y0, y1, p0, p1, lo, hi, B, ldb, 1, va); break;
+        case 2: rowcomb_pair(y0, y1, p0, p1, lo, hi, B, ldb, 2, va); break;
+        case 3: rowcomb_pair(y0, y1, p0, p1, lo, hi, B, ldb, 3, va); break;
+        case 4: rowcomb_pair(y0, y1, p0, p1, lo, hi, B, ldb, 4, va); break;
+        case 5: rowcomb_pair(y0, y1, p0, p1, lo, hi, B, ldb, 5, va); break;
+        case 6: rowcomb_pair(y0, y1, p0, p1, lo, hi, B, ldb, 6, va); break;
+        case 7: rowcomb_pair(y0, y1, p0, p1, lo, hi, B, ldb, 7, va); break;
+        default: rowcomb_pair(y0, y1, p0, p1, lo, hi, B, ldb, 8, va); break;
+        }
+    }
+}
+
+/* dst (HS, T) = transpose of src rows [0, T) x [0, HS) with row stride lds */
+static void transpose_to(float *dst, const float *src, size_t lds, size_t T, size_t HS)
+{
+    for (size_t j = 0; j < T; j++)
+        for (size_t d = 0; d < HS; d++)
+            dst[d * T + j] = src[j * lds + d];
+}
+
+static void transpose_square(float *a, size_t T)
+{
+    for (size_t i = 0; i < T; i++)
+        for (size_t j = i + 1; j < T; j++) {
+            float x = a[i * T + j];
+            a[i * T + j] = a[j * T + i];
+            a[j * T + i] = x;
+        }
+}
+
+static void softmax_rows(float *P, size_t T)
+{
+    for (size_t t = 0; t < T; t++) {
+        float *p = P + t * T;
+        float maxv = fg_vmax(p, t + 1);
+        float inv = 1.0f / fg_vexp_sum(p, t + 1, maxv);
+        for (size_t s = 0; s <= t; s++)
+            p[s] *= inv;
+        for (size_t s = t + 1; s < T; s++)
+            p[s] = 0.0f;
+    }
+}
+
+void fg_attention_forward_avx512(float *out, float *att, float *scratch, const float *qkv,
+                                 size_t B, size_t T, size_t C, size_t NH, int n_threads)
+{
+    (void)n_threads; /* unused when OpenMP is off */
+    size_t HS = C / NH, C3 = 3 * C;
+    float scale = 1.0f / sqrtf((float)HS);
+    long n_units = (long)(B * NH);
+#pragma omp parallel for schedule(static) num_threads(n_threads) default(none)                     \
+    shared(out, att, scratch, qkv, n_units, T, C, NH, HS, C3, scale)
+    for (long u = 0; u < n_units; u++) {
+        size_t b = (size_t)u / NH, h = (size_t)u % NH;
+        const float *Q = qkv + b * T * C3 + h * HS, *K = Q + C, *V = Q + 2 * C;
+        float *Kt = scratch + (size_t)u * HS * T, *P = att + (size_t)u * T * T;
+        transpose_to(Kt, K, C3, T, HS);
+        scores(P, T, Q, C3, Kt, T, HS, scale);
+        softmax_rows(P, T);
+        rowcomb(out + b * T * C + h * HS, C, P, T, V, C3, HS, 1, 1.0f);
+    }
+}
+
+void fg_attention_backward_avx512(float *dqkv, float *scratch, float *scratch2, const float *dout,
+                                  const float *qkv, float *att, size_t B, size_t T, size_t C,
+                                  size_t NH, int n_threads)
+{
+    (void)n_threads; /* unused when OpenMP is off */
+    size_t HS = C / NH, C3 = 3 * C;
+    float scale = 1.0f / sqrtf((float)HS);
+    long n_units = (long)(B * NH);
+#pragma omp parallel for schedule(static) num_threads(n_threads) default(none)                     \
+    shared(dqkv, scratch, scratch2, dout, qkv, att, n_units, T, C, NH, HS, C3, scale)
+    for (long u = 0; u < n_units; u++) {
+        size_t b = (size_t)u / NH, h = (size_t)u % NH;
+        const float *Q = qkv + b * T * C3 + h * HS, *K = Q + C, *V = Q + 2 * C;
+        const float *dY = dout + b * T * C + h * HS;
+        float *dQ = dqkv + b * T * C3 + h * HS, *dK = dQ + C, *dV = dQ + 2 * C;
+        float *P = att + (size_t)u * T * T, *dS = scratch + (size_t)u * T * T;
+        float *Vt = scratch2 + (size_t)u * HS * T;
+        /* dP = dY V^T on the lower triangle, then dS = P * (dP - rowsum(dP * P)) */
+        transpose_to(Vt, V, C3, T, HS);
+        scores(dS, T, dY, C, Vt, T, HS, 1.0f);
+        for (size_t t = 0; t < T; t++) {
+            float *ds = dS + t * T;
+            const float *p = P + t * T;
+            float dot = fg_vdot(ds, p, t + 1);
+            for (size_t s = 0; s <= t; s++)
+                ds[s] = p[s] * (ds[s] - dot);
+            for (size_t s = t + 1; s < T; s++)
+                ds[s] = 0.0f;
+        }
+        rowcomb(dQ, C3, dS, T, K, C3, HS, 1, scale);    /* dQ = scale dS K */
+        transpose_square(P, T);                          /* P^T: upper triangular */
+        rowcomb(dV, C3, P, T, dY, C, HS, 0, 1.0f);       /* dV = P^T dY */
+        transpose_square(dS, T);
+        rowcomb(dK, C3, dS, T, Q, C3, HS, 0, scale);     /* dK = scale dS^T Q */
+    }
+}
