@@ -2,24 +2,27 @@
  * -mavx512bw -mavx512vl -mfma; the model picks it at run time from cpuid, see fg_cpu_isa).
  *
  * Work is split over (batch, head) units with OpenMP; each unit runs two register-blocked
- * micro-kernels that only visit the causal lower triangle:
+ * micro-kernels that only visit the causal triangle:
  *   scores:  S[t][j] = alpha * sum_d A[t][d] Bt[d][j]   for j <= t  (4 rows x 32 columns)
- *   rowcomb: Y[r][:] = alpha * sum_j P[r][j] B[j][:]    over the nonzero band of P (2 rows)
- * Backward reuses them on transposed operands (the unit's T x T buffers are transposed in
- * place), so nothing here calls BLAS and no T x T product outside the triangle is computed.
+ *   rowcomb: Y[r][:] = alpha * sum_j W(r, j) B[j][:]    over the band where W is nonzero
+ * Backward reuses them, reading P and dS by columns where a transposed product is needed.
+ * Operands are first copied into a contiguous per-unit block (K^T for scores; V, K, dY or Q for
+ * rowcomb), which keeps the loads streaming. Nothing here calls BLAS, and no part of a T x T
+ * product outside the causal triangle is computed.
  * Supports HS a multiple of 16 up to 128; fg_attention_avx512_supported() tells the caller.
  * Results differ from _ref only by summation order (FMA, blocked dot products); each unit is
  * computed by one thread in a fixed order, so the bits do not depend on the thread count. */
 #include <immintrin.h>
 #include <math.h>
+#include <string.h>
 
 #include "frugal/kernels.h"
 #include "kernels_int.h"
 
 int fg_attention_avx512_supported(size_t C, size_t NH)
 {
-    size_t HS = C / NH;
-    return NH > 0 && C % NH == 0 && HS % 16 == 0 && HS <= 128;
+    size_t HS = NH ? C / NH : 0;
+    return NH > 0 && C % NH == 0 && HS % 16 == 0 && HS >= 16 && HS <= 128;
 }
 
 static inline __mmask16 tail_mask(size_t remaining)
@@ -31,7 +34,7 @@ static inline __mmask16 tail_mask(size_t remaining)
  * diagonal inside the last 32-column block may be written too (callers overwrite them).
  * A rows have stride lda and HS elements; Bt is (HS, T) with row stride T. The block is a
  * fixed 4 x 32 so that the 8 accumulators stay in registers; rows past T in the last block
- * repeat row T-1 and are not stored. */
+ * repeat row t0 and are not stored. */
 static void scores(float *S, size_t ldS, const float *A, size_t lda, const float *Bt, size_t T,
                    size_t HS, float alpha)
 {
@@ -85,72 +88,94 @@ static void scores(float *S, size_t ldS, const float *A, size_t lda, const float
     }
 }
 
-/* One pair of output rows of rowcomb with NV (a compile-time constant after inlining) vectors
- * per row, so the 2 x NV accumulators live in registers. */
+/* R output rows of rowcomb with NV vectors each (R and NV are compile-time constants after
+ * inlining, so the R x NV accumulators live in registers). The weight of output row i and
+ * input row j is P[(r0 + i) * prow + j * pcol]: prow = T, pcol = 1 reads rows of P; prow = 1,
+ * pcol = T reads its columns (P^T) without transposing. Rows past nr repeat row r0 and are not
+ * stored. */
 static inline __attribute__((always_inline)) void
-rowcomb_pair(float *y0, float *y1, const float *p0, const float *p1, size_t lo, size_t hi,
-             const float *B, size_t ldb, const size_t NV, __m512 va)
+comb_block(float *Y, size_t ldy, const float *P, size_t prow, size_t pcol, size_t r0, size_t nr,
+           size_t lo, size_t hi, const float *B, size_t ldb, const size_t R, const size_t NV,
+           __m512 va)
 {
-    __m512 acc0[8], acc1[8];
-    for (size_t k = 0; k < NV; k++)
-        acc0[k] = acc1[k] = _mm512_setzero_ps();
+    __m512 acc[4][8];
+    const float *pr[4];
+    for (size_t i = 0; i < R; i++) {
+        pr[i] = P + (r0 + (i < nr ? i : 0)) * prow;
+        for (size_t k = 0; k < NV; k++)
+            acc[i][k] = _mm512_setzero_ps();
+    }
     for (size_t j = lo; j < hi; j++) {
         const float *brow = B + j * ldb;
-        __m512 x0 = _mm512_set1_ps(p0[j]), x1 = _mm512_set1_ps(p1[j]);
-        for (size_t k = 0; k < NV; k++) {
-            __m512 b = _mm512_loadu_ps(brow + 16 * k);
-            acc0[k] = _mm512_fmadd_ps(x0, b, acc0[k]);
-            acc1[k] = _mm512_fmadd_ps(x1, b, acc1[k]);
+        __m512 b[8];
+        for (size_t k = 0; k < NV; k++)
+            b[k] = _mm512_loadu_ps(brow + 16 * k);
+        for (size_t i = 0; i < R; i++) {
+            __m512 x = _mm512_set1_ps(pr[i][j * pcol]);
+            for (size_t k = 0; k < NV; k++)
+                acc[i][k] = _mm512_fmadd_ps(x, b[k], acc[i][k]);
         }
     }
-    for (size_t k = 0; k < NV; k++)
-        _mm512_storeu_ps(y0 + 16 * k, _mm512_mul_ps(acc0[k], va));
-    if (y1)
-        for (size_t k = 0; k < NV; k++)
-            _mm512_storeu_ps(y1 + 16 * k, _mm512_mul_ps(acc1[k], va));
+    for (size_t i = 0; i < R; i++)
+        if (i < nr)
+            for (size_t k = 0; k < NV; k++)
+                _mm512_storeu_ps(Y + (r0 + i) * ldy + 16 * k, _mm512_mul_ps(acc[i][k], va));
 }
 
-/* Y[r][0..HS) (row stride ldy) = alpha * sum_{j in band(r)} P[r][j] B[j][0..HS) (B row stride
- * ldb), for r in [0, T). lower != 0: band(r) = [0, r]; else band(r) = [r, T). P entries outside
- * the band must be zero (they may be read). */
-static void rowcomb(float *Y, size_t ldy, const float *P, size_t T, const float *B, size_t ldb,
-                    size_t HS, int lower, float alpha)
+/* Y[r][0..HS) (row stride ldy) = alpha * sum_{j in band(r)} W(r, j) B[j][0..HS) for r in
+ * [0, T), with W(r, j) = P[r * prow + j * pcol] (see comb_block) and B rows with stride ldb.
+ * lower != 0: band(r) = [0, r]; else band(r) = [r, T). W must be zero outside the band (it may
+ * be read there). */
+static void rowcomb(float *Y, size_t ldy, const float *P, size_t prow, size_t pcol, size_t T,
+                    const float *B, size_t ldb, size_t HS, int lower, float alpha)
 {
     __m512 va = _mm512_set1_ps(alpha);
-    for (size_t r0 = 0; r0 < T; r0 += 2) {
-        int two = r0 + 1 < T;
-        size_t lo = lower ? 0 : r0, hi = lower ? r0 + 1 + (size_t)two : T;
-        const float *p0 = P + r0 * T, *p1 = two ? p0 + T : p0;
-        float *y0 = Y + r0 * ldy, *y1 = two ? y0 + ldy : NULL;
-        switch (HS / 16) {
-        case 1: rowcomb_pair(y0, y1, p0, p1, lo, hi, B, ldb, 1, va); break;
-        case 2: rowcomb_pair(y0, y1, p0, p1, lo, hi, B, ldb, 2, va); break;
-        case 3: rowcomb_pair(y0, y1, p0, p1, lo, hi, B, ldb, 3, va); break;
-        case 4: rowcomb_pair(y0, y1, p0, p1, lo, hi, B, ldb, 4, va); break;
-        case 5: rowcomb_pair(y0, y1, p0, p1, lo, hi, B, ldb, 5, va); break;
-        case 6: rowcomb_pair(y0, y1, p0, p1, lo, hi, B, ldb, 6, va); break;
-        case 7: rowcomb_pair(y0, y1, p0, p1, lo, hi, B, ldb, 7, va); break;
-        default: rowcomb_pair(y0, y1, p0, p1, lo, hi, B, ldb, 8, va); break;
+    size_t NV = HS / 16, R = NV <= 4 ? 4 : 2;
+    for (size_t r0 = 0; r0 < T; r0 += R) {
+        size_t nr = T - r0 < R ? T - r0 : R;
+        size_t lo = lower ? 0 : r0, hi = lower ? r0 + nr : T;
+        switch (NV) {
+        case 1: comb_block(Y, ldy, P, prow, pcol, r0, nr, lo, hi, B, ldb, 4, 1, va); break;
+        case 2: comb_block(Y, ldy, P, prow, pcol, r0, nr, lo, hi, B, ldb, 4, 2, va); break;
+        case 3: comb_block(Y, ldy, P, prow, pcol, r0, nr, lo, hi, B, ldb, 4, 3, va); break;
+        case 4: comb_block(Y, ldy, P, prow, pcol, r0, nr, lo, hi, B, ldb, 4, 4, va); break;
+        case 5: comb_block(Y, ldy, P, prow, pcol, r0, nr, lo, hi, B, ldb, 2, 5, va); break;
+        case 6: comb_block(Y, ldy, P, prow, pcol, r0, nr, lo, hi, B, ldb, 2, 6, va); break;
+        case 7: comb_block(Y, ldy, P, prow, pcol, r0, nr, lo, hi, B, ldb, 2, 7, va); break;
+        default: comb_block(Y, ldy, P, prow, pcol, r0, nr, lo, hi, B, ldb, 2, 8, va); break;
         }
     }
 }
 
-/* dst (HS, T) = transpose of src rows [0, T) x [0, HS) with row stride lds */
+/* dst (HS, T) = transpose of src rows [0, T) x [0, HS) with row stride lds. Tiles of 16 x 16
+ * go through registers: 16 row loads, an in-register transpose by gathers of the tile kept on
+ * the stack, 16 row stores. */
 static void transpose_to(float *dst, const float *src, size_t lds, size_t T, size_t HS)
 {
-    for (size_t j = 0; j < T; j++)
-        for (size_t d = 0; d < HS; d++)
-            dst[d * T + j] = src[j * lds + d];
+    float tile[16][16];
+    for (size_t j0 = 0; j0 < T; j0 += 16) {
+        size_t nj = T - j0 < 16 ? T - j0 : 16;
+        for (size_t d0 = 0; d0 < HS; d0 += 16) {
+            for (size_t j = 0; j < nj; j++)
+                _mm512_storeu_ps(tile[j], _mm512_loadu_ps(src + (j0 + j) * lds + d0));
+            __mmask16 m = tail_mask(nj);
+            __m512i idx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7,
+                                                              6, 5, 4, 3, 2, 1, 0),
+                                             _mm512_set1_epi32(16));
+            for (size_t d = 0; d < 16; d++) {
+                __m512 col = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx,
+                                                      &tile[0][d], 4);
+                _mm512_mask_storeu_ps(dst + (d0 + d) * T + j0, m, col);
+            }
+        }
+    }
 }
 
-static void transpose_square(float *a, size_t T)
+/* dst (T, HS) contiguous = rows of src with stride lds: streams well in rowcomb */
+static void copy_rows(float *dst, const float *src, size_t lds, size_t T, size_t HS)
 {
-    for (size_t i = 0; i < T; i++)
-        for (size_t j = i + 1; j < T; j++) {
-            float x = a[i * T + j];
-            a[i * T + j] = a[j * T + i];
-            a[j * T + i] = x;
-        }
+    for (size_t j = 0; j < T; j++)
+        memcpy(dst + j * HS, src + j * lds, HS * sizeof(float));
 }
 
 static void softmax_rows(float *P, size_t T)
@@ -178,16 +203,17 @@ void fg_attention_forward_avx512(float *out, float *att, float *scratch, const f
     for (long u = 0; u < n_units; u++) {
         size_t b = (size_t)u / NH, h = (size_t)u % NH;
         const float *Q = qkv + b * T * C3 + h * HS, *K = Q + C, *V = Q + 2 * C;
-        float *Kt = scratch + (size_t)u * HS * T, *P = att + (size_t)u * T * T;
-        transpose_to(Kt, K, C3, T, HS);
-        scores(P, T, Q, C3, Kt, T, HS, scale);
+        float *W = scratch + (size_t)u * HS * T, *P = att + (size_t)u * T * T;
+        transpose_to(W, K, C3, T, HS); /* K^T */
+        scores(P, T, Q, C3, W, T, HS, scale);
         softmax_rows(P, T);
-        rowcomb(out + b * T * C + h * HS, C, P, T, V, C3, HS, 1, 1.0f);
+        copy_rows(W, V, C3, T, HS); /* V, contiguous */
+        rowcomb(out + b * T * C + h * HS, C, P, T, 1, T, W, HS, HS, 1, 1.0f);
     }
 }
 
 void fg_attention_backward_avx512(float *dqkv, float *scratch, float *scratch2, const float *dout,
-                                  const float *qkv, float *att, size_t B, size_t T, size_t C,
+                                  const float *qkv, const float *att, size_t B, size_t T, size_t C,
                                   size_t NH, int n_threads)
 {
     (void)n_threads; /* unused when OpenMP is off */
@@ -201,11 +227,11 @@ void fg_attention_backward_avx512(float *dqkv, float *scratch, float *scratch2, 
         const float *Q = qkv + b * T * C3 + h * HS, *K = Q + C, *V = Q + 2 * C;
         const float *dY = dout + b * T * C + h * HS;
         float *dQ = dqkv + b * T * C3 + h * HS, *dK = dQ + C, *dV = dQ + 2 * C;
-        float *P = att + (size_t)u * T * T, *dS = scratch + (size_t)u * T * T;
-        float *Vt = scratch2 + (size_t)u * HS * T;
+        const float *P = att + (size_t)u * T * T;
+        float *dS = scratch + (size_t)u * T * T, *W = scratch2 + (size_t)u * HS * T;
         /* dP = dY V^T on the lower triangle, then dS = P * (dP - rowsum(dP * P)) */
-        transpose_to(Vt, V, C3, T, HS);
-        scores(dS, T, dY, C, Vt, T, HS, 1.0f);
+        transpose_to(W, V, C3, T, HS);
+        scores(dS, T, dY, C, W, T, HS, 1.0f);
         for (size_t t = 0; t < T; t++) {
             float *ds = dS + t * T;
             const float *p = P + t * T;
@@ -215,10 +241,11 @@ void fg_attention_backward_avx512(float *dqkv, float *scratch, float *scratch2, 
             for (size_t s = t + 1; s < T; s++)
                 ds[s] = 0.0f;
         }
-        rowcomb(dQ, C3, dS, T, K, C3, HS, 1, scale);    /* dQ = scale dS K */
-        transpose_square(P, T);                          /* P^T: upper triangular */
-        rowcomb(dV, C3, P, T, dY, C, HS, 0, 1.0f);       /* dV = P^T dY */
-        transpose_square(dS, T);
-        rowcomb(dK, C3, dS, T, Q, C3, HS, 0, scale);     /* dK = scale dS^T Q */
+        copy_rows(W, K, C3, T, HS);
+        rowcomb(dQ, C3, dS, T, 1, T, W, HS, HS, 1, scale); /* dQ = scale dS K */
+        copy_rows(W, dY, C, T, HS);
+        rowcomb(dV, C3, P, 1, T, T, W, HS, HS, 0, 1.0f); /* dV = P^T dY (columns of P) */
+        copy_rows(W, Q, C3, T, HS);
+        rowcomb(dK, C3, dS, 1, T, T, W, HS, HS, 0, scale); /* dK = scale dS^T Q */
     }
 }

@@ -336,7 +336,7 @@ fg_status fg_model_backward(struct fg_model *m, float loss_scale)
                fg_model_param(m, FG_PARAM_ATTPROJW) + l * C * C, BT, C, C);
         if (m->use_ref)
             fg_attention_backward_ref(a->dqkv, a->datty, qkv, att, B, T, C, NH);
-        else if (m->attn_avx512) /* clobbers att: its last use */
+        else if (m->attn_avx512)
             fg_attention_backward_avx512(a->dqkv, a->datt, a->attn_scratch, a->datty, qkv, att,
                                          B, T, C, NH, m->n_threads);
         else
