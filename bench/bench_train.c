@@ -177,7 +177,6 @@ int main(int argc, char **argv)
         for (size_t i = 0; i <= BT; i++)
             x[i] = (int32_t)fg_rng_below(&rng, (uint64_t)p.cfg.vocab_size);
         double t0 = fg_time_now();
-        fg_model_zero_grad(m);
         double t1 = fg_time_now();
         fg_status st = fg_model_forward(m, x, x + 1, p.B, p.T);
         double t2 = fg_time_now();
@@ -191,8 +190,8 @@ int main(int argc, char **argv)
         double norm = sqrt(fg_sumsq(m->grads, n, partial, threads));
         float scale = norm > 1.0 ? (float)(1.0 / norm) : 1.0f;
         double t4 = fg_time_now();
-        fg_adamw_step(m->params, m->grads, mom, vel, seg, FG_MODEL_N_TENSORS, s + 1, 1e-4f,
-                      scale, &hp, threads);
+        fg_adamw_step_zero_grad(m->params, m->grads, mom, vel, seg, FG_MODEL_N_TENSORS, s + 1,
+                                1e-4f, scale, &hp, threads);
         double t5 = fg_time_now();
         double dt = (t5 - t0) * 1e3;
         if (s >= warmup) {
@@ -221,7 +220,7 @@ int main(int argc, char **argv)
            config, p.cfg.n_layer, p.cfg.n_embd, p.cfg.n_head, p.cfg.vocab_size, p.B, p.T,
            m->mem.n_params, threads, med, best, tok_s, fpt * tok_s / 1e9, peak_flops / 1e9, isa,
            100 * mfu, loss);
-    printf("phases (mean ms): zero_grad %.1f | forward %.1f | backward %.1f | grad norm %.1f | "
+    printf("phases (mean ms): (zero_grad fused into adamw) %.1f | forward %.1f | backward %.1f | grad norm %.1f | "
            "adamw %.1f\n", phase[0] * 1e3 / steps, phase[1] * 1e3 / steps,
            phase[2] * 1e3 / steps, phase[3] * 1e3 / steps, phase[4] * 1e3 / steps);
     printf("memory: peak RSS %.1f MiB = predicted %.1f MiB (model %.1f + AdamW %.1f) + "

@@ -1110,6 +1110,40 @@ TEST(adamw_by_hand)
 }
 
 /* ---- 5. reductions ------------------------------------------------------------------------- */
+/* fg_adamw_step_zero_grad: the same parameters and moments bit for bit as fg_adamw_step, the
+ * gradients inside the segments cleared, the gap between segments untouched. */
+TEST(adamw_zero_grad_variant)
+{
+    size_t n = 50000;
+    struct fg_optim_segment seg[2] = { { 0, 20000, 1 }, { 20064, 29936, 0 } };
+    float *p1 = malloc(n * 4), *p2 = malloc(n * 4), *m1 = calloc(n, 4), *m2 = calloc(n, 4);
+    float *v1 = calloc(n, 4), *v2 = calloc(n, 4), *g1 = malloc(n * 4), *g2 = malloc(n * 4);
+    struct fg_rng r;
+    fg_rng_seed(&r, t->seed);
+    for (size_t i = 0; i < n; i++) {
+        p1[i] = p2[i] = (float)fg_rng_normal(&r);
+        g1[i] = g2[i] = (float)fg_rng_normal(&r);
+    }
+    struct fg_adamw_params hp = fg_adamw_params_default();
+    for (int step = 1; step <= 3; step++) {
+        fg_adamw_step(p1, g1, m1, v1, seg, 2, step, 1e-3f, 0.7f, &hp, 2);
+        fg_adamw_step_zero_grad(p2, g2, m2, v2, seg, 2, step, 1e-3f, 0.7f, &hp, 2);
+        CHECK(t, memcmp(p1, p2, n * 4) == 0 && memcmp(m1, m2, n * 4) == 0);
+        CHECK(t, memcmp(v1, v2, n * 4) == 0);
+        int zero = 1, gap_kept = 1;
+        for (size_t i = 0; i < n; i++) {
+            int in_seg = i < 20000 || i >= 20064;
+            if (in_seg)
+                zero &= g2[i] == 0.0f;
+            else
+                gap_kept &= g2[i] == g1[i];
+        }
+        CHECK(t, zero && gap_kept);
+        memcpy(g2, g1, n * 4); /* same gradients for the next step */
+    }
+    free(p1), free(p2), free(m1), free(m2), free(v1), free(v2), free(g1), free(g2);
+}
+
 TEST(sumsq_and_all_finite)
 {
     struct fg_rng r;
@@ -1207,6 +1241,7 @@ static const struct fg_test_case cases[] = {
     { "encoder_grad_fd", test_encoder_grad_fd },
     { "adamw_fast_vs_ref", test_adamw_fast_vs_ref },
     { "adamw_by_hand", test_adamw_by_hand },
+    { "adamw_zero_grad_variant", test_adamw_zero_grad_variant },
     { "sumsq_and_all_finite", test_sumsq_and_all_finite },
     { "lr_cosine_schedule", test_lr_cosine_schedule },
 };

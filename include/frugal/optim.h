@@ -41,6 +41,13 @@ FG_API struct fg_adamw_params fg_adamw_params_default(void); /* 0.9, 0.95, 1e-8,
 FG_API void fg_adamw_step(float *params, const float *grads, float *m, float *v,
                           const struct fg_optim_segment *seg, size_t n_seg, int64_t t, float lr,
                           float grad_scale, const struct fg_adamw_params *hp, int n_threads);
+/* The same step, and every gradient inside the segments is set to 0 in the same sweep, ready
+ * for the next accumulation: saves the separate zeroing pass over the gradient buffer (the
+ * optimizer is memory-bound, so that pass costs as much as a third of the update). */
+FG_API void fg_adamw_step_zero_grad(float *params, float *grads, float *m, float *v,
+                                    const struct fg_optim_segment *seg, size_t n_seg, int64_t t,
+                                    float lr, float grad_scale, const struct fg_adamw_params *hp,
+                                    int n_threads);
 FG_API void fg_adamw_step_ref(float *params, const float *grads, float *m, float *v,
                               const struct fg_optim_segment *seg, size_t n_seg, int64_t t,
                               float lr, float grad_scale, const struct fg_adamw_params *hp);

@@ -2,6 +2,8 @@
  * and writes p, m, v: the optimizer is memory-bound, so fusing clip + decay + moments + update
  * into a single sweep is the whole optimization. Parallel over fixed blocks of elements. */
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "frugal/optim.h"
 #include "../kernels/kernels_int.h"
@@ -34,8 +36,9 @@ static struct adam_coef coef(int64_t t, float lr, float gscale, const struct fg_
     return c;
 }
 
-FG_CLONES static void adam_block(float *restrict p, const float *restrict g, float *restrict m,
-                                 float *restrict v, size_t n, int decay, struct adam_coef c)
+FG_CLONES static void adam_block(float *restrict p, float *restrict g, float *restrict m,
+                                 float *restrict v, size_t n, int decay, int zero,
+                                 struct adam_coef c)
 {
     for (size_t i = 0; i < n; i++) {
         float gi = g[i] * c.gscale;
@@ -48,6 +51,8 @@ FG_CLONES static void adam_block(float *restrict p, const float *restrict g, flo
         v[i] = vi;
         p[i] = pi - c.lr * (mi * c.bc1) / (sqrtf(vi) * c.bc2_rsqrt_inv + c.eps);
     }
+    if (zero)
+        memset(g, 0, n * sizeof(float));
 }
 
 void fg_adamw_step_ref(float *params, const float *grads, float *m, float *v,
@@ -70,9 +75,10 @@ void fg_adamw_step_ref(float *params, const float *grads, float *m, float *v,
 
 #define ADAM_BLOCK 8192
 
-void fg_adamw_step(float *params, const float *grads, float *m, float *v,
-                   const struct fg_optim_segment *seg, size_t n_seg, int64_t t, float lr,
-                   float grad_scale, const struct fg_adamw_params *hp, int n_threads)
+static void adamw_sweep(float *params, float *grads, float *m, float *v,
+                        const struct fg_optim_segment *seg, size_t n_seg, int64_t t, float lr,
+                        float grad_scale, const struct fg_adamw_params *hp, int zero,
+                        int n_threads)
 {
     (void)n_threads; /* unused when OpenMP is off */
     struct adam_coef c = coef(t, lr, grad_scale, hp);
@@ -81,13 +87,30 @@ void fg_adamw_step(float *params, const float *grads, float *m, float *v,
         int decay = seg[s].decay;
         long n_blocks = (long)((n + ADAM_BLOCK - 1) / ADAM_BLOCK);
 #pragma omp parallel for schedule(static) num_threads(n_threads) default(none)                     \
-    shared(params, grads, m, v, off, n, decay, c, n_blocks)
+    shared(params, grads, m, v, off, n, decay, zero, c, n_blocks)
         for (long b = 0; b < n_blocks; b++) {
             size_t i0 = off + (size_t)b * ADAM_BLOCK;
             size_t len = off + n - i0 < ADAM_BLOCK ? off + n - i0 : ADAM_BLOCK;
-            adam_block(params + i0, grads + i0, m + i0, v + i0, len, decay, c);
+            adam_block(params + i0, grads + i0, m + i0, v + i0, len, decay, zero, c);
         }
     }
+}
+
+void fg_adamw_step(float *params, const float *grads, float *m, float *v,
+                   const struct fg_optim_segment *seg, size_t n_seg, int64_t t, float lr,
+                   float grad_scale, const struct fg_adamw_params *hp, int n_threads)
+{
+    /* zero = 0: grads are only read */
+    adamw_sweep(params, (float *)(uintptr_t)grads, m, v, seg, n_seg, t, lr, grad_scale, hp, 0,
+                n_threads);
+}
+
+void fg_adamw_step_zero_grad(float *params, float *grads, float *m, float *v,
+                             const struct fg_optim_segment *seg, size_t n_seg, int64_t t,
+                             float lr, float grad_scale, const struct fg_adamw_params *hp,
+                             int n_threads)
+{
+    adamw_sweep(params, grads, m, v, seg, n_seg, t, lr, grad_scale, hp, 1, n_threads);
 }
 
 size_t fg_optim_n_chunks(size_t n)

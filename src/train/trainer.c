@@ -299,7 +299,7 @@ static fg_status train_step(struct run *r, int64_t step, float lr, double *loss,
 {
     const struct fg_train_params *p = r->p;
     struct fg_model *m = r->model;
-    fg_model_zero_grad(m);
+    /* gradients are zero here: from fg_model_init, then cleared by the fused AdamW sweep */
     double sum = 0;
     for (int k = 0; k < p->accum; k++) {
         fg_loader_next(&r->loader, r->inputs, r->targets);
@@ -321,8 +321,8 @@ static fg_status train_step(struct run *r, int64_t step, float lr, double *loss,
     float scale = 1.0f;
     if (p->grad_clip > 0 && *norm > (double)p->grad_clip)
         scale = (float)((double)p->grad_clip / (*norm + 1e-6));
-    fg_adamw_step(m->params, m->grads, r->m, r->v, r->seg, FG_MODEL_N_TENSORS, step + 1, lr,
-                  scale, &p->adam, p->n_threads);
+    fg_adamw_step_zero_grad(m->params, m->grads, r->m, r->v, r->seg, FG_MODEL_N_TENSORS,
+                            step + 1, lr, scale, &p->adam, p->n_threads);
     return FG_OK;
 }
 
