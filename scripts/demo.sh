@@ -4,7 +4,7 @@
 set -e
 FRUGAL=${FRUGAL:-build/release/frugal}
 OUT=${DEMO_OUT:-runs/austen}
-STEPS=${DEMO_STEPS:-1400}
+STEPS=${DEMO_STEPS:-2100}
 SECONDS_BUDGET=${DEMO_SECONDS:-180}
 mkdir -p "$OUT"
 echo "== preparing data/austen (6 novels, byte-level tokens) into $OUT"
