@@ -399,8 +399,29 @@ else
         --steps 40 --stop-at $((STEP + 2)) --lr 1e-4 --grad-clip 1 --warmup 0 --quiet
     expect_rc 0
     expect_no_crash
-    [ ! -s "$W/err" ] || fail_because "resuming from $LAST failed (the stderr below is from the resume)"
+    # the only stderr line is the note that the settings changed on resume
+    [ "$(wc -l < "$W/err")" -eq 1 ] && grep -q "note: resuming with changed settings: --lr" "$W/err" ||
+        fail_because "resuming from $LAST with a new --lr should print exactly one note line"
 fi
+finish
+
+# --- 11c. resume takes its settings from the checkpoint ------------------------------------
+
+begin "11c plain --resume continues exactly (byte-identical final checkpoint)"
+OA=$(fresh_dir out11c_a)
+OB=$(fresh_dir out11c_b)
+SET=(--n-layer 1 --n-head 2 --n-embd 32 --block-size 16 --batch 3 --seq 16 --threads 1
+     --steps 6 --lr 0.002 --warmup 2 --seed 5 --quiet)
+run "$FRUGAL" train --data "$TRAIN" "${SET[@]}" --ckpt-dir "$OA"
+expect_rc 0
+run "$FRUGAL" train --data "$TRAIN" "${SET[@]}" --ckpt-dir "$OB" --stop-at 3
+expect_rc 0
+run "$FRUGAL" train --data "$TRAIN" --resume "$OB/ckpt_00000003.safetensors" --ckpt-dir "$OB" \
+    --threads 1 --quiet
+expect_rc 0
+[ ! -s "$W/err" ] || fail_because "a plain resume printed to stderr: $(head -c 200 "$W/err")"
+cmp -s "$OA/ckpt_00000006.safetensors" "$OB/ckpt_00000006.safetensors" ||
+    fail_because "the resumed run's step-6 checkpoint differs from the straight run's"
 finish
 
 # --- 12. eval and sample with a missing checkpoint ------------------------------------------

@@ -206,6 +206,83 @@ TEST(resume_is_exact)
     CHECK(t, access(mid, R_OK) == 0);
 }
 
+TEST(keep_deletes_only_own_old_checkpoints)
+{
+    CHECK(t, make_data());
+    char d[300], path[400];
+    subdir(d, sizeof d, "keep");
+    /* a checkpoint of another run, with a higher step, must survive */
+    snprintf(path, sizeof path, "%s/ckpt_00000099.safetensors", d);
+    FILE *f = fopen(path, "wb");
+    CHECK(t, f != NULL);
+    if (f) {
+        fputs("not ours", f);
+        fclose(f);
+    }
+    struct losses l;
+    struct fg_train_params p = tiny_params(d, &l);
+    p.ckpt_every = 2;
+    p.keep = 2;
+    struct fg_train_result r;
+    char err[1024];
+    CHECK_OK(t, fg_train(&p, &r, err, sizeof err));
+    const int64_t want[] = { 6, 8, 99 }, gone[] = { 2, 4 };
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/ckpt_%08lld.safetensors", d, (long long)want[i]);
+        if (access(path, R_OK) != 0)
+            fg_test_fail(t, __FILE__, __LINE__, "%s should exist", path);
+    }
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/ckpt_%08lld.safetensors", d, (long long)gone[i]);
+        if (access(path, R_OK) == 0)
+            fg_test_fail(t, __FILE__, __LINE__, "%s should have been deleted (--keep 2)", path);
+    }
+}
+
+struct notes {
+    int n;
+    char last[1500];
+};
+
+static void collect_note(void *user, const char *msg)
+{
+    struct notes *nt = user;
+    nt->n++;
+    snprintf(nt->last, sizeof nt->last, "%s", msg);
+}
+
+TEST(resume_with_changed_settings_is_noted)
+{
+    CHECK(t, make_data());
+    char d[300], mid[400];
+    subdir(d, sizeof d, "changed");
+    struct losses l;
+    struct fg_train_params p = tiny_params(d, &l);
+    p.stop_at = 2;
+    struct fg_train_result r;
+    char err[1024];
+    CHECK_OK(t, fg_train(&p, &r, err, sizeof err));
+    snprintf(mid, sizeof mid, "%s/ckpt_00000002.safetensors", d);
+    struct notes nt = { 0, "" };
+    struct fg_train_params q = tiny_params(d, &l);
+    q.resume_path = mid;
+    q.on_progress = NULL;
+    q.on_log = collect_note;
+    q.user = &nt;
+    q.n_threads = 1; /* the thread count is not a change: results do not depend on it */
+    CHECK_OK(t, fg_train(&q, &r, err, sizeof err));
+    CHECK_EQ_I64(t, nt.n, 0);
+    q.lr = 1e-4f;
+    CHECK_OK(t, fg_train(&q, &r, err, sizeof err));
+    CHECK_EQ_I64(t, nt.n, 1);
+    CHECK(t, strstr(nt.last, "--lr 9.99999975e-05 (checkpoint: 0.00300000003)") != NULL);
+    /* a model config that contradicts the checkpoint is an error, not a note */
+    q.lr = p.lr;
+    q.cfg.n_layer = 3;
+    CHECK(t, fg_train(&q, &r, err, sizeof err) == FG_ERR_INVALID_ARG);
+    CHECK(t, strstr(err, "n_layer") != NULL);
+}
+
 TEST(checkpoint_write_fault_keeps_previous)
 {
     CHECK(t, make_data());
@@ -365,6 +442,8 @@ static const struct fg_test_case cases[] = {
     { "it_learns", test_it_learns },
     { "same_seed_same_bits_any_threads", test_same_seed_same_bits_any_threads },
     { "resume_is_exact", test_resume_is_exact },
+    { "keep_deletes_only_own_old_checkpoints", test_keep_deletes_only_own_old_checkpoints },
+    { "resume_with_changed_settings_is_noted", test_resume_with_changed_settings_is_noted },
     { "checkpoint_write_fault_keeps_previous", test_checkpoint_write_fault_keeps_previous },
     { "corrupt_checkpoint_rejected", test_corrupt_checkpoint_rejected },
     { "no_allocation_in_step_loop", test_no_allocation_in_step_loop },

@@ -14,7 +14,7 @@
  *   "format": "frugal-checkpoint", "format_version": "1",
  *   "config": JSON {n_layer, n_head, n_embd, block_size, vocab_size},
  *   "step": completed optimizer steps, "rng": loader RNG state (4 x 16 hex digits),
- *   "loader": JSON {"batches": n, "epoch_tokens": n}, "data_fingerprint": CRC32C of the
+ *   "loader": JSON {"batches": n}, "data_fingerprint": CRC32C of the
  *   training tokens as 8 hex digits plus their count, "train": JSON of the hyperparameters,
  *   "crc32c": JSON {tensor name: 8 hex digits}: CRC-32C of each tensor's bytes.
  * docs/formats.md describes the same layout with an example.
@@ -107,6 +107,10 @@ FG_API fg_status fg_ckpt_save(const char *path, const struct fg_model *model, co
 /* Read only the model config of a checkpoint (to build a model of the right shape). */
 FG_API fg_status fg_ckpt_read_config(const char *path, struct fg_model_config *cfg, char *errmsg,
                                      size_t errmsg_len);
+/* Copy the __metadata__ value of `key` (e.g. "train", "step") into out (NUL-terminated).
+ * FG_ERR_FORMAT if the key is absent or longer than out_len - 1. */
+FG_API fg_status fg_ckpt_read_meta(const char *path, const char *key, char *out, size_t out_len,
+                                   char *errmsg, size_t errmsg_len);
 /* Load into an existing model whose config must equal the checkpoint's (FG_ERR_INVALID_ARG
  * with both values named otherwise). Every tensor's CRC-32C is verified first (FG_ERR_FORMAT on
  * mismatch). m, v and st may be NULL (weights only: eval, sample). */

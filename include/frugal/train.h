@@ -47,14 +47,17 @@ struct fg_train_params {
     int n_threads;
     const char *ckpt_dir; /* NULL = no checkpoints */
     int64_t ckpt_every;   /* steps; 0 = only at the end */
-    int keep;             /* newest checkpoints kept (>= 1) */
+    int keep;             /* newest checkpoints written by this run that are kept (>= 1);
+                             files of other runs in ckpt_dir are never deleted */
     const char *resume_path;
     const char *metrics_path; /* JSON Lines; NULL = none */
     int use_ref;              /* scalar kernels (tests) */
     uint64_t ckpt_fail_after; /* fault injection for tests: 0 = off */
     const struct fg_allocator *allocator;
     void (*on_progress)(void *user, const struct fg_train_progress *p);
-    void *user;
+    /* notes the caller may want to show (e.g. settings changed on resume); may be NULL */
+    void (*on_log)(void *user, const char *msg);
+    void *user; /* passed to both callbacks */
 };
 
 struct fg_train_result {

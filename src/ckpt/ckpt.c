@@ -87,9 +87,15 @@ static fg_status parse_config(const struct fg_st_file *f, const char *path,
                               struct fg_model_config *cfg, char *errmsg, size_t errmsg_len)
 {
     const char *fmt = fg_st_meta(f, "format"), *cs = fg_st_meta(f, "config");
+    const char *ver = fg_st_meta(f, "format_version");
     if (!fmt || strcmp(fmt, CKPT_FORMAT) != 0 || !cs) {
         snprintf(errmsg, errmsg_len, "%s is a safetensors file but not a frugal checkpoint "
                  "(no format/config metadata)", path);
+        return FG_ERR_FORMAT;
+    }
+    if (!ver || strcmp(ver, "1") != 0) {
+        snprintf(errmsg, errmsg_len, "%s has checkpoint format_version %s; this build reads "
+                 "version 1", path, ver ? ver : "(none)");
         return FG_ERR_FORMAT;
     }
     cJSON *j = cJSON_Parse(cs);
@@ -112,6 +118,23 @@ fg_status fg_ckpt_read_config(const char *path, struct fg_model_config *cfg, cha
     struct fg_st_file *f = NULL;
     FG_TRY(fg_st_load(path, NULL, &f, errmsg, errmsg_len));
     fg_status st = parse_config(f, path, cfg, errmsg, errmsg_len);
+    fg_st_free(f);
+    return st;
+}
+
+fg_status fg_ckpt_read_meta(const char *path, const char *key, char *out, size_t out_len,
+                            char *errmsg, size_t errmsg_len)
+{
+    struct fg_st_file *f = NULL;
+    FG_TRY(fg_st_load(path, NULL, &f, errmsg, errmsg_len));
+    const char *v = fg_st_meta(f, key);
+    fg_status st = FG_OK;
+    if (!v || strlen(v) >= out_len) {
+        snprintf(errmsg, errmsg_len, "%s has no usable \"%s\" metadata", path, key);
+        st = FG_ERR_FORMAT;
+    } else {
+        memcpy(out, v, strlen(v) + 1);
+    }
     fg_st_free(f);
     return st;
 }

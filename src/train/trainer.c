@@ -1,7 +1,6 @@
 /* The training loop: loader -> forward/backward over micro-batches -> clip -> AdamW ->
  * metrics -> eval -> checkpoint. All buffers are allocated before the first step. */
 #define _POSIX_C_SOURCE 200809L
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -9,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <cjson/cJSON.h>
 
 #include "frugal/kernels.h"
 #include "frugal/train.h"
@@ -58,37 +59,6 @@ fg_status fg_eval_shard(struct fg_model *m, const struct fg_shard *s, size_t B, 
     return FG_OK;
 }
 
-/* Remove all but the newest `keep` checkpoints ckpt_<step>.safetensors in dir. Names sort by
- * step because the step is zero-padded. */
-static void prune_checkpoints(const char *dir, int keep)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    char names[64][64];
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        size_t len = strlen(e->d_name);
-        if (len == 29 && !strncmp(e->d_name, "ckpt_", 5) &&
-            !strcmp(e->d_name + len - 12, ".safetensors") && n < 64)
-            snprintf(names[n++], sizeof names[0], "%s", e->d_name);
-    }
-    closedir(d);
-    /* selection of the oldest, n is small */
-    while (n > keep) {
-        int oldest = 0;
-        for (int i = 1; i < n; i++)
-            if (strcmp(names[i], names[oldest]) < 0)
-                oldest = i;
-        char path[4200];
-        snprintf(path, sizeof path, "%s/%s", dir, names[oldest]);
-        unlink(path);
-        memmove(names[oldest], names[n - 1], sizeof names[0]);
-        n--;
-    }
-}
-
 struct run {
     const struct fg_train_params *p;
     struct fg_model *model;
@@ -104,7 +74,31 @@ struct run {
     /* the two newest checkpoints (newest first) and their steps, to name the last good one */
     char ckpt_path[2][4096];
     int64_t ckpt_step[2];
+    /* steps of the checkpoints this run wrote and still keeps, oldest first (--keep). Only
+     * this run's own files are ever deleted: a resumed-from checkpoint or files of other runs
+     * in the same directory are left alone. */
+    int64_t *kept;
+    int n_kept;
 };
+
+static void ckpt_path_of(char *out, size_t n, const char *dir, int64_t step)
+{
+    snprintf(out, n, "%s/ckpt_%08" PRId64 ".safetensors", dir, step);
+}
+
+/* Record the checkpoint just written and delete this run's oldest one beyond --keep. */
+static void keep_newest(struct run *r, int64_t step)
+{
+    int keep = r->p->keep < 1 ? 1 : r->p->keep;
+    if (r->n_kept == keep) {
+        char old[4200];
+        ckpt_path_of(old, sizeof old, r->p->ckpt_dir, r->kept[0]);
+        unlink(old);
+        memmove(r->kept, r->kept + 1, (size_t)(keep - 1) * sizeof *r->kept);
+        r->n_kept--;
+    }
+    r->kept[r->n_kept++] = step;
+}
 
 static void note_ckpt(struct run *r, const char *path, int64_t step)
 {
@@ -125,6 +119,65 @@ static const char *last_good_ckpt(const struct run *r, int64_t k)
     return NULL;
 }
 
+/* The hyperparameters that shape the trajectory, as stored in a checkpoint's "train"
+ * metadata. Floats use %.9g, which round-trips every float exactly. */
+static void train_json(const struct fg_train_params *p, char *buf, size_t n)
+{
+    snprintf(buf, n,
+             "{\"B\":%zu,\"T\":%zu,\"accum\":%d,\"steps\":%" PRId64 ",\"lr\":%.9g,"
+             "\"lr_min\":%.9g,\"warmup\":%" PRId64 ",\"grad_clip\":%.9g,\"beta1\":%.9g,"
+             "\"beta2\":%.9g,\"eps\":%.9g,\"weight_decay\":%.9g,\"seed\":%" PRIu64 ","
+             "\"threads\":%d}",
+             p->B, p->T, p->accum, p->steps, (double)p->lr, (double)p->lr_min, p->warmup,
+             (double)p->grad_clip, (double)p->adam.beta1, (double)p->adam.beta2,
+             (double)p->adam.eps, (double)p->adam.weight_decay, p->seed, p->n_threads);
+}
+
+/* A resumed run continues exactly only with the same trajectory-shaping hyperparameters (the
+ * thread count may differ: results do not depend on it). Changing them is allowed (lowering
+ * the learning rate after a divergence is the usual reason) and reported through on_log. */
+static fg_status check_resume_params(const struct fg_train_params *p, const char *stored,
+                                     char *errmsg, size_t n)
+{
+    char note[1024];
+    size_t used = 0;
+    note[0] = '\0';
+    static const char *const keys[][2] = {
+        { "B", "--batch" },       { "T", "--seq" },           { "accum", "--accum" },
+        { "steps", "--steps" },   { "lr", "--lr" },           { "lr_min", "--lr-min" },
+        { "warmup", "--warmup" }, { "grad_clip", "--grad-clip" }, { "beta1", "--beta1" },
+        { "beta2", "--beta2" },   { "eps", "eps" },           { "weight_decay", "--weight-decay" },
+        { "seed", "--seed" },
+    };
+    char now[1024];
+    train_json(p, now, sizeof now);
+    cJSON *a = cJSON_Parse(stored), *b = cJSON_Parse(now);
+    fg_status st = FG_OK;
+    if (!a || !b) {
+        snprintf(errmsg, n, "checkpoint %s has unreadable \"train\" metadata", p->resume_path);
+        st = FG_ERR_FORMAT;
+    }
+    for (size_t i = 0; !st && i < sizeof keys / sizeof keys[0]; i++) {
+        const cJSON *x = cJSON_GetObjectItemCaseSensitive(a, keys[i][0]);
+        const cJSON *y = cJSON_GetObjectItemCaseSensitive(b, keys[i][0]);
+        if (!cJSON_IsNumber(x) || !cJSON_IsNumber(y))
+            continue;
+        if (x->valuedouble != y->valuedouble && used < sizeof note)
+            used += (size_t)snprintf(note + used, sizeof note - used, "%s%s %.9g (checkpoint: %.9g)",
+                                     used ? ", " : "", keys[i][1], y->valuedouble,
+                                     x->valuedouble);
+    }
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+    if (!st && note[0] && p->on_log) {
+        char msg[1400];
+        snprintf(msg, sizeof msg, "resuming with changed settings: %s; the run will not match "
+                 "an uninterrupted one", note);
+        p->on_log(p->user, msg);
+    }
+    return st;
+}
+
 static fg_status save_ckpt(struct run *r, int64_t step, struct fg_train_result *res, char *errmsg,
                            size_t n)
 {
@@ -136,15 +189,9 @@ static fg_status save_ckpt(struct run *r, int64_t step, struct fg_train_result *
     st.n_batches = r->loader.n_batches;
     st.data_crc = r->train.crc32c;
     st.data_tokens = r->train.n_tokens;
-    snprintf(st.train_json, sizeof st.train_json,
-             "{\"B\":%zu,\"T\":%zu,\"accum\":%d,\"steps\":%" PRId64 ",\"lr\":%g,\"lr_min\":%g,"
-             "\"warmup\":%" PRId64 ",\"grad_clip\":%g,\"beta1\":%g,\"beta2\":%g,\"eps\":%g,"
-             "\"weight_decay\":%g,\"seed\":%" PRIu64 ",\"threads\":%d}",
-             p->B, p->T, p->accum, p->steps, (double)p->lr, (double)p->lr_min, p->warmup,
-             (double)p->grad_clip, (double)p->adam.beta1, (double)p->adam.beta2,
-             (double)p->adam.eps, (double)p->adam.weight_decay, p->seed, p->n_threads);
+    train_json(p, st.train_json, sizeof st.train_json);
     char path[4096];
-    snprintf(path, sizeof path, "%s/ckpt_%08" PRId64 ".safetensors", p->ckpt_dir, step);
+    ckpt_path_of(path, sizeof path, p->ckpt_dir, step);
     char inner[512];
     fg_status rc = fg_ckpt_save(path, r->model, r->m, r->v, &st, p->ckpt_fail_after, inner,
                                 sizeof inner);
@@ -154,7 +201,7 @@ static fg_status save_ckpt(struct run *r, int64_t step, struct fg_train_result *
     }
     snprintf(res->last_ckpt, sizeof res->last_ckpt, "%s", path);
     note_ckpt(r, path, step);
-    prune_checkpoints(p->ckpt_dir, p->keep < 1 ? 1 : p->keep);
+    keep_newest(r, step);
     return FG_OK;
 }
 
@@ -214,9 +261,10 @@ static fg_status setup(struct run *r, struct fg_train_result *res, int64_t *star
     r->m = fg_alloc(&r->alloc, bytes, 64);
     r->v = fg_alloc(&r->alloc, bytes, 64);
     r->partial = fg_alloc(&r->alloc, fg_optim_n_chunks(m->n_flat) * sizeof(double), 64);
+    r->kept = fg_alloc(&r->alloc, (size_t)(p->keep < 1 ? 1 : p->keep) * sizeof(int64_t), 64);
     r->inputs = fg_alloc(&r->alloc, p->B * p->T * sizeof(int32_t), 64);
     r->targets = fg_alloc(&r->alloc, p->B * p->T * sizeof(int32_t), 64);
-    if (!r->m || !r->v || !r->partial || !r->inputs || !r->targets) {
+    if (!r->m || !r->v || !r->partial || !r->inputs || !r->targets || !r->kept) {
         snprintf(errmsg, n, "out of memory allocating optimizer state (%zu bytes)", 2 * bytes);
         return FG_ERR_NOMEM;
     }
@@ -242,6 +290,8 @@ static fg_status setup(struct run *r, struct fg_train_result *res, int64_t *star
                      r->train.crc32c, r->train.n_tokens);
             return FG_ERR_INVALID_ARG;
         }
+        if ((rc = check_resume_params(p, st.train_json, errmsg, n)) != FG_OK)
+            return rc;
         memcpy(r->loader.rng.s, st.rng, sizeof st.rng);
         r->loader.n_batches = st.n_batches;
         *start_step = st.step;
@@ -284,6 +334,7 @@ static void teardown(struct run *r)
     fg_free(&r->alloc, r->m);
     fg_free(&r->alloc, r->v);
     fg_free(&r->alloc, r->partial);
+    fg_free(&r->alloc, r->kept);
     fg_free(&r->alloc, r->inputs);
     fg_free(&r->alloc, r->targets);
     fg_shard_close(&r->train);

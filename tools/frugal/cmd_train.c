@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "cli.h"
 #include "frugal/train.h"
 
@@ -51,6 +53,64 @@ static void on_progress(void *user, const struct fg_train_progress *p)
                 p->tokens_per_s, p->ms_per_step, etas);
         c->last_line_step = p->step;
     }
+}
+
+/* On --resume, every trajectory-shaping flag the user did not give takes the checkpoint's
+ * value, so `frugal train --data D --resume C` continues exactly; flags that are given and
+ * differ are rejected by fg_train with a message naming them. */
+static int resume_defaults(struct fg_train_params *p, const struct opt *o, size_t n_o)
+{
+    char js[1024], err[1024];
+    if (fg_ckpt_read_meta(p->resume_path, "train", js, sizeof js, err, sizeof err) != FG_OK) {
+        fprintf(stderr, "frugal train: %s\n", err);
+        return EXIT_FAIL;
+    }
+    cJSON *j = cJSON_Parse(js);
+    if (!j) {
+        fprintf(stderr, "frugal train: %s has unreadable \"train\" metadata\n", p->resume_path);
+        return EXIT_FAIL;
+    }
+    const struct {
+        const char *key, *flag;
+        enum opt_type type;
+        void *dst;
+    } map[] = {
+        { "B", "--batch", OPT_SIZE, &p->B },
+        { "T", "--seq", OPT_SIZE, &p->T },
+        { "accum", "--accum", OPT_INT, &p->accum },
+        { "steps", "--steps", OPT_I64, &p->steps },
+        { "lr", "--lr", OPT_FLOAT, &p->lr },
+        { "lr_min", "--lr-min", OPT_FLOAT, &p->lr_min },
+        { "warmup", "--warmup", OPT_I64, &p->warmup },
+        { "grad_clip", "--grad-clip", OPT_FLOAT, &p->grad_clip },
+        { "beta1", "--beta1", OPT_FLOAT, &p->adam.beta1 },
+        { "beta2", "--beta2", OPT_FLOAT, &p->adam.beta2 },
+        { "eps", NULL, OPT_FLOAT, &p->adam.eps },
+        { "weight_decay", "--weight-decay", OPT_FLOAT, &p->adam.weight_decay },
+        { "seed", "--seed", OPT_U64, &p->seed },
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, map[i].key);
+        if (!cJSON_IsNumber(v) || (map[i].flag && cli_find(o, n_o, map[i].flag)->seen))
+            continue;
+        double d = v->valuedouble;
+        switch (map[i].type) {
+        case OPT_SIZE: *(size_t *)map[i].dst = (size_t)d; break;
+        case OPT_INT: *(int *)map[i].dst = (int)d; break;
+        case OPT_I64: *(int64_t *)map[i].dst = (int64_t)d; break;
+        case OPT_U64: *(uint64_t *)map[i].dst = (uint64_t)d; break;
+        case OPT_FLOAT: *(float *)map[i].dst = (float)d; break;
+        default: break;
+        }
+    }
+    cJSON_Delete(j);
+    return 0;
+}
+
+static void on_log(void *user, const char *msg)
+{
+    (void)user;
+    fprintf(stderr, "frugal train: note: %s\n", msg);
 }
 
 int cmd_train(int argc, char **argv)
@@ -142,13 +202,17 @@ int cmd_train(int argc, char **argv)
             p.cfg.block_size = c.block_size;
         if (!cli_find(o, n_o, "--vocab-size")->seen)
             p.cfg.vocab_size = c.vocab_size;
+        int rc2 = resume_defaults(&p, o, n_o);
+        if (rc2)
+            return rc2;
     }
     if (!cli_find(o, n_o, "--seq")->seen && p.T > (size_t)p.cfg.block_size)
         p.T = (size_t)p.cfg.block_size;
-    if (!cli_find(o, n_o, "--warmup")->seen && p.warmup >= p.steps)
+    if (!p.resume_path && !cli_find(o, n_o, "--warmup")->seen && p.warmup >= p.steps)
         p.warmup = p.steps / 10;
     struct progress_ctx pc = { isatty(2), quiet, 0, p.time_budget_s };
     p.on_progress = on_progress;
+    p.on_log = on_log;
     p.user = &pc;
     struct fg_train_result r;
     char err[1024] = "";
