@@ -62,10 +62,12 @@ $(O)/%.o: %.c
 
 # One ISA per translation unit: only *_avx512.c files get AVX-512 code generation; the model
 # calls them after checking the CPU at run time.
+ARCH := $(shell uname -m)
+AVX512_FLAGS := $(if $(filter x86_64,$(ARCH)),-mavx512f -mavx512bw -mavx512vl -mfma)
 $(O)/%_avx512.o: %_avx512.c
 	@mkdir -p $(dir $@)
 	@echo "CC $< (avx512)"
-	@$(CC) $(CFLAGS_BASE) $(CFLAGS) -mavx512f -mavx512bw -mavx512vl -mfma -c $< -o $@
+	@$(CC) $(CFLAGS_BASE) $(CFLAGS) $(AVX512_FLAGS) -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@

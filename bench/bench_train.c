@@ -111,7 +111,12 @@ int main(int argc, char **argv)
 {
     const char *config = "S";
     int steps = 10, warmup = 2, threads = fg_cpu_count();
-    for (int i = 1; i + 1 < argc; i += 2) {
+    for (int i = 1; i < argc; i += 2) {
+        if (i + 1 >= argc || !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fprintf(stderr, "usage: bench_train --config S|M [--steps N] [--warmup N] "
+                    "[--threads N]\n");
+            return 2;
+        }
         if (!strcmp(argv[i], "--config"))
             config = argv[i + 1];
         else if (!strcmp(argv[i], "--steps"))

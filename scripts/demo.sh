@@ -7,6 +7,7 @@ OUT=${DEMO_OUT:-runs/austen}
 STEPS=${DEMO_STEPS:-2100}
 SECONDS_BUDGET=${DEMO_SECONDS:-180}
 mkdir -p "$OUT"
+rm -f "$OUT"/ckpt_*.safetensors # the demo's own directory: start clean
 echo "== preparing data/austen (6 novels, byte-level tokens) into $OUT"
 "$FRUGAL" prepare -o "$OUT" data/austen/*.txt
 echo "== training: 4 layers, 4 heads, width 128, context 128 (0.84M parameters), $STEPS steps, at most ${SECONDS_BUDGET}s"

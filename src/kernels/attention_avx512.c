@@ -12,12 +12,14 @@
  * Supports HS a multiple of 16 up to 128; fg_attention_avx512_supported() tells the caller.
  * Results differ from _ref only by summation order (FMA, blocked dot products); each unit is
  * computed by one thread in a fixed order, so the bits do not depend on the thread count. */
-#include <immintrin.h>
-#include <math.h>
-#include <string.h>
-
 #include "frugal/kernels.h"
-#include "kernels_int.h"
+
+#if defined(__x86_64__) && defined(__AVX512F__)
+#    include <immintrin.h>
+#    include <math.h>
+#    include <string.h>
+
+#    include "kernels_int.h"
 
 int fg_attention_avx512_supported(size_t C, size_t NH)
 {
@@ -249,3 +251,28 @@ void fg_attention_backward_avx512(float *dqkv, float *scratch, float *scratch2, 
         rowcomb(dK, C3, dS, 1, T, T, W, HS, HS, 0, scale); /* dK = scale dS^T Q */
     }
 }
+
+#else /* not built for AVX-512 (another architecture): never selected */
+
+int fg_attention_avx512_supported(size_t C, size_t NH)
+{
+    (void)C;
+    (void)NH;
+    return 0;
+}
+
+void fg_attention_forward_avx512(float *out, float *att, float *scratch, const float *qkv,
+                                 size_t B, size_t T, size_t C, size_t NH, int n_threads)
+{
+    fg_attention_forward(out, att, qkv, B, T, C, NH, n_threads);
+    (void)scratch;
+}
+
+void fg_attention_backward_avx512(float *dqkv, float *scratch, float *scratch2, const float *dout,
+                                  const float *qkv, const float *att, size_t B, size_t T, size_t C,
+                                  size_t NH, int n_threads)
+{
+    fg_attention_backward(dqkv, scratch, dout, qkv, att, B, T, C, NH, n_threads);
+    (void)scratch2;
+}
+#endif

@@ -217,6 +217,16 @@ static fg_status setup(struct run *r, struct fg_train_result *res, int64_t *star
                  "lr must be positive)");
         return FG_ERR_INVALID_ARG;
     }
+    if (!(p->adam.beta1 >= 0 && p->adam.beta1 < 1) || !(p->adam.beta2 >= 0 && p->adam.beta2 < 1) ||
+        !(p->adam.eps > 0) || !(p->adam.weight_decay >= 0)) {
+        snprintf(errmsg, n, "AdamW needs 0 <= beta1, beta2 < 1, eps > 0 and weight decay >= 0");
+        return FG_ERR_INVALID_ARG;
+    }
+    if (p->lr_min > p->lr) {
+        snprintf(errmsg, n, "--lr-min %g is above --lr %g: the schedule decays from lr to lr-min",
+                 (double)p->lr_min, (double)p->lr);
+        return FG_ERR_INVALID_ARG;
+    }
     if ((rc = fg_model_config_check(&p->cfg, inner, sizeof inner)) != FG_OK) {
         snprintf(errmsg, n, "%s", inner);
         return rc;

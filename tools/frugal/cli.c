@@ -46,8 +46,16 @@ static int set_value(struct opt *o, const char *val, const char *cmd)
         long long v = strtoll(val, &end, 10);
         if (end == val || *end || errno == ERANGE)
             return bad(cmd, o->name, val, "expected an integer");
-        if ((double)v < o->min)
-            return bad(cmd, o->name, val, o->min >= 1 ? "must be positive" : "must not be negative");
+        if ((double)v < o->min) {
+            char why[64];
+            if (o->min == 1)
+                snprintf(why, sizeof why, "must be positive");
+            else if (o->min == 0)
+                snprintf(why, sizeof why, "must not be negative");
+            else
+                snprintf(why, sizeof why, "must be at least %.0f", o->min);
+            return bad(cmd, o->name, val, why);
+        }
         if (o->type == OPT_INT) {
             if (v > 2147483647LL)
                 return bad(cmd, o->name, val, "too large");
@@ -69,6 +77,11 @@ static int set_value(struct opt *o, const char *val, const char *cmd)
             return bad(cmd, o->name, val, "must be positive");
         if (v < o->min)
             return bad(cmd, o->name, val, "must not be negative");
+        if (o->below != 0 && !(v < o->below)) {
+            char why[64];
+            snprintf(why, sizeof why, "must be below %g", o->below);
+            return bad(cmd, o->name, val, why);
+        }
         if (o->type == OPT_FLOAT)
             *(float *)o->dst = (float)v;
         else

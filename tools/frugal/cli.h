@@ -24,6 +24,7 @@ struct opt {
     double min;
     int positive_only; /* floats: must be > 0 */
     int seen;          /* set by the parser */
+    double below;      /* numbers: if nonzero, values must be < below */
 };
 
 /* Parses argv[first..] against opts. Positional arguments go to pos (up to max_pos). Prints a

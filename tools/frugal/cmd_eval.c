@@ -19,7 +19,12 @@ static fg_status load_model(const char *ckpt, size_t B, size_t T, int threads,
         fprintf(stderr, "frugal %s: %s\n", cmd, err);
         return st;
     }
-    if (T == 0 || T > (size_t)cfg.block_size)
+    if (T > (size_t)cfg.block_size) {
+        fprintf(stderr, "frugal %s: --seq %zu exceeds the model's block size %d\n", cmd, T,
+                cfg.block_size);
+        return FG_ERR_INVALID_ARG;
+    }
+    if (T == 0)
         T = (size_t)cfg.block_size;
     struct fg_model_params mp = fg_model_params_default();
     mp.cfg = cfg;
@@ -46,14 +51,14 @@ int cmd_eval(int argc, char **argv)
     size_t B = 8, T = 0;
     int threads = fg_cpu_count(), max_batches = 0, json = 0;
     struct opt o[] = {
-        { "--ckpt", OPT_STR, &ckpt, "FILE", "checkpoint to evaluate [required]", 0, 0, 0 },
-        { "--data", OPT_STR, &data, "FILE", "token shard to score [required]", 0, 0, 0 },
-        { "--batch", OPT_SIZE, &B, "B", "sequences per batch [8]", 1, 0, 0 },
-        { "--seq", OPT_SIZE, &T, "T", "tokens per sequence [block size]", 1, 0, 0 },
+        { "--ckpt", OPT_STR, &ckpt, "FILE", "checkpoint to evaluate [required]", 0, 0, 0, 0 },
+        { "--data", OPT_STR, &data, "FILE", "token shard to score [required]", 0, 0, 0, 0 },
+        { "--batch", OPT_SIZE, &B, "B", "sequences per batch [8]", 1, 0, 0, 0 },
+        { "--seq", OPT_SIZE, &T, "T", "tokens per sequence [block size]", 1, 0, 0, 0 },
         { "--max-batches", OPT_INT, &max_batches, "N", "score at most N batches, 0 = all [0]", 0,
-          0, 0 },
-        { "--threads", OPT_INT, &threads, "N", "threads [all cores]", 1, 0, 0 },
-        { "--json", OPT_FLAG, &json, NULL, "print one JSON object", 0, 0, 0 },
+          0, 0, 0 },
+        { "--threads", OPT_INT, &threads, "N", "threads [all cores]", 1, 0, 0, 0 },
+        { "--json", OPT_FLAG, &json, NULL, "print one JSON object", 0, 0, 0, 0 },
     };
     const char *pos[1];
     int n_pos;
@@ -76,6 +81,11 @@ int cmd_eval(int argc, char **argv)
     struct fg_shard s;
     char err[1024];
     int32_t *in = malloc(B * T * sizeof *in), *tg = malloc(B * T * sizeof *tg);
+    if (!in || !tg) {
+        fprintf(stderr, "frugal eval: out of memory for a batch of %zu x %zu\n", B, T);
+        st = FG_ERR_NOMEM;
+        goto done;
+    }
     if ((st = fg_shard_open(&s, data, m->cfg.vocab_size, err, sizeof err)) != FG_OK) {
         fprintf(stderr, "frugal eval: %s\n", err);
         goto done;
@@ -118,19 +128,21 @@ done:
 
 int cmd_sample(int argc, char **argv)
 {
-    const char *ckpt = NULL, *prompt = "\n";
+    const char *ckpt = NULL, *prompt = "\n", *prompt_ids = NULL;
     int n_tokens = 200, top_k = 40, threads = fg_cpu_count();
     float temperature = 0.8f;
     uint64_t seed = 1;
     struct opt o[] = {
-        { "--ckpt", OPT_STR, &ckpt, "FILE", "checkpoint [required]", 0, 0, 0 },
+        { "--ckpt", OPT_STR, &ckpt, "FILE", "checkpoint [required]", 0, 0, 0, 0 },
         { "--prompt", OPT_STR, &prompt, "TEXT", "text to continue (bytes for a byte vocabulary) "
-          "[newline]", 0, 0, 0 },
-        { "--n", OPT_INT, &n_tokens, "N", "tokens to generate [200]", 1, 0, 0 },
-        { "--temperature", OPT_FLOAT, &temperature, "X", "softmax temperature [0.8]", 0, 1, 0 },
-        { "--top-k", OPT_INT, &top_k, "K", "sample among the K likeliest, 0 = all [40]", 0, 0, 0 },
-        { "--seed", OPT_U64, &seed, "N", "sampling seed [1]", 0, 0, 0 },
-        { "--threads", OPT_INT, &threads, "N", "threads [all cores]", 1, 0, 0 },
+          "[newline]", 0, 0, 0, 0 },
+        { "--prompt-ids", OPT_STR, &prompt_ids, "LIST", "prompt as comma-separated token ids "
+          "(models without a byte vocabulary)", 0, 0, 0, 0 },
+        { "--n", OPT_INT, &n_tokens, "N", "tokens to generate [200]", 1, 0, 0, 0 },
+        { "--temperature", OPT_FLOAT, &temperature, "X", "softmax temperature [0.8]", 0, 1, 0, 0 },
+        { "--top-k", OPT_INT, &top_k, "K", "sample among the K likeliest, 0 = all [40]", 0, 0, 0, 0 },
+        { "--seed", OPT_U64, &seed, "N", "sampling seed [1]", 0, 0, 0, 0 },
+        { "--threads", OPT_INT, &threads, "N", "threads [all cores]", 1, 0, 0, 0 },
     };
     const char *pos[1];
     int n_pos;
@@ -150,16 +162,60 @@ int cmd_sample(int argc, char **argv)
     if (st)
         return cli_exit_code(st);
     size_t T = m->T, V = (size_t)m->cfg.vocab_size, plen = strlen(prompt);
-    size_t cap = plen + (size_t)n_tokens;
+    int byte_level = V == 256;
+    if (!byte_level && !prompt_ids) {
+        fprintf(stderr, "frugal sample: this model's vocabulary has %zu tokens, not bytes: give the "
+                "prompt as --prompt-ids (text prompts need a tokenizer)\n", V);
+        fg_model_free(m);
+        return EXIT_USAGE;
+    }
+    if (prompt_ids)
+        plen = strlen(prompt_ids); /* an upper bound on the number of ids */
+    size_t cap = plen + (size_t)n_tokens + 1;
     int32_t *ctx = malloc(cap * sizeof *ctx);
     float *probs = malloc(V * sizeof *probs);
-    int byte_level = V == 256;
+    if (!ctx || !probs) {
+        fprintf(stderr, "frugal sample: out of memory\n");
+        free(ctx);
+        free(probs);
+        fg_model_free(m);
+        return EXIT_FAIL;
+    }
     size_t len = 0;
-    for (size_t i = 0; i < plen; i++)
-        ctx[len++] = (int32_t)(unsigned char)prompt[i] % (int32_t)V;
+    if (prompt_ids) {
+        const char *s = prompt_ids;
+        while (*s) {
+            char *end;
+            long v = strtol(s, &end, 10);
+            if (end == s || v < 0 || (size_t)v >= V || (*end && *end != ',')) {
+                fprintf(stderr, "frugal sample: --prompt-ids must be comma-separated ids in [0, "
+                        "%zu)\n", V);
+                free(ctx);
+                free(probs);
+                fg_model_free(m);
+                return EXIT_USAGE;
+            }
+            ctx[len++] = (int32_t)v;
+            s = *end ? end + 1 : end;
+        }
+    } else {
+        for (size_t i = 0; i < plen; i++)
+            ctx[len++] = (int32_t)(unsigned char)prompt[i];
+    }
+    if (len == 0) {
+        fprintf(stderr, "frugal sample: the prompt is empty\n");
+        free(ctx);
+        free(probs);
+        fg_model_free(m);
+        return EXIT_USAGE;
+    }
     struct fg_rng rng;
     fg_rng_seed(&rng, seed);
-    fwrite(prompt, 1, plen, stdout);
+    if (byte_level && !prompt_ids)
+        fwrite(prompt, 1, plen, stdout);
+    else
+        for (size_t i = 0; i < len; i++)
+            printf("%s%d", i ? " " : "", (int)ctx[i]);
     for (int k = 0; k < n_tokens; k++) {
         size_t start = len > T ? len - T : 0, n = len - start;
         if ((st = fg_model_forward(m, ctx + start, NULL, 1, n)) != FG_OK) {
@@ -198,10 +254,10 @@ int cmd_sample(int argc, char **argv)
             }
         }
         ctx[len++] = (int32_t)pick;
-        if (byte_level)
+        if (byte_level && !prompt_ids)
             putchar((int)pick);
         else
-            printf("%s%zu", k ? " " : "", pick);
+            printf(" %zu", pick);
         fflush(stdout);
     }
     putchar('\n');

@@ -2,9 +2,11 @@
  * tokenizer (vocabulary 256) is built in; the BPE tokenizer plugs in here later. The split is
  * deterministic: the last --val-fraction of every file goes to validation. */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "frugal/data.h"
@@ -14,11 +16,11 @@ int cmd_prepare(int argc, char **argv)
     const char *outdir = NULL, *tok = "bytes";
     double val_fraction = 0.1;
     struct opt o[] = {
-        { "-o", OPT_STR, &outdir, "DIR", "output directory (must exist) [required]", 0, 0, 0 },
+        { "-o", OPT_STR, &outdir, "DIR", "output directory (created if missing) [required]", 0, 0, 0, 0 },
         { "--tokenizer", OPT_STR, &tok, "NAME", "tokenizer: bytes (vocabulary 256) [bytes]", 0, 0,
-          0 },
+          0, 0 },
         { "--val-fraction", OPT_DOUBLE, &val_fraction, "F", "tail fraction of each file for "
-          "validation [0.1]", 0, 0, 0 },
+          "validation [0.1]", 0, 0, 0, 0 },
     };
     const char *files[4096];
     int n_files;
@@ -40,6 +42,13 @@ int cmd_prepare(int argc, char **argv)
     if (val_fraction >= 1.0) {
         fprintf(stderr, "frugal prepare: --val-fraction must be below 1\n");
         return EXIT_USAGE;
+    }
+    if (mkdir(outdir, 0755) != 0 && errno != EEXIST) {
+        char msg[600], what[500];
+        snprintf(what, sizeof what, "cannot create output directory %s", outdir);
+        fg_errno_msg(msg, sizeof msg, errno, what);
+        fprintf(stderr, "frugal prepare: %s\n", msg);
+        return EXIT_FAIL;
     }
     uint16_t *tr = NULL, *va = NULL;
     size_t n_tr = 0, n_va = 0, cap_tr = 0, cap_va = 0;

@@ -120,52 +120,52 @@ int cmd_train(int argc, char **argv)
     int json = 0, quiet = 0;
     struct opt o[] = {
         { "--data", OPT_STR, &p.train_path, "FILE", "training token shard (llm.c layout; make one "
-          "with frugal prepare) [required]", 0, 0, 0 },
-        { "--val", OPT_STR, &p.val_path, "FILE", "validation token shard", 0, 0, 0 },
-        { "--n-layer", OPT_INT, &p.cfg.n_layer, "N", "transformer blocks [4]", 1, 0, 0 },
+          "with frugal prepare) [required]", 0, 0, 0, 0 },
+        { "--val", OPT_STR, &p.val_path, "FILE", "validation token shard", 0, 0, 0, 0 },
+        { "--n-layer", OPT_INT, &p.cfg.n_layer, "N", "transformer blocks [4]", 1, 0, 0, 0 },
         { "--n-head", OPT_INT, &p.cfg.n_head, "N", "attention heads; divides --n-embd [4]", 1, 0,
-          0 },
-        { "--n-embd", OPT_INT, &p.cfg.n_embd, "N", "model width [128]", 1, 0, 0 },
-        { "--block-size", OPT_INT, &p.cfg.block_size, "N", "positions the model knows [128]", 1,
           0, 0 },
+        { "--n-embd", OPT_INT, &p.cfg.n_embd, "N", "model width [128]", 1, 0, 0, 0 },
+        { "--block-size", OPT_INT, &p.cfg.block_size, "N", "positions the model knows [128]", 1,
+          0, 0, 0 },
         { "--vocab-size", OPT_INT, &p.cfg.vocab_size, "N", "vocabulary; 256 = bytes [256]", 2, 0,
-          0 },
-        { "--batch", OPT_SIZE, &p.B, "B", "sequences per micro-batch [16]", 1, 0, 0 },
-        { "--seq", OPT_SIZE, &p.T, "T", "tokens per sequence, <= block size [128]", 1, 0, 0 },
-        { "--accum", OPT_INT, &p.accum, "K", "micro-batches per optimizer step [1]", 1, 0, 0 },
+          0, 0 },
+        { "--batch", OPT_SIZE, &p.B, "B", "sequences per micro-batch [16]", 1, 0, 0, 0 },
+        { "--seq", OPT_SIZE, &p.T, "T", "tokens per sequence, <= block size [128]", 1, 0, 0, 0 },
+        { "--accum", OPT_INT, &p.accum, "K", "micro-batches per optimizer step [1]", 1, 0, 0, 0 },
         { "--steps", OPT_I64, &p.steps, "N", "optimizer steps; sets the schedule length [1000]",
-          1, 0, 0 },
+          1, 0, 0, 0 },
         { "--stop-at", OPT_I64, &p.stop_at, "N", "stop after step N, schedule unchanged (resume "
-          "later) [off]", 1, 0, 0 },
-        { "--time-budget", OPT_DOUBLE, &p.time_budget_s, "SEC", "stop after SEC seconds of "
-          "training [off]", 0, 1, 0 },
-        { "--lr", OPT_FLOAT, &p.lr, "X", "peak learning rate [1e-3]", 0, 1, 0 },
+          "later) [off]", 1, 0, 0, 0 },
+        { "--time-budget", OPT_DOUBLE, &p.time_budget_s, "SEC", "stop after SEC seconds of wall "
+          "time (training and evaluation) [off]", 0, 1, 0, 0 },
+        { "--lr", OPT_FLOAT, &p.lr, "X", "peak learning rate [1e-3]", 0, 1, 0, 0 },
         { "--lr-min", OPT_FLOAT, &p.lr_min, "X", "final learning rate of the cosine [1e-4]", 0, 0,
-          0 },
-        { "--warmup", OPT_I64, &p.warmup, "N", "linear warmup steps [50]", 0, 0, 0 },
+          0, 0 },
+        { "--warmup", OPT_I64, &p.warmup, "N", "linear warmup steps [50]", 0, 0, 0, 0 },
         { "--grad-clip", OPT_FLOAT, &p.grad_clip, "X", "max global gradient norm, 0 = off [1.0]",
-          0, 0, 0 },
+          0, 0, 0, 0 },
         { "--weight-decay", OPT_FLOAT, &p.adam.weight_decay, "X", "AdamW decay on matrices and "
-          "embeddings [0.1]", 0, 0, 0 },
-        { "--beta1", OPT_FLOAT, &p.adam.beta1, "X", "AdamW beta1 [0.9]", 0, 0, 0 },
-        { "--beta2", OPT_FLOAT, &p.adam.beta2, "X", "AdamW beta2 [0.95]", 0, 0, 0 },
+          "embeddings [0.1]", 0, 0, 0, 0 },
+        { "--beta1", OPT_FLOAT, &p.adam.beta1, "X", "AdamW beta1, in [0, 1) [0.9]", 0, 0, 0, 1 },
+        { "--beta2", OPT_FLOAT, &p.adam.beta2, "X", "AdamW beta2, in [0, 1) [0.95]", 0, 0, 0, 1 },
         { "--eval-every", OPT_I64, &p.eval_every, "N", "validate every N steps, 0 = at the end "
-          "[100]", 0, 0, 0 },
+          "[100]", 0, 0, 0, 0 },
         { "--eval-batches", OPT_INT, &p.eval_batches, "N", "validation batches per evaluation "
-          "[20]", 1, 0, 0 },
-        { "--seed", OPT_U64, &p.seed, "N", "seed for weights and batches [1337]", 0, 0, 0 },
-        { "--threads", OPT_INT, &p.n_threads, "N", "threads [all cores]", 1, 0, 0 },
+          "[20]", 1, 0, 0, 0 },
+        { "--seed", OPT_U64, &p.seed, "N", "seed for weights and batches [1337]", 0, 0, 0, 0 },
+        { "--threads", OPT_INT, &p.n_threads, "N", "threads [all cores]", 1, 0, 0, 0 },
         { "--ckpt-dir", OPT_STR, &p.ckpt_dir, "DIR", "write checkpoints here (must exist) [off]",
-          0, 0, 0 },
+          0, 0, 0, 0 },
         { "--ckpt-every", OPT_I64, &p.ckpt_every, "N", "checkpoint every N steps, 0 = at the end "
-          "[0]", 0, 0, 0 },
-        { "--keep", OPT_INT, &p.keep, "N", "newest checkpoints to keep [2]", 1, 0, 0 },
+          "[0]", 0, 0, 0, 0 },
+        { "--keep", OPT_INT, &p.keep, "N", "newest checkpoints to keep [2]", 1, 0, 0, 0 },
         { "--resume", OPT_STR, &p.resume_path, "FILE", "continue from this checkpoint (model "
-          "config comes from it)", 0, 0, 0 },
+          "config comes from it)", 0, 0, 0, 0 },
         { "--metrics", OPT_STR, &p.metrics_path, "FILE", "write JSON Lines metrics, one per step",
-          0, 0, 0 },
-        { "--json", OPT_FLAG, &json, NULL, "print one JSON summary object on stdout", 0, 0, 0 },
-        { "--quiet", OPT_FLAG, &quiet, NULL, "no progress output", 0, 0, 0 },
+          0, 0, 0, 0 },
+        { "--json", OPT_FLAG, &json, NULL, "print one JSON summary object on stdout", 0, 0, 0, 0 },
+        { "--quiet", OPT_FLAG, &quiet, NULL, "no progress output", 0, 0, 0, 0 },
     };
     size_t n_o = sizeof o / sizeof o[0];
     const char *pos[1];
@@ -225,14 +225,35 @@ int cmd_train(int argc, char **argv)
     }
     double mib = (double)r.peak_rss_bytes / 1048576.0;
     if (json) {
-        printf("{\"steps\":%" PRId64 ",\"final_loss\":%.6f,\"final_val_loss\":%.6f,"
-               "\"best_val_loss\":%.6f,\"tokens\":%" PRIu64 ",\"seconds\":%.3f,"
-               "\"tokens_per_s\":%.1f,\"peak_rss_bytes\":%" PRIu64 ",\"params\":%zu,"
-               "\"predicted_bytes\":%zu,\"flops_per_token\":%.0f,\"checkpoint\":\"%s\"}\n",
-               r.steps_done, r.final_loss, isnan(r.final_val_loss) ? -1.0 : r.final_val_loss,
-               isnan(r.best_val_loss) ? -1.0 : r.best_val_loss, r.tokens, r.seconds,
-               r.tokens_per_s, r.peak_rss_bytes, r.n_params,
-               r.mem.total_bytes + 2 * r.mem.param_bytes, r.flops_per_token, r.last_ckpt);
+        /* cJSON escapes the path and writes null for values that were not measured */
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddNumberToObject(j, "steps", (double)r.steps_done);
+        cJSON_AddNumberToObject(j, "final_loss", r.final_loss);
+        if (isnan(r.final_val_loss))
+            cJSON_AddNullToObject(j, "final_val_loss");
+        else
+            cJSON_AddNumberToObject(j, "final_val_loss", r.final_val_loss);
+        if (isnan(r.best_val_loss))
+            cJSON_AddNullToObject(j, "best_val_loss");
+        else
+            cJSON_AddNumberToObject(j, "best_val_loss", r.best_val_loss);
+        cJSON_AddNumberToObject(j, "tokens", (double)r.tokens);
+        cJSON_AddNumberToObject(j, "seconds", r.seconds);
+        cJSON_AddNumberToObject(j, "tokens_per_s", r.tokens_per_s);
+        cJSON_AddNumberToObject(j, "peak_rss_bytes", (double)r.peak_rss_bytes);
+        cJSON_AddNumberToObject(j, "params", (double)r.n_params);
+        cJSON_AddNumberToObject(j, "predicted_bytes",
+                                (double)(r.mem.total_bytes + 2 * r.mem.param_bytes));
+        cJSON_AddNumberToObject(j, "flops_per_token", r.flops_per_token);
+        if (r.last_ckpt[0])
+            cJSON_AddStringToObject(j, "checkpoint", r.last_ckpt);
+        else
+            cJSON_AddNullToObject(j, "checkpoint");
+        char *text = cJSON_PrintUnformatted(j);
+        if (text)
+            printf("%s\n", text);
+        cJSON_free(text);
+        cJSON_Delete(j);
     } else if (!quiet) {
         printf("trained %" PRId64 " steps (%" PRIu64 " tokens) in %.1f s: %.0f tokens/s\n",
                r.steps_done, r.tokens, r.seconds, r.tokens_per_s);
