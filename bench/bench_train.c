@@ -22,6 +22,7 @@
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #    include <immintrin.h>
+
 __attribute__((target("avx512f"))) static double fma_loop_avx512(long iters)
 {
     __m512 a[12], b = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
@@ -114,7 +115,7 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i += 2) {
         if (i + 1 >= argc || !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fprintf(stderr, "usage: bench_train --config S|M [--steps N] [--warmup N] "
-                    "[--threads N]\n");
+                            "[--threads N]\n");
             return 2;
         }
         if (!strcmp(argv[i], "--config"))
@@ -127,7 +128,7 @@ int main(int argc, char **argv)
             threads = (int)strtol(argv[i + 1], NULL, 10);
         else {
             fprintf(stderr, "usage: bench_train --config S|M [--steps N] [--warmup N] "
-                    "[--threads N]\n");
+                            "[--threads N]\n");
             return 2;
         }
     }
@@ -225,15 +226,16 @@ int main(int argc, char **argv)
            config, p.cfg.n_layer, p.cfg.n_embd, p.cfg.n_head, p.cfg.vocab_size, p.B, p.T,
            m->mem.n_params, threads, med, best, tok_s, fpt * tok_s / 1e9, peak_flops / 1e9, isa,
            100 * mfu, loss);
-    printf("phases (mean ms): (zero_grad fused into adamw) %.1f | forward %.1f | backward %.1f | grad norm %.1f | "
-           "adamw %.1f\n", phase[0] * 1e3 / steps, phase[1] * 1e3 / steps,
-           phase[2] * 1e3 / steps, phase[3] * 1e3 / steps, phase[4] * 1e3 / steps);
+    printf("phases (mean ms): (zero_grad fused into adamw) %.1f | forward %.1f | backward %.1f | "
+           "grad norm %.1f | "
+           "adamw %.1f\n",
+           phase[0] * 1e3 / steps, phase[1] * 1e3 / steps, phase[2] * 1e3 / steps,
+           phase[3] * 1e3 / steps, phase[4] * 1e3 / steps);
     printf("memory: peak RSS %.1f MiB = predicted %.1f MiB (model %.1f + AdamW %.1f) + "
            "baseline %.1f MiB + %.1f MiB unexplained (%.1f%% of predicted)\n",
            (double)peak / 1048576.0, (double)predicted / 1048576.0,
            (double)m->mem.total_bytes / 1048576.0, 2.0 * (double)m->mem.param_bytes / 1048576.0,
-           (double)rss0 / 1048576.0,
-           ((double)peak - (double)predicted - (double)rss0) / 1048576.0,
+           (double)rss0 / 1048576.0, ((double)peak - (double)predicted - (double)rss0) / 1048576.0,
            100.0 * ((double)peak - (double)predicted - (double)rss0) / (double)predicted);
     printf("JSON {\"config\":\"%s\",\"tokens_per_s\":%.1f,\"median_ms\":%.2f,\"best_ms\":%.2f,"
            "\"flops_per_token\":%.0f,\"peak_flops\":%.0f,\"mfu\":%.4f,\"peak_rss_bytes\":%llu,"

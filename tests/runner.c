@@ -58,8 +58,8 @@ int fg_test_close_f32(struct fg_test *t, const char *file, int line, const char 
         }
         n_bad += (size_t)bad;
     }
-    return close_report(t, file, line, what, worst, n ? got[worst] : 0, n ? ref[worst] : 0,
-                        maxabs, maxrel, n_bad, n, atol, rtol);
+    return close_report(t, file, line, what, worst, n ? got[worst] : 0, n ? ref[worst] : 0, maxabs,
+                        maxrel, n_bad, n, atol, rtol);
 }
 
 int fg_test_close_f64(struct fg_test *t, const char *file, int line, const char *what,
@@ -82,8 +82,8 @@ int fg_test_close_f64(struct fg_test *t, const char *file, int line, const char 
         }
         n_bad += (size_t)bad;
     }
-    return close_report(t, file, line, what, worst, n ? got[worst] : 0, n ? ref[worst] : 0,
-                        maxabs, maxrel, n_bad, n, atol, rtol);
+    return close_report(t, file, line, what, worst, n ? got[worst] : 0, n ? ref[worst] : 0, maxabs,
+                        maxrel, n_bad, n, atol, rtol);
 }
 
 int fg_test_main(int argc, char **argv, const struct fg_test_case *cases, size_t n)

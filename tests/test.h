@@ -34,10 +34,10 @@ int fg_test_close_f32(struct fg_test *t, const char *file, int line, const char 
 int fg_test_close_f64(struct fg_test *t, const char *file, int line, const char *what,
                       const double *got, const double *ref, size_t n, double atol, double rtol);
 
-#define CHECK(t, cond)                                                                             \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            fg_test_fail((t), __FILE__, __LINE__, "CHECK(%s)", #cond);                             \
+#define CHECK(t, cond)                                                 \
+    do {                                                               \
+        if (!(cond))                                                   \
+            fg_test_fail((t), __FILE__, __LINE__, "CHECK(%s)", #cond); \
     } while (0)
 #define CHECK_EQ_I64(t, a, b)                                                                      \
     do {                                                                                           \
@@ -45,15 +45,15 @@ int fg_test_close_f64(struct fg_test *t, const char *file, int line, const char 
         if (fg_a_ != fg_b_)                                                                        \
             fg_test_fail((t), __FILE__, __LINE__, "%s == %s: %lld != %lld", #a, #b, fg_a_, fg_b_); \
     } while (0)
-#define CHECK_OK(t, st)                                                                            \
-    do {                                                                                           \
-        int fg_st_ = (int)(st);                                                                    \
-        if (fg_st_ != 0)                                                                           \
-            fg_test_fail((t), __FILE__, __LINE__, "%s returned status %d", #st, fg_st_);          \
+#define CHECK_OK(t, st)                                                                  \
+    do {                                                                                 \
+        int fg_st_ = (int)(st);                                                          \
+        if (fg_st_ != 0)                                                                 \
+            fg_test_fail((t), __FILE__, __LINE__, "%s returned status %d", #st, fg_st_); \
     } while (0)
-#define CHECK_CLOSE(t, got, ref, n, atol, rtol)                                                    \
+#define CHECK_CLOSE(t, got, ref, n, atol, rtol) \
     fg_test_close_f32((t), __FILE__, __LINE__, #got, (got), (ref), (n), (atol), (rtol))
-#define CHECK_CLOSE64(t, got, ref, n, atol, rtol)                                                  \
+#define CHECK_CLOSE64(t, got, ref, n, atol, rtol) \
     fg_test_close_f64((t), __FILE__, __LINE__, #got, (got), (ref), (n), (atol), (rtol))
 
 #endif

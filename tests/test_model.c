@@ -14,14 +14,14 @@
 
 #define FIXTURE "tests/data/gpt_ref.safetensors"
 /* Issue tolerances: logits and gradients |diff| <= 1e-5 + 1e-4 |ref|; losses 1e-5 relative. */
-#define TOL_PARITY_ATOL  1e-5
-#define TOL_PARITY_RTOL  1e-4
-#define TOL_LOSSES_RTOL  1e-5
+#define TOL_PARITY_ATOL 1e-5
+#define TOL_PARITY_RTOL 1e-4
+#define TOL_LOSSES_RTOL 1e-5
 /* fast kernels vs _ref over a whole forward/backward (different summation order, fast exp) */
-#define TOL_FAST_ATOL    2e-6
-#define TOL_FAST_RTOL    2e-3
+#define TOL_FAST_ATOL 2e-6
+#define TOL_FAST_RTOL 2e-3
 /* k micro-batches of b vs one batch of k*b (issue: within 1e-6) */
-#define TOL_ACCUM_ATOL   1e-6
+#define TOL_ACCUM_ATOL 1e-6
 
 static struct fg_model_config fixture_cfg(const struct fg_st_file *f, size_t *B, size_t *T)
 {
@@ -132,8 +132,8 @@ static void parity(struct fg_test *t, int use_ref)
             fg_adamw_step_ref(m->params, m->grads, mom, vel, seg, FG_MODEL_N_TENSORS, k + 1, lr,
                               1.0f, &hp);
         else
-            fg_adamw_step(m->params, m->grads, mom, vel, seg, FG_MODEL_N_TENSORS, k + 1, lr,
-                          1.0f, &hp, 2);
+            fg_adamw_step(m->params, m->grads, mom, vel, seg, FG_MODEL_N_TENSORS, k + 1, lr, 1.0f,
+                          &hp, 2);
     }
     CHECK_CLOSE64(t, losses, ref_losses, 10, 0, TOL_LOSSES_RTOL);
     free(mom);
@@ -298,6 +298,7 @@ TEST(bad_tokens_rejected)
  * blocks (T not a multiple of 4 or 32) and HS = 16 and 32. */
 #define TOL_ATTN_ATOL 1e-5
 #define TOL_ATTN_RTOL 1e-4
+
 TEST(attention_avx512_matches_ref)
 {
     if (fg_cpu_isa() < FG_ISA_AVX512) {

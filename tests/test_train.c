@@ -13,7 +13,7 @@
 #include "frugal/train.h"
 #include "test.h"
 
-#define CORPUS "data/austen/emma.txt"
+#define CORPUS    "data/austen/emma.txt"
 #define MAX_STEPS 64
 
 static char g_dir[256];
@@ -372,7 +372,8 @@ TEST(no_allocation_in_step_loop)
 {
     CHECK(t, make_data());
     struct counting c2 = { 0, 0 }, c6 = { 0, 0 };
-    struct fg_allocator a2 = { count_alloc, count_free, &c2 }, a6 = { count_alloc, count_free, &c6 };
+    struct fg_allocator a2 = { count_alloc, count_free, &c2 },
+                        a6 = { count_alloc, count_free, &c6 };
     struct losses l;
     struct fg_train_params p = tiny_params(NULL, &l);
     struct fg_train_result r;

@@ -33,8 +33,18 @@ extern "C" {
 #endif
 
 enum fg_dtype {
-    FG_DTYPE_F32, FG_DTYPE_F64, FG_DTYPE_F16, FG_DTYPE_BF16, FG_DTYPE_I64, FG_DTYPE_I32,
-    FG_DTYPE_I16, FG_DTYPE_I8, FG_DTYPE_U8, FG_DTYPE_U16, FG_DTYPE_U32, FG_DTYPE_COUNT
+    FG_DTYPE_F32,
+    FG_DTYPE_F64,
+    FG_DTYPE_F16,
+    FG_DTYPE_BF16,
+    FG_DTYPE_I64,
+    FG_DTYPE_I32,
+    FG_DTYPE_I16,
+    FG_DTYPE_I8,
+    FG_DTYPE_U8,
+    FG_DTYPE_U16,
+    FG_DTYPE_U32,
+    FG_DTYPE_COUNT
 };
 
 FG_API const char *fg_dtype_name(enum fg_dtype d); /* "F32" ... */
@@ -73,8 +83,8 @@ struct fg_st_file {
 FG_API fg_status fg_st_parse(const void *buf, size_t len, const struct fg_allocator *a,
                              struct fg_st_file **out, char *errmsg, size_t errmsg_len);
 /* Read and parse a file; the returned object owns the file bytes. */
-FG_API fg_status fg_st_load(const char *path, const struct fg_allocator *a,
-                            struct fg_st_file **out, char *errmsg, size_t errmsg_len);
+FG_API fg_status fg_st_load(const char *path, const struct fg_allocator *a, struct fg_st_file **out,
+                            char *errmsg, size_t errmsg_len);
 FG_API void fg_st_free(struct fg_st_file *f);
 FG_API const struct fg_st_tensor *fg_st_find(const struct fg_st_file *f, const char *name);
 FG_API const char *fg_st_meta(const struct fg_st_file *f, const char *key);
@@ -83,8 +93,8 @@ FG_API const char *fg_st_meta(const struct fg_st_file *f, const char *key);
  * fail_after_bytes > 0 injects a write failure after that many bytes (tests). On any failure
  * the previous file at `path`, if any, is untouched and no temporary file remains. */
 FG_API fg_status fg_st_write(const char *path, const struct fg_st_tensor *t, size_t n,
-                             const struct fg_st_kv *meta, size_t n_meta,
-                             uint64_t fail_after_bytes, char *errmsg, size_t errmsg_len);
+                             const struct fg_st_kv *meta, size_t n_meta, uint64_t fail_after_bytes,
+                             char *errmsg, size_t errmsg_len);
 
 /* ---- training checkpoints ----------------------------------------------------------------- */
 struct fg_model;

@@ -34,6 +34,7 @@ FG_API void fg_free(const struct fg_allocator *a, void *ptr);
  * Return FG_ERR_INVALID_ARG on overflow and leave *out untouched. */
 FG_API fg_status fg_size_mul(size_t a, size_t b, size_t *out);
 FG_API fg_status fg_size_add(size_t a, size_t b, size_t *out);
+
 /* Round n up to a multiple of the power of two `align`. */
 static inline size_t fg_align_up(size_t n, size_t align)
 {
@@ -92,7 +93,7 @@ FG_API void fg_errno_msg(char *errmsg, size_t errmsg_len, int err, const char *w
 
 /* ---- CPU features and time ----------------------------------------------------------------- */
 enum fg_isa {
-    FG_ISA_REF = 0,    /* scalar reference kernels only */
+    FG_ISA_REF = 0, /* scalar reference kernels only */
     FG_ISA_GENERIC = 1 /* portable fast path: BLAS + OpenMP + compiler vectorization */,
     FG_ISA_AVX2 = 2,
     FG_ISA_AVX512 = 3,

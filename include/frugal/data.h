@@ -64,8 +64,8 @@ FG_API fg_status fg_loader_init(struct fg_loader *l, const struct fg_shard *s, s
 FG_API void fg_loader_next(struct fg_loader *l, int32_t *inputs, int32_t *targets);
 /* Sequential window k (k = 0, 1, ...) for evaluation: batch rows are consecutive, disjoint
  * windows of T+1 tokens starting at k*B*T. Returns 0 when the shard has no such window. */
-FG_API int fg_shard_window(const struct fg_shard *s, size_t k, size_t B, size_t T,
-                           int32_t *inputs, int32_t *targets);
+FG_API int fg_shard_window(const struct fg_shard *s, size_t k, size_t B, size_t T, int32_t *inputs,
+                           int32_t *targets);
 
 #ifdef __cplusplus
 }

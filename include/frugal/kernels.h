@@ -113,9 +113,8 @@ FG_API void fg_encoder_forward(float *out, const int32_t *tokens, const float *w
                                const float *wpe, size_t B, size_t T, size_t C, int n_threads);
 FG_API void fg_encoder_backward_ref(float *dwte, float *dwpe, const float *dout,
                                     const int32_t *tokens, size_t B, size_t T, size_t C);
-FG_API void fg_encoder_backward(float *dwte, float *dwpe, const float *dout,
-                                const int32_t *tokens, size_t B, size_t T, size_t C,
-                                int n_threads);
+FG_API void fg_encoder_backward(float *dwte, float *dwpe, const float *dout, const int32_t *tokens,
+                                size_t B, size_t T, size_t C, int n_threads);
 
 /* ---- elementwise ------------------------------------------------------------------------- */
 /* out = a + b (out may alias a or b). */

@@ -28,9 +28,22 @@ extern "C" {
 #define FG_VOCAB_PAD       64
 
 enum fg_param_id {
-    FG_PARAM_WTE, FG_PARAM_WPE, FG_PARAM_LN1W, FG_PARAM_LN1B, FG_PARAM_QKVW, FG_PARAM_QKVB,
-    FG_PARAM_ATTPROJW, FG_PARAM_ATTPROJB, FG_PARAM_LN2W, FG_PARAM_LN2B, FG_PARAM_FCW,
-    FG_PARAM_FCB, FG_PARAM_FCPROJW, FG_PARAM_FCPROJB, FG_PARAM_LNFW, FG_PARAM_LNFB
+    FG_PARAM_WTE,
+    FG_PARAM_WPE,
+    FG_PARAM_LN1W,
+    FG_PARAM_LN1B,
+    FG_PARAM_QKVW,
+    FG_PARAM_QKVB,
+    FG_PARAM_ATTPROJW,
+    FG_PARAM_ATTPROJB,
+    FG_PARAM_LN2W,
+    FG_PARAM_LN2B,
+    FG_PARAM_FCW,
+    FG_PARAM_FCB,
+    FG_PARAM_FCPROJW,
+    FG_PARAM_FCPROJB,
+    FG_PARAM_LNFW,
+    FG_PARAM_LNFB
 };
 
 struct fg_model_config {
@@ -78,10 +91,10 @@ FG_API double fg_model_flops_per_token(const struct fg_model_config *cfg, size_t
 
 struct fg_model_params {
     struct fg_model_config cfg;
-    size_t B, T;      /* activation capacity: largest batch and sequence forward() accepts */
-    int training;     /* 1: allocate gradients and backward scratch */
-    int n_threads;    /* OpenMP threads for kernels (>= 1) */
-    int use_ref;      /* 1: run the scalar _ref kernels (slow; for tests) */
+    size_t B, T;   /* activation capacity: largest batch and sequence forward() accepts */
+    int training;  /* 1: allocate gradients and backward scratch */
+    int n_threads; /* OpenMP threads for kernels (>= 1) */
+    int use_ref;   /* 1: run the scalar _ref kernels (slow; for tests) */
     const struct fg_allocator *allocator; /* borrowed; NULL = default. Must outlive the model */
 };
 
@@ -90,26 +103,26 @@ FG_API struct fg_model_params fg_model_params_default(void);
 /* Views into the activation arena. Per-layer tensors are stacked along L with a stride sized
  * for the capacity (B, T); a smaller forward uses the front of each slot. */
 struct fg_model_acts {
-    float *encoded;                     /* (B,T,C)  residual stream entering layer 0 */
-    float *ln1, *ln1_mean, *ln1_rstd;   /* (L,B,T,C), (L,B,T), (L,B,T) */
-    float *qkv;                         /* (L,B,T,3C) */
-    float *atty;                        /* (L,B,T,C)  attention output before projection */
-    float *att;                         /* (L,B,NH,T,T) softmax probabilities */
-    float *res2;                        /* (L,B,T,C)  residual after attention */
-    float *ln2, *ln2_mean, *ln2_rstd;   /* (L,B,T,C), (L,B,T), (L,B,T) */
-    float *fch, *fch_gelu;              /* (L,B,T,4C) */
-    float *res3;                        /* (L,B,T,C)  residual after the MLP = next layer input */
-    float *lnf, *lnf_mean, *lnf_rstd;   /* (B,T,C), (B,T), (B,T) */
-    float *logits;                      /* (B,T,Vp); holds dlogits during backward */
-    float *losses;                      /* (B,T) */
-    int32_t *inputs, *targets;          /* (B,T) */
+    float *encoded;                   /* (B,T,C)  residual stream entering layer 0 */
+    float *ln1, *ln1_mean, *ln1_rstd; /* (L,B,T,C), (L,B,T), (L,B,T) */
+    float *qkv;                       /* (L,B,T,3C) */
+    float *atty;                      /* (L,B,T,C)  attention output before projection */
+    float *att;                       /* (L,B,NH,T,T) softmax probabilities */
+    float *res2;                      /* (L,B,T,C)  residual after attention */
+    float *ln2, *ln2_mean, *ln2_rstd; /* (L,B,T,C), (L,B,T), (L,B,T) */
+    float *fch, *fch_gelu;            /* (L,B,T,4C) */
+    float *res3;                      /* (L,B,T,C)  residual after the MLP = next layer input */
+    float *lnf, *lnf_mean, *lnf_rstd; /* (B,T,C), (B,T), (B,T) */
+    float *logits;                    /* (B,T,Vp); holds dlogits during backward */
+    float *losses;                    /* (B,T) */
+    int32_t *inputs, *targets;        /* (B,T) */
     /* backward scratch, reused by every layer (NULL when not training) */
-    float *dres;  /* (B,T,C)  gradient of the residual stream */
-    float *dln;   /* (B,T,C) */
-    float *dqkv;  /* (B,T,3C) */
-    float *datty; /* (B,T,C) */
-    float *dfch;  /* (B,T,4C) */
-    float *datt;  /* (B,NH,T,T) */
+    float *dres;         /* (B,T,C)  gradient of the residual stream */
+    float *dln;          /* (B,T,C) */
+    float *dqkv;         /* (B,T,3C) */
+    float *datty;        /* (B,T,C) */
+    float *dfch;         /* (B,T,4C) */
+    float *datt;         /* (B,NH,T,T) */
     float *attn_scratch; /* (B,NH,HS,T) transposed K or V for the AVX-512 attention */
 };
 
@@ -130,7 +143,7 @@ struct fg_model {
 
     void *act_arena; /* owned: the activation arena */
     struct fg_model_acts a;
-    size_t cur_B, cur_T;       /* shape of the last forward */
+    size_t cur_B, cur_T; /* shape of the last forward */
     int have_targets;
     double loss; /* mean loss of the last forward with targets */
     char errmsg[256];
@@ -154,8 +167,8 @@ FG_API float *fg_model_grad(struct fg_model *m, int id);
  * targets may be NULL (then only logits are computed). Token ids must be < vocab_size:
  * checked, FG_ERR_INVALID_ARG otherwise. With targets, m->loss is the mean loss (double sum
  * over positions in order) and FG_ERR_NUMERIC is returned if it is not finite. */
-FG_API fg_status fg_model_forward(struct fg_model *m, const int32_t *inputs,
-                                  const int32_t *targets, size_t B, size_t T);
+FG_API fg_status fg_model_forward(struct fg_model *m, const int32_t *inputs, const int32_t *targets,
+                                  size_t B, size_t T);
 /* Logits (cur_B, cur_T, Vp) of the last forward without targets (or before backward). */
 FG_API const float *fg_model_logits(const struct fg_model *m);
 /* Backward of loss_scale * mean loss of the last forward; ACCUMULATES into the gradients.

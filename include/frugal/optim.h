@@ -49,8 +49,8 @@ FG_API void fg_adamw_step_zero_grad(float *params, float *grads, float *m, float
                                     float lr, float grad_scale, const struct fg_adamw_params *hp,
                                     int n_threads);
 FG_API void fg_adamw_step_ref(float *params, const float *grads, float *m, float *v,
-                              const struct fg_optim_segment *seg, size_t n_seg, int64_t t,
-                              float lr, float grad_scale, const struct fg_adamw_params *hp);
+                              const struct fg_optim_segment *seg, size_t n_seg, int64_t t, float lr,
+                              float grad_scale, const struct fg_adamw_params *hp);
 
 /* Squared L2 norm of x (n elements) in double, chunked as above. `partial` is caller scratch
  * of fg_optim_n_chunks(n) doubles. */
@@ -62,8 +62,7 @@ FG_API int fg_all_finite(const float *x, size_t n, int n_threads);
 
 /* Learning rate at 0-based step `step`: linear warmup from lr_max/warmup to lr_max over
  * `warmup` steps, then cosine decay to lr_min at step `total` (constant lr_min after). */
-FG_API float fg_lr_cosine(int64_t step, int64_t warmup, int64_t total, float lr_max,
-                          float lr_min);
+FG_API float fg_lr_cosine(int64_t step, int64_t warmup, int64_t total, float lr_max, float lr_min);
 
 #ifdef __cplusplus
 }

@@ -33,11 +33,11 @@ typedef enum fg_status {
 FG_API const char *fg_status_str(fg_status st);
 
 /* Propagate a failure: the one error macro. Use inside functions with a `fail:` label free. */
-#define FG_TRY(expr)                                                                               \
-    do {                                                                                           \
-        fg_status fg_try_st_ = (expr);                                                             \
-        if (fg_try_st_ != FG_OK)                                                                   \
-            return fg_try_st_;                                                                     \
+#define FG_TRY(expr)                   \
+    do {                               \
+        fg_status fg_try_st_ = (expr); \
+        if (fg_try_st_ != FG_OK)       \
+            return fg_try_st_;         \
     } while (0)
 
 #ifdef __cplusplus

@@ -63,8 +63,8 @@ struct fg_train_params {
 struct fg_train_result {
     int64_t steps_done;
     double final_loss, final_val_loss, best_val_loss; /* NaN when not measured */
-    uint64_t tokens;  /* trained this run */
-    double seconds;   /* of training steps this run (excludes setup and eval) */
+    uint64_t tokens;                                  /* trained this run */
+    double seconds; /* of training steps this run (excludes setup and eval) */
     double tokens_per_s;
     double flops_per_token;
     uint64_t peak_rss_bytes;

@@ -64,9 +64,15 @@ fg_status fg_ckpt_save(const char *path, const struct fg_model *model, const flo
                                 i ? "," : "", t[i].name, fg_crc32c(0, t[i].data, t[i].nbytes));
     snprintf(crc + pos, crc_len - pos, "}");
     struct fg_st_kv meta[] = {
-        { "format", CKPT_FORMAT }, { "format_version", "1" }, { "config", cfg },
-        { "step", step },          { "rng", rng },            { "loader", loader },
-        { "data_fingerprint", fp }, { "train", st->train_json }, { "crc32c", crc },
+        { "format", CKPT_FORMAT },
+        { "format_version", "1" },
+        { "config", cfg },
+        { "step", step },
+        { "rng", rng },
+        { "loader", loader },
+        { "data_fingerprint", fp },
+        { "train", st->train_json },
+        { "crc32c", crc },
     };
     fg_status rc = fg_st_write(path, t, n, meta, sizeof meta / sizeof meta[0], fail_after_bytes,
                                errmsg, errmsg_len);
@@ -89,19 +95,22 @@ static fg_status parse_config(const struct fg_st_file *f, const char *path,
     const char *fmt = fg_st_meta(f, "format"), *cs = fg_st_meta(f, "config");
     const char *ver = fg_st_meta(f, "format_version");
     if (!fmt || strcmp(fmt, CKPT_FORMAT) != 0 || !cs) {
-        snprintf(errmsg, errmsg_len, "%s is a safetensors file but not a frugal checkpoint "
-                 "(no format/config metadata)", path);
+        snprintf(errmsg, errmsg_len,
+                 "%s is a safetensors file but not a frugal checkpoint "
+                 "(no format/config metadata)",
+                 path);
         return FG_ERR_FORMAT;
     }
     if (!ver || strcmp(ver, "1") != 0) {
-        snprintf(errmsg, errmsg_len, "%s has checkpoint format_version %s; this build reads "
-                 "version 1", path, ver ? ver : "(none)");
+        snprintf(errmsg, errmsg_len,
+                 "%s has checkpoint format_version %s; this build reads "
+                 "version 1",
+                 path, ver ? ver : "(none)");
         return FG_ERR_FORMAT;
     }
     cJSON *j = cJSON_Parse(cs);
     int ok = j && json_int(j, "n_layer", &cfg->n_layer) && json_int(j, "n_head", &cfg->n_head) &&
-             json_int(j, "n_embd", &cfg->n_embd) &&
-             json_int(j, "block_size", &cfg->block_size) &&
+             json_int(j, "n_embd", &cfg->n_embd) && json_int(j, "block_size", &cfg->block_size) &&
              json_int(j, "vocab_size", &cfg->vocab_size);
     cJSON_Delete(j);
     char inner[160];
@@ -156,8 +165,8 @@ static fg_status verify_crcs(const struct fg_st_file *f, const char *path, char 
         if (!e || got != want) {
             snprintf(errmsg, errmsg_len,
                      "%s is corrupt: tensor %s fails its CRC-32C check (stored %08" PRIx32
-                     ", computed %08" PRIx32 "); resume from an older checkpoint", path,
-                     f->tensors[i].name, want, got);
+                     ", computed %08" PRIx32 "); resume from an older checkpoint",
+                     path, f->tensors[i].name, want, got);
             st = FG_ERR_FORMAT;
         }
     }
@@ -194,7 +203,8 @@ fg_status fg_ckpt_load(const char *path, struct fg_model *model, float *m, float
         if (have[i] != want[i]) {
             snprintf(errmsg, errmsg_len,
                      "checkpoint %s has %s = %d but the run asks for %d: drop the flag or "
-                     "start a new run", path, names[i], have[i], want[i]);
+                     "start a new run",
+                     path, names[i], have[i], want[i]);
             rc = FG_ERR_INVALID_ARG;
             goto done;
         }
@@ -237,8 +247,10 @@ fg_status fg_ckpt_load(const char *path, struct fg_model *model, float *m, float
         st->data_tokens = tok;
     }
     if (!ok) {
-        snprintf(errmsg, errmsg_len, "%s: training state metadata (step, rng, loader, "
-                 "data_fingerprint) is missing or malformed", path);
+        snprintf(errmsg, errmsg_len,
+                 "%s: training state metadata (step, rng, loader, "
+                 "data_fingerprint) is missing or malformed",
+                 path);
         rc = FG_ERR_FORMAT;
     }
     const char *tj = fg_st_meta(f, "train");

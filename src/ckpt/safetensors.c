@@ -8,9 +8,8 @@
 
 #include "frugal/ckpt.h"
 
-static const char *const dtype_names[FG_DTYPE_COUNT] = { "F32", "F64", "F16", "BF16",
-                                                         "I64", "I32", "I16", "I8",
-                                                         "U8",  "U16", "U32" };
+static const char *const dtype_names[FG_DTYPE_COUNT] = { "F32", "F64", "F16", "BF16", "I64", "I32",
+                                                         "I16", "I8",  "U8",  "U16",  "U32" };
 static const size_t dtype_sizes[FG_DTYPE_COUNT] = { 4, 8, 2, 2, 8, 4, 2, 1, 1, 2, 4 };
 
 const char *fg_dtype_name(enum fg_dtype d)
@@ -70,10 +69,10 @@ static int get_u64(const cJSON *j, uint64_t *out)
     return 1;
 }
 
-#define ST_FAIL(...)                                                                               \
-    do {                                                                                           \
-        snprintf(errmsg, errmsg_len, __VA_ARGS__);                                                 \
-        goto fail;                                                                                 \
+#define ST_FAIL(...)                               \
+    do {                                           \
+        snprintf(errmsg, errmsg_len, __VA_ARGS__); \
+        goto fail;                                 \
     } while (0)
 
 fg_status fg_st_parse(const void *buf, size_t len, const struct fg_allocator *alloc,
@@ -92,7 +91,8 @@ fg_status fg_st_parse(const void *buf, size_t len, const struct fg_allocator *al
         hlen = (hlen << 8) | b[i];
     if (hlen < 2 || hlen > len - 8 || hlen > (100u << 20))
         ST_FAIL("header length %llu does not fit the file (%zu bytes): truncated or not "
-                "safetensors", (unsigned long long)hlen, len);
+                "safetensors",
+                (unsigned long long)hlen, len);
     if (b[8] != '{')
         ST_FAIL("header does not start with '{'");
     const char *hdr = (const char *)b + 8, *hdr_end = NULL;
@@ -183,7 +183,8 @@ fg_status fg_st_parse(const void *buf, size_t len, const struct fg_allocator *al
         if (!get_u64(cJSON_GetArrayItem(offs, 0), &begin) ||
             !get_u64(cJSON_GetArrayItem(offs, 1), &end) || begin > end || end > data_len)
             ST_FAIL("tensor \"%.64s\" data_offsets [%.0f, %.0f] are outside the %zu data bytes "
-                    "(truncated file?)", t->name, cJSON_GetArrayItem(offs, 0)->valuedouble,
+                    "(truncated file?)",
+                    t->name, cJSON_GetArrayItem(offs, 0)->valuedouble,
                     cJSON_GetArrayItem(offs, 1)->valuedouble, data_len);
         size_t want;
         if (fg_size_mul(numel, dtype_sizes[d], &want) != FG_OK || want != end - begin)

@@ -12,6 +12,7 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #    include <cpuid.h>
+
 static uint64_t xgetbv0(void)
 {
     uint32_t lo, hi;
@@ -73,11 +74,16 @@ enum fg_isa fg_cpu_isa(void)
 const char *fg_isa_name(enum fg_isa isa)
 {
     switch (isa) {
-    case FG_ISA_REF: return "ref";
-    case FG_ISA_GENERIC: return "generic";
-    case FG_ISA_AVX2: return "avx2";
-    case FG_ISA_AVX512: return "avx512";
-    case FG_ISA_AVX512BF16: return "avx512bf16";
+    case FG_ISA_REF:
+        return "ref";
+    case FG_ISA_GENERIC:
+        return "generic";
+    case FG_ISA_AVX2:
+        return "avx2";
+    case FG_ISA_AVX512:
+        return "avx512";
+    case FG_ISA_AVX512BF16:
+        return "avx512bf16";
     }
     return "unknown";
 }

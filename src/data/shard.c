@@ -24,27 +24,28 @@ fg_status fg_shard_check(const void *buf, size_t len, int vocab_size, size_t *n_
     if (len < FG_SHARD_HEADER_BYTES) {
         snprintf(errmsg, errmsg_len,
                  "is %zu bytes, shorter than the %d-byte shard header (empty or not a token "
-                 "shard; make one with `frugal prepare`)", len, FG_SHARD_HEADER_BYTES);
+                 "shard; make one with `frugal prepare`)",
+                 len, FG_SHARD_HEADER_BYTES);
         return FG_ERR_FORMAT;
     }
     int32_t magic = rd_i32(b), version = rd_i32(b + 4), count = rd_i32(b + 8);
     if (magic != FG_SHARD_MAGIC) {
         snprintf(errmsg, errmsg_len,
                  "has magic %d, not %d: not an llm.c token shard (make one with `frugal "
-                 "prepare`)", (int)magic, FG_SHARD_MAGIC);
+                 "prepare`)",
+                 (int)magic, FG_SHARD_MAGIC);
         return FG_ERR_FORMAT;
     }
     if (version != FG_SHARD_VERSION_U16) {
-        snprintf(errmsg, errmsg_len,
-                 "has version %d; this build reads version %d (uint16 tokens)", (int)version,
-                 FG_SHARD_VERSION_U16);
+        snprintf(errmsg, errmsg_len, "has version %d; this build reads version %d (uint16 tokens)",
+                 (int)version, FG_SHARD_VERSION_U16);
         return FG_ERR_FORMAT;
     }
     if (count < 0 || (size_t)count * 2 != len - FG_SHARD_HEADER_BYTES) {
         snprintf(errmsg, errmsg_len,
                  "header says %d tokens (%lld bytes) but the file holds %zu token bytes: "
-                 "truncated or corrupt", (int)count, (long long)count * 2,
-                 len - FG_SHARD_HEADER_BYTES);
+                 "truncated or corrupt",
+                 (int)count, (long long)count * 2, len - FG_SHARD_HEADER_BYTES);
         return FG_ERR_FORMAT;
     }
     const unsigned char *t = b + FG_SHARD_HEADER_BYTES;
@@ -56,8 +57,8 @@ fg_status fg_shard_check(const void *buf, size_t len, int vocab_size, size_t *n_
         if (vocab_size > 0 && v >= vocab_size) {
             snprintf(errmsg, errmsg_len,
                      "token %zu has id %d, outside the vocabulary of %d (shard made with a "
-                     "different tokenizer? set --vocab-size or re-prepare the data)", i, v,
-                     vocab_size);
+                     "different tokenizer? set --vocab-size or re-prepare the data)",
+                     i, v, vocab_size);
             return FG_ERR_FORMAT;
         }
     }
@@ -163,7 +164,8 @@ fg_status fg_loader_init(struct fg_loader *l, const struct fg_shard *s, size_t B
     if (B == 0 || T == 0 || s->n_tokens < B * T + 1) {
         snprintf(errmsg, errmsg_len,
                  "has %zu tokens; a batch of %zu x %zu needs at least %zu (use more data or a "
-                 "smaller --batch/--seq)", s->n_tokens, B, T, B * T + 1);
+                 "smaller --batch/--seq)",
+                 s->n_tokens, B, T, B * T + 1);
         return FG_ERR_INVALID_ARG;
     }
     l->shard = s;

@@ -132,7 +132,7 @@ void fg_attention_forward(float *out, float *att, const float *qkv, size_t B, si
                         att + (b * NH + h) * T * T, (blasint)T);
         }
     long n_rows = (long)(B * NH * T);
-#pragma omp parallel for schedule(static) num_threads(n_threads) default(none)                     \
+#pragma omp parallel for schedule(static) num_threads(n_threads) default(none) \
     shared(att, n_rows, T)
     for (long r = 0; r < n_rows; r++)
         softmax_causal_row(att + (size_t)r * T, (size_t)r % T, T);
@@ -145,8 +145,7 @@ void fg_attention_forward(float *out, float *att, const float *qkv, size_t B, si
 }
 
 void fg_attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,
-                           const float *att, size_t B, size_t T, size_t C, size_t NH,
-                           int n_threads)
+                           const float *att, size_t B, size_t T, size_t C, size_t NH, int n_threads)
 {
     (void)n_threads;
     size_t HS = C / NH, C3 = 3 * C;
@@ -165,7 +164,7 @@ void fg_attention_backward(float *dqkv, float *scratch, const float *dout, const
                         dqkv + b * T * C3 + 2 * C + h * HS, (blasint)C3);
         }
     long n_rows = (long)(B * NH * T);
-#pragma omp parallel for schedule(static) num_threads(n_threads) default(none)                     \
+#pragma omp parallel for schedule(static) num_threads(n_threads) default(none) \
     shared(scratch, att, n_rows, T)
     for (long r = 0; r < n_rows; r++)
         softmax_backward_row(scratch + (size_t)r * T, att + (size_t)r * T, (size_t)r % T, T);

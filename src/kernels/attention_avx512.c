@@ -137,14 +137,30 @@ static void rowcomb(float *Y, size_t ldy, const float *P, size_t prow, size_t pc
         size_t nr = T - r0 < R ? T - r0 : R;
         size_t lo = lower ? 0 : r0, hi = lower ? r0 + nr : T;
         switch (NV) {
-        case 1: comb_block(Y, ldy, P, prow, pcol, r0, nr, lo, hi, B, ldb, 4, 1, va); break;
-        case 2: comb_block(Y, ldy, P, prow, pcol, r0, nr, lo, hi, B, ldb, 4, 2, va); break;
-        case 3: comb_block(Y, ldy, P, prow, pcol, r0, nr, lo, hi, B, ldb, 4, 3, va); break;
-        case 4: comb_block(Y, ldy, P, prow, pcol, r0, nr, lo, hi, B, ldb, 4, 4, va); break;
-        case 5: comb_block(Y, ldy, P, prow, pcol, r0, nr, lo, hi, B, ldb, 2, 5, va); break;
-        case 6: comb_block(Y, ldy, P, prow, pcol, r0, nr, lo, hi, B, ldb, 2, 6, va); break;
-        case 7: comb_block(Y, ldy, P, prow, pcol, r0, nr, lo, hi, B, ldb, 2, 7, va); break;
-        default: comb_block(Y, ldy, P, prow, pcol, r0, nr, lo, hi, B, ldb, 2, 8, va); break;
+        case 1:
+            comb_block(Y, ldy, P, prow, pcol, r0, nr, lo, hi, B, ldb, 4, 1, va);
+            break;
+        case 2:
+            comb_block(Y, ldy, P, prow, pcol, r0, nr, lo, hi, B, ldb, 4, 2, va);
+            break;
+        case 3:
+            comb_block(Y, ldy, P, prow, pcol, r0, nr, lo, hi, B, ldb, 4, 3, va);
+            break;
+        case 4:
+            comb_block(Y, ldy, P, prow, pcol, r0, nr, lo, hi, B, ldb, 4, 4, va);
+            break;
+        case 5:
+            comb_block(Y, ldy, P, prow, pcol, r0, nr, lo, hi, B, ldb, 2, 5, va);
+            break;
+        case 6:
+            comb_block(Y, ldy, P, prow, pcol, r0, nr, lo, hi, B, ldb, 2, 6, va);
+            break;
+        case 7:
+            comb_block(Y, ldy, P, prow, pcol, r0, nr, lo, hi, B, ldb, 2, 7, va);
+            break;
+        default:
+            comb_block(Y, ldy, P, prow, pcol, r0, nr, lo, hi, B, ldb, 2, 8, va);
+            break;
         }
     }
 }
@@ -161,12 +177,11 @@ static void transpose_to(float *dst, const float *src, size_t lds, size_t T, siz
             for (size_t j = 0; j < nj; j++)
                 _mm512_storeu_ps(tile[j], _mm512_loadu_ps(src + (j0 + j) * lds + d0));
             __mmask16 m = tail_mask(nj);
-            __m512i idx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7,
-                                                              6, 5, 4, 3, 2, 1, 0),
-                                             _mm512_set1_epi32(16));
+            __m512i idx = _mm512_mullo_epi32(
+                _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                _mm512_set1_epi32(16));
             for (size_t d = 0; d < 16; d++) {
-                __m512 col = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx,
-                                                      &tile[0][d], 4);
+                __m512 col = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, &tile[0][d], 4);
                 _mm512_mask_storeu_ps(dst + (d0 + d) * T + j0, m, col);
             }
         }
@@ -193,15 +208,15 @@ static void softmax_rows(float *P, size_t T)
     }
 }
 
-void fg_attention_forward_avx512(float *out, float *att, float *scratch, const float *qkv,
-                                 size_t B, size_t T, size_t C, size_t NH, int n_threads)
+void fg_attention_forward_avx512(float *out, float *att, float *scratch, const float *qkv, size_t B,
+                                 size_t T, size_t C, size_t NH, int n_threads)
 {
     (void)n_threads; /* unused when OpenMP is off */
     size_t HS = C / NH, C3 = 3 * C;
     float scale = 1.0f / sqrtf((float)HS);
     long n_units = (long)(B * NH);
-#pragma omp parallel for schedule(static) num_threads(n_threads) default(none)                     \
-    shared(out, att, scratch, qkv, n_units, T, C, NH, HS, C3, scale)
+#    pragma omp parallel for schedule(static) num_threads(n_threads) default(none) \
+        shared(out, att, scratch, qkv, n_units, T, C, NH, HS, C3, scale)
     for (long u = 0; u < n_units; u++) {
         size_t b = (size_t)u / NH, h = (size_t)u % NH;
         const float *Q = qkv + b * T * C3 + h * HS, *K = Q + C, *V = Q + 2 * C;
@@ -222,8 +237,8 @@ void fg_attention_backward_avx512(float *dqkv, float *scratch, float *scratch2, 
     size_t HS = C / NH, C3 = 3 * C;
     float scale = 1.0f / sqrtf((float)HS);
     long n_units = (long)(B * NH);
-#pragma omp parallel for schedule(static) num_threads(n_threads) default(none)                     \
-    shared(dqkv, scratch, scratch2, dout, qkv, att, n_units, T, C, NH, HS, C3, scale)
+#    pragma omp parallel for schedule(static) num_threads(n_threads) default(none) \
+        shared(dqkv, scratch, scratch2, dout, qkv, att, n_units, T, C, NH, HS, C3, scale)
     for (long u = 0; u < n_units; u++) {
         size_t b = (size_t)u / NH, h = (size_t)u % NH;
         const float *Q = qkv + b * T * C3 + h * HS, *K = Q + C, *V = Q + 2 * C;
@@ -261,8 +276,8 @@ int fg_attention_avx512_supported(size_t C, size_t NH)
     return 0;
 }
 
-void fg_attention_forward_avx512(float *out, float *att, float *scratch, const float *qkv,
-                                 size_t B, size_t T, size_t C, size_t NH, int n_threads)
+void fg_attention_forward_avx512(float *out, float *att, float *scratch, const float *qkv, size_t B,
+                                 size_t T, size_t C, size_t NH, int n_threads)
 {
     fg_attention_forward(out, att, qkv, B, T, C, NH, n_threads);
     (void)scratch;

@@ -56,7 +56,7 @@ void fg_crossentropy(float *losses, float *logits, const int32_t *targets, size_
 {
     (void)n_threads; /* unused when OpenMP is off */
     long n_rows = (long)N;
-#pragma omp parallel for schedule(static) num_threads(n_threads) default(none)                     \
+#pragma omp parallel for schedule(static) num_threads(n_threads) default(none) \
     shared(losses, logits, targets, n_rows, V, Vp, dscale)
     for (long n = 0; n < n_rows; n++) {
         assert(targets[n] >= 0 && (size_t)targets[n] < V);

@@ -36,7 +36,7 @@ void fg_encoder_forward(float *out, const int32_t *tokens, const float *wte, con
 {
     (void)n_threads; /* unused when OpenMP is off */
     long n_rows = (long)(B * T);
-#pragma omp parallel for schedule(static) num_threads(n_threads) default(none)                     \
+#pragma omp parallel for schedule(static) num_threads(n_threads) default(none) \
     shared(out, tokens, wte, wpe, n_rows, T, C)
     for (long r = 0; r < n_rows; r++) {
         const float *e = wte + (size_t)tokens[r] * C, *p = wpe + ((size_t)r % T) * C;
@@ -51,7 +51,7 @@ void fg_encoder_backward(float *dwte, float *dwpe, const float *dout, const int3
 {
     (void)n_threads; /* unused when OpenMP is off */
     long n_blocks = (long)((C + 63) / 64);
-#pragma omp parallel for schedule(static) num_threads(n_threads) default(none)                     \
+#pragma omp parallel for schedule(static) num_threads(n_threads) default(none) \
     shared(dwte, dwpe, dout, tokens, n_blocks, B, T, C)
     for (long blk = 0; blk < n_blocks; blk++) {
         size_t c0 = (size_t)blk * 64, c1 = c0 + 64 < C ? c0 + 64 : C;
@@ -76,7 +76,7 @@ void fg_add(float *out, const float *a, const float *b, size_t n, int n_threads)
 {
     (void)n_threads; /* unused when OpenMP is off */
     long n_blocks = (long)((n + 4095) / 4096);
-#pragma omp parallel for schedule(static) num_threads(n_threads) default(none)                     \
+#pragma omp parallel for schedule(static) num_threads(n_threads) default(none) \
     shared(out, a, b, n, n_blocks)
     for (long blk = 0; blk < n_blocks; blk++) {
         size_t i0 = (size_t)blk * 4096, len = n - i0 < 4096 ? n - i0 : 4096;

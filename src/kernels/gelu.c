@@ -24,7 +24,8 @@ void fg_gelu_backward_ref(float *dinp, const float *inp, const float *dout, size
         float u = GELU_K * (x + 0.044715f * x * x * x);
         float th = tanhf(u);
         float sech2 = 1.0f - th * th;
-        float local = 0.5f * (1.0f + th) + 0.5f * x * sech2 * GELU_K * (1.0f + 3.0f * 0.044715f * x * x);
+        float local =
+            0.5f * (1.0f + th) + 0.5f * x * sech2 * GELU_K * (1.0f + 3.0f * 0.044715f * x * x);
         dinp[i] = local * dout[i];
     }
 }
@@ -46,7 +47,8 @@ FG_CLONES static void gelu_bwd_block(float *dinp, const float *restrict inp, con
         float u = GELU_K * (x + 0.044715f * x * x * x);
         float th = fg_fast_tanhf(u);
         float sech2 = 1.0f - th * th;
-        float local = 0.5f * (1.0f + th) + 0.5f * x * sech2 * GELU_K * (1.0f + 3.0f * 0.044715f * x * x);
+        float local =
+            0.5f * (1.0f + th) + 0.5f * x * sech2 * GELU_K * (1.0f + 3.0f * 0.044715f * x * x);
         dinp[i] = local * dout[i];
     }
 }
@@ -57,7 +59,7 @@ void fg_gelu_forward(float *out, const float *inp, size_t n, int n_threads)
 {
     (void)n_threads; /* unused when OpenMP is off */
     long n_blocks = (long)((n + GELU_BLOCK - 1) / GELU_BLOCK);
-#pragma omp parallel for schedule(static) num_threads(n_threads) default(none)                     \
+#pragma omp parallel for schedule(static) num_threads(n_threads) default(none) \
     shared(out, inp, n, n_blocks)
     for (long blk = 0; blk < n_blocks; blk++) {
         size_t i0 = (size_t)blk * GELU_BLOCK;
@@ -70,7 +72,7 @@ void fg_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n
 {
     (void)n_threads; /* unused when OpenMP is off */
     long n_blocks = (long)((n + GELU_BLOCK - 1) / GELU_BLOCK);
-#pragma omp parallel for schedule(static) num_threads(n_threads) default(none)                     \
+#pragma omp parallel for schedule(static) num_threads(n_threads) default(none) \
     shared(dinp, inp, dout, n, n_blocks)
     for (long blk = 0; blk < n_blocks; blk++) {
         size_t i0 = (size_t)blk * GELU_BLOCK;

@@ -73,7 +73,7 @@ void fg_layernorm_forward(float *out, float *mean, float *rstd, const float *inp
 {
     (void)n_threads; /* unused when OpenMP is off */
     long n_rows = (long)N;
-#pragma omp parallel for schedule(static) num_threads(n_threads) default(none)                     \
+#pragma omp parallel for schedule(static) num_threads(n_threads) default(none) \
     shared(out, mean, rstd, inp, w, b, n_rows, C)
     for (long n = 0; n < n_rows; n++)
         ln_row_forward(out + (size_t)n * C, inp + (size_t)n * C, w, b, C, mean + n, rstd + n);
@@ -122,12 +122,12 @@ FG_CLONES static void ln_cols_backward(float *restrict dw, float *restrict db,
 }
 
 void fg_layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
-                           const float *w, const float *mean, const float *rstd, size_t N,
-                           size_t C, int n_threads)
+                           const float *w, const float *mean, const float *rstd, size_t N, size_t C,
+                           int n_threads)
 {
     (void)n_threads; /* unused when OpenMP is off */
     long n_rows = (long)N, n_blocks = (long)((C + 63) / 64);
-#pragma omp parallel num_threads(n_threads) default(none)                                          \
+#pragma omp parallel num_threads(n_threads) default(none) \
     shared(dinp, dw, db, dout, inp, w, mean, rstd, n_rows, n_blocks, N, C)
     {
 #pragma omp for schedule(static)

@@ -58,13 +58,13 @@ void fg_matmul_forward(float *out, const float *inp, const float *w, const float
     if (bias) {
         /* Seed every row with the bias and let sgemm accumulate onto it (beta = 1). */
         long n_rows = (long)N;
-#pragma omp parallel for schedule(static) num_threads(n_threads) default(none)                     \
+#pragma omp parallel for schedule(static) num_threads(n_threads) default(none) \
     shared(out, bias, n_rows, OC)
         for (long n = 0; n < n_rows; n++)
             memcpy(out + (size_t)n * OC, bias, OC * sizeof(float));
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)N, (blasint)OC, (blasint)IC,
-                1.0f, inp, (blasint)IC, w, (blasint)IC, bias ? 1.0f : 0.0f, out, (blasint)OC);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)N, (blasint)OC, (blasint)IC, 1.0f,
+                inp, (blasint)IC, w, (blasint)IC, bias ? 1.0f : 0.0f, out, (blasint)OC);
 }
 
 void fg_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, const float *inp,
@@ -72,15 +72,14 @@ void fg_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout,
 {
     (void)n_threads;
     if (dinp)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)N, (blasint)IC,
-                    (blasint)OC, 1.0f, dout, (blasint)OC, w, (blasint)IC, 0.0f, dinp,
-                    (blasint)IC);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (blasint)OC, (blasint)IC, (blasint)N,
-                1.0f, dout, (blasint)OC, inp, (blasint)IC, 1.0f, dw, (blasint)IC);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)N, (blasint)IC, (blasint)OC,
+                    1.0f, dout, (blasint)OC, w, (blasint)IC, 0.0f, dinp, (blasint)IC);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (blasint)OC, (blasint)IC, (blasint)N, 1.0f,
+                dout, (blasint)OC, inp, (blasint)IC, 1.0f, dw, (blasint)IC);
     if (dbias) {
         /* Column blocks of 64 channels: each thread owns whole blocks. */
         long n_blocks = (long)((OC + 63) / 64);
-#pragma omp parallel for schedule(static) num_threads(n_threads) default(none)                     \
+#pragma omp parallel for schedule(static) num_threads(n_threads) default(none) \
     shared(dbias, dout, n_blocks, N, OC)
         for (long blk = 0; blk < n_blocks; blk++) {
             size_t o0 = (size_t)blk * 64, o1 = o0 + 64 < OC ? o0 + 64 : OC;

@@ -101,7 +101,9 @@ void fg_model_init_weights(struct fg_model *m, uint64_t seed)
         float *p = fg_model_param(m, id);
         size_t n = m->numel[id];
         switch (id) {
-        case FG_PARAM_LN1W: case FG_PARAM_LN2W: case FG_PARAM_LNFW:
+        case FG_PARAM_LN1W:
+        case FG_PARAM_LN2W:
+        case FG_PARAM_LNFW:
             for (size_t i = 0; i < n; i++)
                 p[i] = 1.0f;
             break;
@@ -109,15 +111,19 @@ void fg_model_init_weights(struct fg_model *m, uint64_t seed)
             /* rows of the padded vocabulary stay zero: never looked up, never predicted */
             n = (size_t)m->cfg.vocab_size * (size_t)m->cfg.n_embd;
             /* fall through */
-        case FG_PARAM_WPE: case FG_PARAM_QKVW: case FG_PARAM_FCW:
+        case FG_PARAM_WPE:
+        case FG_PARAM_QKVW:
+        case FG_PARAM_FCW:
             for (size_t i = 0; i < n; i++)
                 p[i] = (float)(0.02 * fg_rng_normal(&rng));
             break;
-        case FG_PARAM_ATTPROJW: case FG_PARAM_FCPROJW:
+        case FG_PARAM_ATTPROJW:
+        case FG_PARAM_FCPROJW:
             for (size_t i = 0; i < n; i++)
                 p[i] = (float)(proj_std * fg_rng_normal(&rng));
             break;
-        default: break; /* biases stay zero */
+        default:
+            break; /* biases stay zero */
         }
     }
 }
@@ -243,8 +249,7 @@ fg_status fg_model_forward(struct fg_model *m, const int32_t *inputs, const int3
         if (m->use_ref)
             fg_attention_forward_ref(atty, att, qkv, B, T, C, NH);
         else if (m->attn_avx512)
-            fg_attention_forward_avx512(atty, att, a->attn_scratch, qkv, B, T, C, NH,
-                                        m->n_threads);
+            fg_attention_forward_avx512(atty, att, a->attn_scratch, qkv, B, T, C, NH, m->n_threads);
         else
             fg_attention_forward(atty, att, qkv, B, T, C, NH, m->n_threads);
         mm_fwd(m, res2, atty, projw, projb, BT, C, C);
@@ -304,8 +309,8 @@ fg_status fg_model_backward(struct fg_model *m, float loss_scale)
     mm_bwd(m, a->dln, fg_model_grad(m, FG_PARAM_WTE), NULL, a->logits, a->lnf, wte, BT, C, Vp);
     memset(a->dres, 0, BT * C * sizeof(float));
     const float *xL = L ? a->res3 + (L - 1) * cap * C : a->encoded;
-    ln_bwd(m, a->dres, fg_model_grad(m, FG_PARAM_LNFW), fg_model_grad(m, FG_PARAM_LNFB), a->dln,
-           xL, fg_model_param(m, FG_PARAM_LNFW), a->lnf_mean, a->lnf_rstd, BT, C);
+    ln_bwd(m, a->dres, fg_model_grad(m, FG_PARAM_LNFW), fg_model_grad(m, FG_PARAM_LNFB), a->dln, xL,
+           fg_model_param(m, FG_PARAM_LNFW), a->lnf_mean, a->lnf_rstd, BT, C);
 
     for (size_t l = L; l-- > 0;) {
         const float *x = l ? a->res3 + (l - 1) * cap * C : a->encoded;
@@ -337,11 +342,10 @@ fg_status fg_model_backward(struct fg_model *m, float loss_scale)
         if (m->use_ref)
             fg_attention_backward_ref(a->dqkv, a->datty, qkv, att, B, T, C, NH);
         else if (m->attn_avx512)
-            fg_attention_backward_avx512(a->dqkv, a->datt, a->attn_scratch, a->datty, qkv, att,
-                                         B, T, C, NH, m->n_threads);
+            fg_attention_backward_avx512(a->dqkv, a->datt, a->attn_scratch, a->datty, qkv, att, B,
+                                         T, C, NH, m->n_threads);
         else
-            fg_attention_backward(a->dqkv, a->datt, a->datty, qkv, att, B, T, C, NH,
-                                  m->n_threads);
+            fg_attention_backward(a->dqkv, a->datt, a->datty, qkv, att, B, T, C, NH, m->n_threads);
         mm_bwd(m, a->dln, fg_model_grad(m, FG_PARAM_QKVW) + l * 3 * C * C,
                fg_model_grad(m, FG_PARAM_QKVB) + l * 3 * C, a->dqkv, ln1,
                fg_model_param(m, FG_PARAM_QKVW) + l * 3 * C * C, BT, C, 3 * C);
@@ -353,7 +357,7 @@ fg_status fg_model_backward(struct fg_model *m, float loss_scale)
         fg_encoder_backward_ref(fg_model_grad(m, FG_PARAM_WTE), fg_model_grad(m, FG_PARAM_WPE),
                                 a->dres, a->inputs, B, T, C);
     else
-        fg_encoder_backward(fg_model_grad(m, FG_PARAM_WTE), fg_model_grad(m, FG_PARAM_WPE),
-                            a->dres, a->inputs, B, T, C, m->n_threads);
+        fg_encoder_backward(fg_model_grad(m, FG_PARAM_WTE), fg_model_grad(m, FG_PARAM_WPE), a->dres,
+                            a->inputs, B, T, C, m->n_threads);
     return FG_OK;
 }

@@ -6,8 +6,8 @@
 #include "model_int.h"
 
 static const char *const tensor_names[FG_MODEL_N_TENSORS] = {
-    "wte", "wpe", "ln1w", "ln1b", "qkvw", "qkvb", "attprojw", "attprojb",
-    "ln2w", "ln2b", "fcw", "fcb", "fcprojw", "fcprojb", "lnfw", "lnfb"
+    "wte",  "wpe",  "ln1w", "ln1b", "qkvw",    "qkvb",    "attprojw", "attprojb",
+    "ln2w", "ln2b", "fcw",  "fcb",  "fcprojw", "fcprojb", "lnfw",     "lnfb"
 };
 
 const char *fg_model_tensor_name(int id)
@@ -22,11 +22,17 @@ size_t fg_model_padded_vocab(int vocab_size)
 
 fg_status fg_model_config_check(const struct fg_model_config *cfg, char *errmsg, size_t n)
 {
-    const struct { const char *name; int v, lo, hi; } f[] = {
-        { "n_layer", cfg->n_layer, 1, 1024 },       { "n_head", cfg->n_head, 1, 1024 },
-        { "n_embd", cfg->n_embd, 1, 65536 },        { "block_size", cfg->block_size, 1, 1 << 20 },
+    const struct {
+        const char *name;
+        int v, lo, hi;
+    } f[] = {
+        { "n_layer", cfg->n_layer, 1, 1024 },
+        { "n_head", cfg->n_head, 1, 1024 },
+        { "n_embd", cfg->n_embd, 1, 65536 },
+        { "block_size", cfg->block_size, 1, 1 << 20 },
         { "vocab_size", cfg->vocab_size, 2, 1 << 24 },
     };
+
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
         if (f[i].v < f[i].lo || f[i].v > f[i].hi) {
             snprintf(errmsg, n, "model %s = %d is out of range [%d, %d]", f[i].name, f[i].v,
@@ -40,25 +46,73 @@ fg_status fg_model_config_check(const struct fg_model_config *cfg, char *errmsg,
     return FG_OK;
 }
 
-size_t fg_model_tensor_numel(const struct fg_model_config *cfg, int id, int *ndim,
-                             int64_t shape[3])
+size_t fg_model_tensor_numel(const struct fg_model_config *cfg, int id, int *ndim, int64_t shape[3])
 {
     int64_t L = cfg->n_layer, C = cfg->n_embd, Vp = (int64_t)fg_model_padded_vocab(cfg->vocab_size);
     int64_t s[3] = { 0, 0, 0 };
     int nd = 0;
     switch (id) {
-    case FG_PARAM_WTE: nd = 2; s[0] = Vp; s[1] = C; break;
-    case FG_PARAM_WPE: nd = 2; s[0] = cfg->block_size; s[1] = C; break;
-    case FG_PARAM_LN1W: case FG_PARAM_LN1B: case FG_PARAM_ATTPROJB: case FG_PARAM_LN2W:
-    case FG_PARAM_LN2B: case FG_PARAM_FCPROJB: nd = 2; s[0] = L; s[1] = C; break;
-    case FG_PARAM_QKVW: nd = 3; s[0] = L; s[1] = 3 * C; s[2] = C; break;
-    case FG_PARAM_QKVB: nd = 2; s[0] = L; s[1] = 3 * C; break;
-    case FG_PARAM_ATTPROJW: nd = 3; s[0] = L; s[1] = C; s[2] = C; break;
-    case FG_PARAM_FCW: nd = 3; s[0] = L; s[1] = 4 * C; s[2] = C; break;
-    case FG_PARAM_FCB: nd = 2; s[0] = L; s[1] = 4 * C; break;
-    case FG_PARAM_FCPROJW: nd = 3; s[0] = L; s[1] = C; s[2] = 4 * C; break;
-    case FG_PARAM_LNFW: case FG_PARAM_LNFB: nd = 1; s[0] = C; break;
-    default: break;
+    case FG_PARAM_WTE:
+        nd = 2;
+        s[0] = Vp;
+        s[1] = C;
+        break;
+    case FG_PARAM_WPE:
+        nd = 2;
+        s[0] = cfg->block_size;
+        s[1] = C;
+        break;
+    case FG_PARAM_LN1W:
+    case FG_PARAM_LN1B:
+    case FG_PARAM_ATTPROJB:
+    case FG_PARAM_LN2W:
+    case FG_PARAM_LN2B:
+    case FG_PARAM_FCPROJB:
+        nd = 2;
+        s[0] = L;
+        s[1] = C;
+        break;
+    case FG_PARAM_QKVW:
+        nd = 3;
+        s[0] = L;
+        s[1] = 3 * C;
+        s[2] = C;
+        break;
+    case FG_PARAM_QKVB:
+        nd = 2;
+        s[0] = L;
+        s[1] = 3 * C;
+        break;
+    case FG_PARAM_ATTPROJW:
+        nd = 3;
+        s[0] = L;
+        s[1] = C;
+        s[2] = C;
+        break;
+    case FG_PARAM_FCW:
+        nd = 3;
+        s[0] = L;
+        s[1] = 4 * C;
+        s[2] = C;
+        break;
+    case FG_PARAM_FCB:
+        nd = 2;
+        s[0] = L;
+        s[1] = 4 * C;
+        break;
+    case FG_PARAM_FCPROJW:
+        nd = 3;
+        s[0] = L;
+        s[1] = C;
+        s[2] = 4 * C;
+        break;
+    case FG_PARAM_LNFW:
+    case FG_PARAM_LNFB:
+        nd = 1;
+        s[0] = C;
+        break;
+    default:
+        break;
     }
     size_t numel = nd ? 1 : 0;
     for (int i = 0; i < nd; i++) {
@@ -77,8 +131,8 @@ int fg_model_tensor_decays(int id)
            id == FG_PARAM_ATTPROJW || id == FG_PARAM_FCW || id == FG_PARAM_FCPROJW;
 }
 
-size_t fg_model_param_layout(const struct fg_model_config *cfg, size_t offset[],
-                             size_t numel[], size_t *n_params)
+size_t fg_model_param_layout(const struct fg_model_config *cfg, size_t offset[], size_t numel[],
+                             size_t *n_params)
 {
     size_t off = 0, total = 0;
     for (int i = 0; i < FG_MODEL_N_TENSORS; i++) {
@@ -112,23 +166,42 @@ size_t fg_model_act_layout(const struct fg_model_config *cfg, size_t B, size_t T
     if (att_d * (double)L > big || (double)BT * (double)Vp > big)
         return 0;
     size_t att = B * NH * T * T;
-    struct slot { void **p; size_t n; int train_only; } s[] = {
-        { (void **)&a->encoded, BT * C, 0 },   { (void **)&a->ln1, L * BT * C, 0 },
-        { (void **)&a->ln1_mean, L * BT, 0 },  { (void **)&a->ln1_rstd, L * BT, 0 },
-        { (void **)&a->qkv, L * BT * 3 * C, 0 }, { (void **)&a->atty, L * BT * C, 0 },
-        { (void **)&a->att, L * att, 0 },      { (void **)&a->res2, L * BT * C, 0 },
-        { (void **)&a->ln2, L * BT * C, 0 },   { (void **)&a->ln2_mean, L * BT, 0 },
-        { (void **)&a->ln2_rstd, L * BT, 0 },  { (void **)&a->fch, L * BT * 4 * C, 0 },
-        { (void **)&a->fch_gelu, L * BT * 4 * C, 0 }, { (void **)&a->res3, L * BT * C, 0 },
-        { (void **)&a->lnf, BT * C, 0 },       { (void **)&a->lnf_mean, BT, 0 },
-        { (void **)&a->lnf_rstd, BT, 0 },      { (void **)&a->logits, BT * Vp, 0 },
-        { (void **)&a->losses, BT, 0 },        { (void **)&a->inputs, BT, 0 },
+
+    struct slot {
+        void **p;
+        size_t n;
+        int train_only;
+    } s[] = {
+        { (void **)&a->encoded, BT * C, 0 },
+        { (void **)&a->ln1, L * BT * C, 0 },
+        { (void **)&a->ln1_mean, L * BT, 0 },
+        { (void **)&a->ln1_rstd, L * BT, 0 },
+        { (void **)&a->qkv, L * BT * 3 * C, 0 },
+        { (void **)&a->atty, L * BT * C, 0 },
+        { (void **)&a->att, L * att, 0 },
+        { (void **)&a->res2, L * BT * C, 0 },
+        { (void **)&a->ln2, L * BT * C, 0 },
+        { (void **)&a->ln2_mean, L * BT, 0 },
+        { (void **)&a->ln2_rstd, L * BT, 0 },
+        { (void **)&a->fch, L * BT * 4 * C, 0 },
+        { (void **)&a->fch_gelu, L * BT * 4 * C, 0 },
+        { (void **)&a->res3, L * BT * C, 0 },
+        { (void **)&a->lnf, BT * C, 0 },
+        { (void **)&a->lnf_mean, BT, 0 },
+        { (void **)&a->lnf_rstd, BT, 0 },
+        { (void **)&a->logits, BT * Vp, 0 },
+        { (void **)&a->losses, BT, 0 },
+        { (void **)&a->inputs, BT, 0 },
         { (void **)&a->targets, BT, 0 },
-        { (void **)&a->dres, BT * C, 1 },      { (void **)&a->dln, BT * C, 1 },
-        { (void **)&a->dqkv, BT * 3 * C, 1 },  { (void **)&a->datty, BT * C, 1 },
-        { (void **)&a->dfch, BT * 4 * C, 1 },  { (void **)&a->datt, att, 1 },
+        { (void **)&a->dres, BT * C, 1 },
+        { (void **)&a->dln, BT * C, 1 },
+        { (void **)&a->dqkv, BT * 3 * C, 1 },
+        { (void **)&a->datty, BT * C, 1 },
+        { (void **)&a->dfch, BT * 4 * C, 1 },
+        { (void **)&a->datt, att, 1 },
         { (void **)&a->attn_scratch, BT * C, 0 },
     };
+
     size_t off = 0, scratch = 0;
     for (size_t i = 0; i < sizeof s / sizeof s[0]; i++) {
         if (s[i].train_only && !training) {

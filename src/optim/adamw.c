@@ -5,8 +5,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "frugal/optim.h"
 #include "../kernels/kernels_int.h"
+#include "frugal/optim.h"
 
 struct fg_adamw_params fg_adamw_params_default(void)
 {
@@ -77,8 +77,7 @@ void fg_adamw_step_ref(float *params, const float *grads, float *m, float *v,
 
 static void adamw_sweep(float *params, float *grads, float *m, float *v,
                         const struct fg_optim_segment *seg, size_t n_seg, int64_t t, float lr,
-                        float grad_scale, const struct fg_adamw_params *hp, int zero,
-                        int n_threads)
+                        float grad_scale, const struct fg_adamw_params *hp, int zero, int n_threads)
 {
     (void)n_threads; /* unused when OpenMP is off */
     struct adam_coef c = coef(t, lr, grad_scale, hp);
@@ -86,7 +85,7 @@ static void adamw_sweep(float *params, float *grads, float *m, float *v,
         size_t off = seg[s].offset, n = seg[s].n;
         int decay = seg[s].decay;
         long n_blocks = (long)((n + ADAM_BLOCK - 1) / ADAM_BLOCK);
-#pragma omp parallel for schedule(static) num_threads(n_threads) default(none)                     \
+#pragma omp parallel for schedule(static) num_threads(n_threads) default(none) \
     shared(params, grads, m, v, off, n, decay, zero, c, n_blocks)
         for (long b = 0; b < n_blocks; b++) {
             size_t i0 = off + (size_t)b * ADAM_BLOCK;
@@ -106,9 +105,8 @@ void fg_adamw_step(float *params, const float *grads, float *m, float *v,
 }
 
 void fg_adamw_step_zero_grad(float *params, float *grads, float *m, float *v,
-                             const struct fg_optim_segment *seg, size_t n_seg, int64_t t,
-                             float lr, float grad_scale, const struct fg_adamw_params *hp,
-                             int n_threads)
+                             const struct fg_optim_segment *seg, size_t n_seg, int64_t t, float lr,
+                             float grad_scale, const struct fg_adamw_params *hp, int n_threads)
 {
     adamw_sweep(params, grads, m, v, seg, n_seg, t, lr, grad_scale, hp, 1, n_threads);
 }
@@ -138,7 +136,7 @@ double fg_sumsq(const float *x, size_t n, double *partial, int n_threads)
 {
     (void)n_threads; /* unused when OpenMP is off */
     long n_chunks = (long)fg_optim_n_chunks(n);
-#pragma omp parallel for schedule(static) num_threads(n_threads) default(none)                     \
+#pragma omp parallel for schedule(static) num_threads(n_threads) default(none) \
     shared(x, n, partial, n_chunks)
     for (long c = 0; c < n_chunks; c++) {
         size_t i0 = (size_t)c * FG_OPTIM_CHUNK;

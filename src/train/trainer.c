@@ -143,10 +143,12 @@ static fg_status check_resume_params(const struct fg_train_params *p, const char
     size_t used = 0;
     note[0] = '\0';
     static const char *const keys[][2] = {
-        { "B", "--batch" },       { "T", "--seq" },           { "accum", "--accum" },
-        { "steps", "--steps" },   { "lr", "--lr" },           { "lr_min", "--lr-min" },
-        { "warmup", "--warmup" }, { "grad_clip", "--grad-clip" }, { "beta1", "--beta1" },
-        { "beta2", "--beta2" },   { "eps", "eps" },           { "weight_decay", "--weight-decay" },
+        { "B", "--batch" },       { "T", "--seq" },
+        { "accum", "--accum" },   { "steps", "--steps" },
+        { "lr", "--lr" },         { "lr_min", "--lr-min" },
+        { "warmup", "--warmup" }, { "grad_clip", "--grad-clip" },
+        { "beta1", "--beta1" },   { "beta2", "--beta2" },
+        { "eps", "eps" },         { "weight_decay", "--weight-decay" },
         { "seed", "--seed" },
     };
     char now[1024];
@@ -163,16 +165,18 @@ static fg_status check_resume_params(const struct fg_train_params *p, const char
         if (!cJSON_IsNumber(x) || !cJSON_IsNumber(y))
             continue;
         if (x->valuedouble != y->valuedouble && used < sizeof note)
-            used += (size_t)snprintf(note + used, sizeof note - used, "%s%s %.9g (checkpoint: %.9g)",
-                                     used ? ", " : "", keys[i][1], y->valuedouble,
-                                     x->valuedouble);
+            used +=
+                (size_t)snprintf(note + used, sizeof note - used, "%s%s %.9g (checkpoint: %.9g)",
+                                 used ? ", " : "", keys[i][1], y->valuedouble, x->valuedouble);
     }
     cJSON_Delete(a);
     cJSON_Delete(b);
     if (!st && note[0] && p->on_log) {
         char msg[1400];
-        snprintf(msg, sizeof msg, "resuming with changed settings: %s; the run will not match "
-                 "an uninterrupted one", note);
+        snprintf(msg, sizeof msg,
+                 "resuming with changed settings: %s; the run will not match "
+                 "an uninterrupted one",
+                 note);
         p->on_log(p->user, msg);
     }
     return st;
@@ -193,8 +197,8 @@ static fg_status save_ckpt(struct run *r, int64_t step, struct fg_train_result *
     char path[4096];
     ckpt_path_of(path, sizeof path, p->ckpt_dir, step);
     char inner[512];
-    fg_status rc = fg_ckpt_save(path, r->model, r->m, r->v, &st, p->ckpt_fail_after, inner,
-                                sizeof inner);
+    fg_status rc =
+        fg_ckpt_save(path, r->model, r->m, r->v, &st, p->ckpt_fail_after, inner, sizeof inner);
     if (rc) {
         snprintf(errmsg, n, "writing checkpoint %s failed: %s", path, inner);
         return rc;
@@ -211,9 +215,10 @@ static fg_status setup(struct run *r, struct fg_train_result *res, int64_t *star
     const struct fg_train_params *p = r->p;
     char inner[512];
     fg_status rc;
-    if (p->B < 1 || p->T < 1 || p->accum < 1 || p->steps < 1 || p->n_threads < 1 ||
-        !(p->lr > 0) || p->lr_min < 0 || p->warmup < 0 || p->grad_clip < 0 || !p->train_path) {
-        snprintf(errmsg, n, "invalid training parameters (batch, seq, accum, steps, threads and "
+    if (p->B < 1 || p->T < 1 || p->accum < 1 || p->steps < 1 || p->n_threads < 1 || !(p->lr > 0) ||
+        p->lr_min < 0 || p->warmup < 0 || p->grad_clip < 0 || !p->train_path) {
+        snprintf(errmsg, n,
+                 "invalid training parameters (batch, seq, accum, steps, threads and "
                  "lr must be positive)");
         return FG_ERR_INVALID_ARG;
     }
@@ -232,8 +237,10 @@ static fg_status setup(struct run *r, struct fg_train_result *res, int64_t *star
         return rc;
     }
     if (p->T > (size_t)p->cfg.block_size) {
-        snprintf(errmsg, n, "sequence length %zu exceeds the model's block size %d: lower --seq "
-                 "or raise --block-size", p->T, p->cfg.block_size);
+        snprintf(errmsg, n,
+                 "sequence length %zu exceeds the model's block size %d: lower --seq "
+                 "or raise --block-size",
+                 p->T, p->cfg.block_size);
         return FG_ERR_INVALID_ARG;
     }
     if ((rc = fg_shard_open(&r->train, p->train_path, p->cfg.vocab_size, errmsg, n)) != FG_OK)
@@ -248,8 +255,10 @@ static fg_status setup(struct run *r, struct fg_train_result *res, int64_t *star
             return rc;
         r->have_val = 1;
         if (r->val.n_tokens < p->B * p->T + 1) {
-            snprintf(errmsg, n, "validation data %s has %zu tokens; one batch of %zu x %zu needs "
-                     "%zu", p->val_path, r->val.n_tokens, p->B, p->T, p->B * p->T + 1);
+            snprintf(errmsg, n,
+                     "validation data %s has %zu tokens; one batch of %zu x %zu needs "
+                     "%zu",
+                     p->val_path, r->val.n_tokens, p->B, p->T, p->B * p->T + 1);
             return FG_ERR_INVALID_ARG;
         }
     }
@@ -294,10 +303,12 @@ static fg_status setup(struct run *r, struct fg_train_result *res, int64_t *star
         if ((rc = fg_ckpt_load(p->resume_path, m, r->m, r->v, &st, errmsg, n)) != FG_OK)
             return rc;
         if (st.data_crc != r->train.crc32c || st.data_tokens != r->train.n_tokens) {
-            snprintf(errmsg, n, "checkpoint %s was trained on different data (fingerprint "
+            snprintf(errmsg, n,
+                     "checkpoint %s was trained on different data (fingerprint "
                      "%08" PRIx32 ":%" PRIu64 ", %s has %08" PRIx32 ":%zu): pass the same --data "
-                     "to resume", p->resume_path, st.data_crc, st.data_tokens, p->train_path,
-                     r->train.crc32c, r->train.n_tokens);
+                     "to resume",
+                     p->resume_path, st.data_crc, st.data_tokens, p->train_path, r->train.crc32c,
+                     r->train.n_tokens);
             return FG_ERR_INVALID_ARG;
         }
         if ((rc = check_resume_params(p, st.train_json, errmsg, n)) != FG_OK)
@@ -317,8 +328,10 @@ static fg_status setup(struct run *r, struct fg_train_result *res, int64_t *star
         FILE *fp = fopen(probe, "wb");
         if (!fp) {
             char what[4300];
-            snprintf(what, sizeof what, "checkpoint directory %s is not writable (create it or "
-                     "choose another --ckpt-dir)", p->ckpt_dir);
+            snprintf(what, sizeof what,
+                     "checkpoint directory %s is not writable (create it or "
+                     "choose another --ckpt-dir)",
+                     p->ckpt_dir);
             fg_errno_msg(errmsg, n, errno, what);
             return FG_ERR_IO;
         }
@@ -382,8 +395,8 @@ static fg_status train_step(struct run *r, int64_t step, float lr, double *loss,
     float scale = 1.0f;
     if (p->grad_clip > 0 && *norm > (double)p->grad_clip)
         scale = (float)((double)p->grad_clip / (*norm + 1e-6));
-    fg_adamw_step_zero_grad(m->params, m->grads, r->m, r->v, r->seg, FG_MODEL_N_TENSORS,
-                            step + 1, lr, scale, &p->adam, p->n_threads);
+    fg_adamw_step_zero_grad(m->params, m->grads, r->m, r->v, r->seg, FG_MODEL_N_TENSORS, step + 1,
+                            lr, scale, &p->adam, p->n_threads);
     return FG_OK;
 }
 
@@ -414,14 +427,19 @@ fg_status fg_train(const struct fg_train_params *p, struct fg_train_result *res,
             char tail[8400];
             const char *good = last_good_ckpt(&r, step);
             if (good)
-                snprintf(tail, sizeof tail, "; training stopped: resume from the last good "
-                         "checkpoint %s with a lower --lr or --grad-clip", good);
+                snprintf(tail, sizeof tail,
+                         "; training stopped: resume from the last good "
+                         "checkpoint %s with a lower --lr or --grad-clip",
+                         good);
             else if (r.ckpt_path[0][0])
-                snprintf(tail, sizeof tail, "; training stopped: no checkpoint from before the "
+                snprintf(tail, sizeof tail,
+                         "; training stopped: no checkpoint from before the "
                          "divergence remains (%s holds the diverged weights); restart with a lower "
-                         "--lr or --grad-clip (and --keep 2 or more)", r.ckpt_path[0]);
+                         "--lr or --grad-clip (and --keep 2 or more)",
+                         r.ckpt_path[0]);
             else
-                snprintf(tail, sizeof tail, "; training stopped: restart with a lower --lr or "
+                snprintf(tail, sizeof tail,
+                         "; training stopped: restart with a lower --lr or "
                          "--grad-clip");
             /* good points into r.ckpt_path, an array of the same size as last_ckpt */
             if (good)
@@ -438,8 +456,14 @@ fg_status fg_train(const struct fg_train_params *p, struct fg_train_result *res,
         res->steps_done++;
         res->tokens += tokens_per_step;
         res->final_loss = loss;
-        struct fg_train_progress pr = { step, p->steps, loss, NAN, lr, norm,
-                                        (double)tokens_per_step / dt, dt * 1e3,
+        struct fg_train_progress pr = { step,
+                                        p->steps,
+                                        loss,
+                                        NAN,
+                                        lr,
+                                        norm,
+                                        (double)tokens_per_step / dt,
+                                        dt * 1e3,
                                         fg_time_now() - t_start };
         int last = step == stop || (p->time_budget_s > 0 && pr.elapsed_s >= p->time_budget_s);
         if (r.have_val && ((p->eval_every > 0 && step % p->eval_every == 0) || last)) {

@@ -42,7 +42,10 @@ static int set_value(struct opt *o, const char *val, const char *cmd)
     char *end = NULL;
     errno = 0;
     switch (o->type) {
-    case OPT_INT: case OPT_I64: case OPT_U64: case OPT_SIZE: {
+    case OPT_INT:
+    case OPT_I64:
+    case OPT_U64:
+    case OPT_SIZE: {
         long long v = strtoll(val, &end, 10);
         if (end == val || *end || errno == ERANGE)
             return bad(cmd, o->name, val, "expected an integer");
@@ -69,7 +72,8 @@ static int set_value(struct opt *o, const char *val, const char *cmd)
         }
         return 0;
     }
-    case OPT_FLOAT: case OPT_DOUBLE: {
+    case OPT_FLOAT:
+    case OPT_DOUBLE: {
         double v = strtod(val, &end);
         if (end == val || *end || errno == ERANGE || !isfinite(v))
             return bad(cmd, o->name, val, "expected a finite number");
@@ -112,8 +116,8 @@ int cli_parse(int argc, char **argv, int first, struct opt *opts, size_t n_opts,
         }
         if (a[0] != '-' || a[1] == '\0') {
             if (*n_pos >= max_pos) {
-                fprintf(stderr, "frugal %s: unexpected argument '%s' (see frugal %s --help)\n",
-                        cmd, a, cmd);
+                fprintf(stderr, "frugal %s: unexpected argument '%s' (see frugal %s --help)\n", cmd,
+                        a, cmd);
                 return EXIT_USAGE;
             }
             pos[(*n_pos)++] = a;
@@ -139,8 +143,8 @@ int cli_parse(int argc, char **argv, int first, struct opt *opts, size_t n_opts,
             } else if (i + 1 < argc) {
                 val = argv[++i];
             } else {
-                fprintf(stderr, "frugal %s: option %s needs a value (see frugal %s --help)\n",
-                        cmd, name, cmd);
+                fprintf(stderr, "frugal %s: option %s needs a value (see frugal %s --help)\n", cmd,
+                        name, cmd);
                 return EXIT_USAGE;
             }
         }

@@ -55,8 +55,8 @@ int cmd_eval(int argc, char **argv)
         { "--data", OPT_STR, &data, "FILE", "token shard to score [required]", 0, 0, 0, 0 },
         { "--batch", OPT_SIZE, &B, "B", "sequences per batch [8]", 1, 0, 0, 0 },
         { "--seq", OPT_SIZE, &T, "T", "tokens per sequence [block size]", 1, 0, 0, 0 },
-        { "--max-batches", OPT_INT, &max_batches, "N", "score at most N batches, 0 = all [0]", 0,
-          0, 0, 0 },
+        { "--max-batches", OPT_INT, &max_batches, "N", "score at most N batches, 0 = all [0]", 0, 0,
+          0, 0 },
         { "--threads", OPT_INT, &threads, "N", "threads [all cores]", 1, 0, 0, 0 },
         { "--json", OPT_FLAG, &json, NULL, "print one JSON object", 0, 0, 0, 0 },
     };
@@ -91,8 +91,10 @@ int cmd_eval(int argc, char **argv)
         goto done;
     }
     if (s.n_tokens < B * T + 1) {
-        fprintf(stderr, "frugal eval: %s has %zu tokens; one batch of %zu x %zu needs %zu (lower "
-                "--batch or --seq)\n", data, s.n_tokens, B, T, B * T + 1);
+        fprintf(stderr,
+                "frugal eval: %s has %zu tokens; one batch of %zu x %zu needs %zu (lower "
+                "--batch or --seq)\n",
+                data, s.n_tokens, B, T, B * T + 1);
         st = FG_ERR_INVALID_ARG;
         fg_shard_close(&s);
         goto done;
@@ -113,7 +115,8 @@ int cmd_eval(int argc, char **argv)
         printf("\"tokens\":%llu}\n", (unsigned long long)n);
     } else {
         printf("tokens scored   %llu\nloss            %.4f nats/token\nperplexity      %.3f\n"
-               "bits per token  %.4f\n", (unsigned long long)n, loss, exp(loss), bpt);
+               "bits per token  %.4f\n",
+               (unsigned long long)n, loss, exp(loss), bpt);
         if (m->cfg.vocab_size == 256)
             printf("bits per byte   %.4f\n", bpt);
         else
@@ -134,13 +137,18 @@ int cmd_sample(int argc, char **argv)
     uint64_t seed = 1;
     struct opt o[] = {
         { "--ckpt", OPT_STR, &ckpt, "FILE", "checkpoint [required]", 0, 0, 0, 0 },
-        { "--prompt", OPT_STR, &prompt, "TEXT", "text to continue (bytes for a byte vocabulary) "
-          "[newline]", 0, 0, 0, 0 },
-        { "--prompt-ids", OPT_STR, &prompt_ids, "LIST", "prompt as comma-separated token ids "
-          "(models without a byte vocabulary)", 0, 0, 0, 0 },
+        { "--prompt", OPT_STR, &prompt, "TEXT",
+          "text to continue (bytes for a byte vocabulary) "
+          "[newline]",
+          0, 0, 0, 0 },
+        { "--prompt-ids", OPT_STR, &prompt_ids, "LIST",
+          "prompt as comma-separated token ids "
+          "(models without a byte vocabulary)",
+          0, 0, 0, 0 },
         { "--n", OPT_INT, &n_tokens, "N", "tokens to generate [200]", 1, 0, 0, 0 },
         { "--temperature", OPT_FLOAT, &temperature, "X", "softmax temperature [0.8]", 0, 1, 0, 0 },
-        { "--top-k", OPT_INT, &top_k, "K", "sample among the K likeliest, 0 = all [40]", 0, 0, 0, 0 },
+        { "--top-k", OPT_INT, &top_k, "K", "sample among the K likeliest, 0 = all [40]", 0, 0, 0,
+          0 },
         { "--seed", OPT_U64, &seed, "N", "sampling seed [1]", 0, 0, 0, 0 },
         { "--threads", OPT_INT, &threads, "N", "threads [all cores]", 1, 0, 0, 0 },
     };
@@ -164,8 +172,10 @@ int cmd_sample(int argc, char **argv)
     size_t T = m->T, V = (size_t)m->cfg.vocab_size, plen = strlen(prompt);
     int byte_level = V == 256;
     if (!byte_level && !prompt_ids) {
-        fprintf(stderr, "frugal sample: this model's vocabulary has %zu tokens, not bytes: give the "
-                "prompt as --prompt-ids (text prompts need a tokenizer)\n", V);
+        fprintf(stderr,
+                "frugal sample: this model's vocabulary has %zu tokens, not bytes: give the "
+                "prompt as --prompt-ids (text prompts need a tokenizer)\n",
+                V);
         fg_model_free(m);
         return EXIT_USAGE;
     }
@@ -188,8 +198,10 @@ int cmd_sample(int argc, char **argv)
             char *end;
             long v = strtol(s, &end, 10);
             if (end == s || v < 0 || (size_t)v >= V || (*end && *end != ',')) {
-                fprintf(stderr, "frugal sample: --prompt-ids must be comma-separated ids in [0, "
-                        "%zu)\n", V);
+                fprintf(stderr,
+                        "frugal sample: --prompt-ids must be comma-separated ids in [0, "
+                        "%zu)\n",
+                        V);
                 free(ctx);
                 free(probs);
                 fg_model_free(m);

@@ -16,19 +16,22 @@ int cmd_prepare(int argc, char **argv)
     const char *outdir = NULL, *tok = "bytes";
     double val_fraction = 0.1;
     struct opt o[] = {
-        { "-o", OPT_STR, &outdir, "DIR", "output directory (created if missing) [required]", 0, 0, 0, 0 },
+        { "-o", OPT_STR, &outdir, "DIR", "output directory (created if missing) [required]", 0, 0,
+          0, 0 },
         { "--tokenizer", OPT_STR, &tok, "NAME", "tokenizer: bytes (vocabulary 256) [bytes]", 0, 0,
           0, 0 },
-        { "--val-fraction", OPT_DOUBLE, &val_fraction, "F", "tail fraction of each file for "
-          "validation [0.1]", 0, 0, 0, 0 },
+        { "--val-fraction", OPT_DOUBLE, &val_fraction, "F",
+          "tail fraction of each file for "
+          "validation [0.1]",
+          0, 0, 0, 0 },
     };
     const char *files[4096];
     int n_files;
-    int rc = cli_parse(argc, argv, 2, o, sizeof o / sizeof o[0], "prepare",
-                       "-o DIR [options] FILE...",
-                       "Tokenize text files into llm.c-layout shards DIR/train.bin and DIR/val.bin.\n"
-                       "Each file is one document; its last --val-fraction bytes go to validation.",
-                       files, 4096, &n_files);
+    int rc =
+        cli_parse(argc, argv, 2, o, sizeof o / sizeof o[0], "prepare", "-o DIR [options] FILE...",
+                  "Tokenize text files into llm.c-layout shards DIR/train.bin and DIR/val.bin.\n"
+                  "Each file is one document; its last --val-fraction bytes go to validation.",
+                  files, 4096, &n_files);
     if (rc)
         return rc < 0 ? EXIT_OK : rc;
     if (!outdir || n_files == 0) {

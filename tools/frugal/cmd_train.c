@@ -41,16 +41,18 @@ static void on_progress(void *user, const struct fg_train_progress *p)
     if (!isnan(p->val_loss))
         snprintf(val, sizeof val, " | val %.4f", p->val_loss);
     if (c->tty) {
-        fprintf(stderr, "\r\033[Kstep %" PRId64 "/%" PRId64 " | loss %.4f%s | lr %.2e | %.0f tok/s"
-                " | %.0f ms/step | eta %s", p->step, p->steps, p->loss, val, p->lr,
-                p->tokens_per_s, p->ms_per_step, etas);
+        fprintf(stderr,
+                "\r\033[Kstep %" PRId64 "/%" PRId64 " | loss %.4f%s | lr %.2e | %.0f tok/s"
+                " | %.0f ms/step | eta %s",
+                p->step, p->steps, p->loss, val, p->lr, p->tokens_per_s, p->ms_per_step, etas);
         if (!isnan(p->val_loss))
             fputc('\n', stderr);
         fflush(stderr);
     } else if (!isnan(p->val_loss) || p->step == 1 || p->step - c->last_line_step >= 50) {
-        fprintf(stderr, "step %" PRId64 "/%" PRId64 " | loss %.4f%s | lr %.2e | %.0f tok/s | "
-                "%.0f ms/step | eta %s\n", p->step, p->steps, p->loss, val, p->lr,
-                p->tokens_per_s, p->ms_per_step, etas);
+        fprintf(stderr,
+                "step %" PRId64 "/%" PRId64 " | loss %.4f%s | lr %.2e | %.0f tok/s | "
+                "%.0f ms/step | eta %s\n",
+                p->step, p->steps, p->loss, val, p->lr, p->tokens_per_s, p->ms_per_step, etas);
         c->last_line_step = p->step;
     }
 }
@@ -70,6 +72,7 @@ static int resume_defaults(struct fg_train_params *p, const struct opt *o, size_
         fprintf(stderr, "frugal train: %s has unreadable \"train\" metadata\n", p->resume_path);
         return EXIT_FAIL;
     }
+
     const struct {
         const char *key, *flag;
         enum opt_type type;
@@ -89,18 +92,30 @@ static int resume_defaults(struct fg_train_params *p, const struct opt *o, size_
         { "weight_decay", "--weight-decay", OPT_FLOAT, &p->adam.weight_decay },
         { "seed", "--seed", OPT_U64, &p->seed },
     };
+
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, map[i].key);
         if (!cJSON_IsNumber(v) || (map[i].flag && cli_find(o, n_o, map[i].flag)->seen))
             continue;
         double d = v->valuedouble;
         switch (map[i].type) {
-        case OPT_SIZE: *(size_t *)map[i].dst = (size_t)d; break;
-        case OPT_INT: *(int *)map[i].dst = (int)d; break;
-        case OPT_I64: *(int64_t *)map[i].dst = (int64_t)d; break;
-        case OPT_U64: *(uint64_t *)map[i].dst = (uint64_t)d; break;
-        case OPT_FLOAT: *(float *)map[i].dst = (float)d; break;
-        default: break;
+        case OPT_SIZE:
+            *(size_t *)map[i].dst = (size_t)d;
+            break;
+        case OPT_INT:
+            *(int *)map[i].dst = (int)d;
+            break;
+        case OPT_I64:
+            *(int64_t *)map[i].dst = (int64_t)d;
+            break;
+        case OPT_U64:
+            *(uint64_t *)map[i].dst = (uint64_t)d;
+            break;
+        case OPT_FLOAT:
+            *(float *)map[i].dst = (float)d;
+            break;
+        default:
+            break;
         }
     }
     cJSON_Delete(j);
@@ -119,49 +134,65 @@ int cmd_train(int argc, char **argv)
     p.n_threads = fg_cpu_count();
     int json = 0, quiet = 0;
     struct opt o[] = {
-        { "--data", OPT_STR, &p.train_path, "FILE", "training token shard (llm.c layout; make one "
-          "with frugal prepare) [required]", 0, 0, 0, 0 },
+        { "--data", OPT_STR, &p.train_path, "FILE",
+          "training token shard (llm.c layout; make one "
+          "with frugal prepare) [required]",
+          0, 0, 0, 0 },
         { "--val", OPT_STR, &p.val_path, "FILE", "validation token shard", 0, 0, 0, 0 },
         { "--n-layer", OPT_INT, &p.cfg.n_layer, "N", "transformer blocks [4]", 1, 0, 0, 0 },
-        { "--n-head", OPT_INT, &p.cfg.n_head, "N", "attention heads; divides --n-embd [4]", 1, 0,
-          0, 0 },
+        { "--n-head", OPT_INT, &p.cfg.n_head, "N", "attention heads; divides --n-embd [4]", 1, 0, 0,
+          0 },
         { "--n-embd", OPT_INT, &p.cfg.n_embd, "N", "model width [128]", 1, 0, 0, 0 },
-        { "--block-size", OPT_INT, &p.cfg.block_size, "N", "positions the model knows [128]", 1,
-          0, 0, 0 },
-        { "--vocab-size", OPT_INT, &p.cfg.vocab_size, "N", "vocabulary; 256 = bytes [256]", 2, 0,
+        { "--block-size", OPT_INT, &p.cfg.block_size, "N", "positions the model knows [128]", 1, 0,
           0, 0 },
+        { "--vocab-size", OPT_INT, &p.cfg.vocab_size, "N", "vocabulary; 256 = bytes [256]", 2, 0, 0,
+          0 },
         { "--batch", OPT_SIZE, &p.B, "B", "sequences per micro-batch [16]", 1, 0, 0, 0 },
         { "--seq", OPT_SIZE, &p.T, "T", "tokens per sequence, <= block size [128]", 1, 0, 0, 0 },
         { "--accum", OPT_INT, &p.accum, "K", "micro-batches per optimizer step [1]", 1, 0, 0, 0 },
-        { "--steps", OPT_I64, &p.steps, "N", "optimizer steps; sets the schedule length [1000]",
+        { "--steps", OPT_I64, &p.steps, "N", "optimizer steps; sets the schedule length [1000]", 1,
+          0, 0, 0 },
+        { "--stop-at", OPT_I64, &p.stop_at, "N",
+          "stop after step N, schedule unchanged (resume "
+          "later) [off]",
           1, 0, 0, 0 },
-        { "--stop-at", OPT_I64, &p.stop_at, "N", "stop after step N, schedule unchanged (resume "
-          "later) [off]", 1, 0, 0, 0 },
-        { "--time-budget", OPT_DOUBLE, &p.time_budget_s, "SEC", "stop after SEC seconds of wall "
-          "time (training and evaluation) [off]", 0, 1, 0, 0 },
+        { "--time-budget", OPT_DOUBLE, &p.time_budget_s, "SEC",
+          "stop after SEC seconds of wall "
+          "time (training and evaluation) [off]",
+          0, 1, 0, 0 },
         { "--lr", OPT_FLOAT, &p.lr, "X", "peak learning rate [1e-3]", 0, 1, 0, 0 },
         { "--lr-min", OPT_FLOAT, &p.lr_min, "X", "final learning rate of the cosine [1e-4]", 0, 0,
           0, 0 },
         { "--warmup", OPT_I64, &p.warmup, "N", "linear warmup steps [50]", 0, 0, 0, 0 },
-        { "--grad-clip", OPT_FLOAT, &p.grad_clip, "X", "max global gradient norm, 0 = off [1.0]",
+        { "--grad-clip", OPT_FLOAT, &p.grad_clip, "X", "max global gradient norm, 0 = off [1.0]", 0,
+          0, 0, 0 },
+        { "--weight-decay", OPT_FLOAT, &p.adam.weight_decay, "X",
+          "AdamW decay on matrices and "
+          "embeddings [0.1]",
           0, 0, 0, 0 },
-        { "--weight-decay", OPT_FLOAT, &p.adam.weight_decay, "X", "AdamW decay on matrices and "
-          "embeddings [0.1]", 0, 0, 0, 0 },
         { "--beta1", OPT_FLOAT, &p.adam.beta1, "X", "AdamW beta1, in [0, 1) [0.9]", 0, 0, 0, 1 },
         { "--beta2", OPT_FLOAT, &p.adam.beta2, "X", "AdamW beta2, in [0, 1) [0.95]", 0, 0, 0, 1 },
-        { "--eval-every", OPT_I64, &p.eval_every, "N", "validate every N steps, 0 = at the end "
-          "[100]", 0, 0, 0, 0 },
-        { "--eval-batches", OPT_INT, &p.eval_batches, "N", "validation batches per evaluation "
-          "[20]", 1, 0, 0, 0 },
+        { "--eval-every", OPT_I64, &p.eval_every, "N",
+          "validate every N steps, 0 = at the end "
+          "[100]",
+          0, 0, 0, 0 },
+        { "--eval-batches", OPT_INT, &p.eval_batches, "N",
+          "validation batches per evaluation "
+          "[20]",
+          1, 0, 0, 0 },
         { "--seed", OPT_U64, &p.seed, "N", "seed for weights and batches [1337]", 0, 0, 0, 0 },
         { "--threads", OPT_INT, &p.n_threads, "N", "threads [all cores]", 1, 0, 0, 0 },
-        { "--ckpt-dir", OPT_STR, &p.ckpt_dir, "DIR", "write checkpoints here (must exist) [off]",
+        { "--ckpt-dir", OPT_STR, &p.ckpt_dir, "DIR", "write checkpoints here (must exist) [off]", 0,
+          0, 0, 0 },
+        { "--ckpt-every", OPT_I64, &p.ckpt_every, "N",
+          "checkpoint every N steps, 0 = at the end "
+          "[0]",
           0, 0, 0, 0 },
-        { "--ckpt-every", OPT_I64, &p.ckpt_every, "N", "checkpoint every N steps, 0 = at the end "
-          "[0]", 0, 0, 0, 0 },
         { "--keep", OPT_INT, &p.keep, "N", "newest checkpoints to keep [2]", 1, 0, 0, 0 },
-        { "--resume", OPT_STR, &p.resume_path, "FILE", "continue from this checkpoint (model "
-          "config comes from it)", 0, 0, 0, 0 },
+        { "--resume", OPT_STR, &p.resume_path, "FILE",
+          "continue from this checkpoint (model "
+          "config comes from it)",
+          0, 0, 0, 0 },
         { "--metrics", OPT_STR, &p.metrics_path, "FILE", "write JSON Lines metrics, one per step",
           0, 0, 0, 0 },
         { "--json", OPT_FLAG, &json, NULL, "print one JSON summary object on stdout", 0, 0, 0, 0 },
@@ -179,7 +210,7 @@ int cmd_train(int argc, char **argv)
         return rc < 0 ? EXIT_OK : rc;
     if (!p.train_path) {
         fprintf(stderr, "frugal train: --data FILE is required (make a shard with frugal prepare)"
-                "\n");
+                        "\n");
         return EXIT_USAGE;
     }
     if (p.resume_path) {

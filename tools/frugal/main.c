@@ -9,25 +9,24 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "frugal: train GPT-2-style language models on the CPU, and measure what it costs.\n"
-            "\n"
-            "usage: frugal COMMAND [options]     (frugal COMMAND --help for each)\n"
-            "\n"
-            "commands:\n"
-            "  prepare   turn text files into token shards (train.bin, val.bin)\n"
-            "  train     train a model from scratch or resume from a checkpoint\n"
-            "  eval      loss, perplexity and bits per byte of a checkpoint on a shard\n"
-            "  sample    generate text from a checkpoint\n"
-            "  version   print version, BLAS and CPU path\n"
-            "\n"
-            "example (byte-level Jane Austen, a few minutes on 2 cores):\n"
-            "  frugal prepare -o runs/austen data/austen/*.txt\n"
-            "  frugal train --data runs/austen/train.bin --val runs/austen/val.bin \\\n"
-            "               --ckpt-dir runs/austen --steps 2000\n"
-            "  frugal sample --ckpt runs/austen/ckpt_00002000.safetensors --prompt 'Emma'\n"
-            "\n"
-            "exit codes: 0 ok, 1 failure, 2 usage error (bad flag, value or config)\n");
+    fprintf(f, "frugal: train GPT-2-style language models on the CPU, and measure what it costs.\n"
+               "\n"
+               "usage: frugal COMMAND [options]     (frugal COMMAND --help for each)\n"
+               "\n"
+               "commands:\n"
+               "  prepare   turn text files into token shards (train.bin, val.bin)\n"
+               "  train     train a model from scratch or resume from a checkpoint\n"
+               "  eval      loss, perplexity and bits per byte of a checkpoint on a shard\n"
+               "  sample    generate text from a checkpoint\n"
+               "  version   print version, BLAS and CPU path\n"
+               "\n"
+               "example (byte-level Jane Austen, a few minutes on 2 cores):\n"
+               "  frugal prepare -o runs/austen data/austen/*.txt\n"
+               "  frugal train --data runs/austen/train.bin --val runs/austen/val.bin \\\n"
+               "               --ckpt-dir runs/austen --steps 2000\n"
+               "  frugal sample --ckpt runs/austen/ckpt_00002000.safetensors --prompt 'Emma'\n"
+               "\n"
+               "exit codes: 0 ok, 1 failure, 2 usage error (bad flag, value or config)\n");
 }
 
 int main(int argc, char **argv)
