@@ -1144,6 +1144,50 @@ TEST(adamw_zero_grad_variant)
     free(p1), free(p2), free(m1), free(m2), free(v1), free(v2), free(g1), free(g2);
 }
 
+/* The training split of cross-entropy (lse forward + one-pass backward) against _ref and
+ * against the fused kernel; with logits near 1e6 the gradient must stay finite and bounded by
+ * |dscale| (softmax <= 1), which a log-sum-exp rebuilt from the loss would not guarantee. */
+#define TOL_CE_SPLIT_ATOL 1e-6
+#define TOL_CE_SPLIT_RTOL 1e-4
+
+TEST(crossentropy_split_matches)
+{
+    size_t N = 9, V = 100, Vp = 128;
+    float dscale = 0.25f;
+    float *z = malloc(N * Vp * 4), *z1 = malloc(N * Vp * 4), *z2 = malloc(N * Vp * 4);
+    float *z3 = malloc(N * Vp * 4), l1[9], l2[9], l3[9], e1[9], e2[9];
+    int32_t tgt[9];
+    struct fg_rng r;
+    fg_rng_seed(&r, t->seed);
+    for (size_t i = 0; i < N * Vp; i++)
+        z[i] = (float)(3.0 * fg_rng_normal(&r));
+    for (size_t n = 0; n < N; n++)
+        tgt[n] = (int32_t)fg_rng_below(&r, V);
+    memcpy(z1, z, N * Vp * 4);
+    memcpy(z2, z, N * Vp * 4);
+    memcpy(z3, z, N * Vp * 4);
+    fg_crossentropy_lse_ref(l1, e1, z1, tgt, N, V, Vp);
+    fg_crossentropy_lse(l2, e2, z2, tgt, N, V, Vp, 2);
+    CHECK_CLOSE(t, l2, l1, N, TOL_CE_SPLIT_ATOL, TOL_CE_SPLIT_RTOL);
+    CHECK_CLOSE(t, e2, e1, N, TOL_CE_SPLIT_ATOL, TOL_CE_SPLIT_RTOL);
+    CHECK(t, memcmp(z2, z, N * Vp * 4) == 0); /* the forward leaves the logits alone */
+    fg_crossentropy_backward_ref(z1, e1, tgt, N, V, Vp, dscale);
+    fg_crossentropy_backward(z2, e2, tgt, N, V, Vp, dscale, 2);
+    fg_crossentropy_ref(l3, z3, tgt, N, V, Vp, dscale); /* fused */
+    CHECK_CLOSE(t, z1, z3, N * Vp, TOL_CE_SPLIT_ATOL, TOL_CE_SPLIT_RTOL);
+    CHECK_CLOSE(t, z2, z3, N * Vp, TOL_CE_SPLIT_ATOL, TOL_CE_SPLIT_RTOL);
+    /* huge logits: bounded gradients */
+    for (size_t i = 0; i < N * Vp; i++)
+        z[i] = (float)(1e6 * fg_rng_normal(&r));
+    fg_crossentropy_lse(l2, e2, z, tgt, N, V, Vp, 2);
+    fg_crossentropy_backward(z, e2, tgt, N, V, Vp, dscale, 2);
+    int bounded = 1;
+    for (size_t i = 0; i < N * Vp; i++)
+        bounded &= isfinite(z[i]) && fabsf(z[i]) <= dscale * 1.0001f;
+    CHECK(t, bounded);
+    free(z), free(z1), free(z2), free(z3);
+}
+
 TEST(sumsq_and_all_finite)
 {
     struct fg_rng r;
@@ -1241,6 +1285,7 @@ static const struct fg_test_case cases[] = {
     { "encoder_grad_fd", test_encoder_grad_fd },
     { "adamw_fast_vs_ref", test_adamw_fast_vs_ref },
     { "adamw_by_hand", test_adamw_by_hand },
+    { "crossentropy_split_matches", test_crossentropy_split_matches },
     { "adamw_zero_grad_variant", test_adamw_zero_grad_variant },
     { "sumsq_and_all_finite", test_sumsq_and_all_finite },
     { "lr_cosine_schedule", test_lr_cosine_schedule },

@@ -105,6 +105,21 @@ FG_API void fg_crossentropy_ref(float *losses, float *logits, const int32_t *tar
 FG_API void fg_crossentropy(float *losses, float *logits, const int32_t *targets, size_t N,
                             size_t V, size_t Vp, float dscale, int n_threads);
 
+/* The same forward split in two for training: fg_crossentropy_lse writes the losses and the
+ * per-row log-sum-exp lse (N) without touching the logits; fg_crossentropy_backward then turns
+ * the logits into dscale * (exp(z - lse) - onehot) in one pass, with no second max or sum
+ * (exp(z - lse) <= 1 always, so the gradient stays bounded whatever the logits). Columns
+ * [V, Vp) are set to 0. */
+FG_API void fg_crossentropy_lse_ref(float *losses, float *lse, const float *logits,
+                                    const int32_t *targets, size_t N, size_t V, size_t Vp);
+FG_API void fg_crossentropy_lse(float *losses, float *lse, const float *logits,
+                                const int32_t *targets, size_t N, size_t V, size_t Vp,
+                                int n_threads);
+FG_API void fg_crossentropy_backward_ref(float *logits, const float *lse, const int32_t *targets,
+                                         size_t N, size_t V, size_t Vp, float dscale);
+FG_API void fg_crossentropy_backward(float *logits, const float *lse, const int32_t *targets,
+                                     size_t N, size_t V, size_t Vp, float dscale, int n_threads);
+
 /* ---- token + position embedding -------------------------------------------------------------
  * out (B,T,C) = wte[tokens[b,t]] + wpe[t]. Backward accumulates into dwte (Vp,C), dwpe (T,C). */
 FG_API void fg_encoder_forward_ref(float *out, const int32_t *tokens, const float *wte,

@@ -115,6 +115,7 @@ struct fg_model_acts {
     float *lnf, *lnf_mean, *lnf_rstd; /* (B,T,C), (B,T), (B,T) */
     float *logits;                    /* (B,T,Vp); holds dlogits during backward */
     float *losses;                    /* (B,T) */
+    float *lse;                       /* (B,T) log-sum-exp of each row of the logits */
     int32_t *inputs, *targets;        /* (B,T) */
     /* backward scratch, reused by every layer (NULL when not training) */
     float *dres;         /* (B,T,C)  gradient of the residual stream */

@@ -271,9 +271,9 @@ fg_status fg_model_forward(struct fg_model *m, const int32_t *inputs, const int3
         return FG_OK;
     /* Losses only here (dscale 0): the logits stay intact for callers and for backward. */
     if (m->use_ref)
-        fg_crossentropy_ref(a->losses, a->logits, a->targets, BT, V, Vp, 0.0f);
+        fg_crossentropy_lse_ref(a->losses, a->lse, a->logits, a->targets, BT, V, Vp);
     else
-        fg_crossentropy(a->losses, a->logits, a->targets, BT, V, Vp, 0.0f, m->n_threads);
+        fg_crossentropy_lse(a->losses, a->lse, a->logits, a->targets, BT, V, Vp, m->n_threads);
     double sum = 0.0;
     for (size_t i = 0; i < BT; i++)
         sum += (double)a->losses[i];
@@ -301,9 +301,9 @@ fg_status fg_model_backward(struct fg_model *m, float loss_scale)
 
     /* dlogits in place, then the tied head: dlnf = dlogits @ wte, dwte += dlogits^T @ lnf */
     if (m->use_ref)
-        fg_crossentropy_ref(a->losses, a->logits, a->targets, BT, V, Vp, dscale);
+        fg_crossentropy_backward_ref(a->logits, a->lse, a->targets, BT, V, Vp, dscale);
     else
-        fg_crossentropy(a->losses, a->logits, a->targets, BT, V, Vp, dscale, m->n_threads);
+        fg_crossentropy_backward(a->logits, a->lse, a->targets, BT, V, Vp, dscale, m->n_threads);
     m->have_targets = 0; /* the logits now hold gradients */
     float *wte = fg_model_param(m, FG_PARAM_WTE);
     mm_bwd(m, a->dln, fg_model_grad(m, FG_PARAM_WTE), NULL, a->logits, a->lnf, wte, BT, C, Vp);

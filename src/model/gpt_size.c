@@ -191,6 +191,7 @@ size_t fg_model_act_layout(const struct fg_model_config *cfg, size_t B, size_t T
         { (void **)&a->lnf_rstd, BT, 0 },
         { (void **)&a->logits, BT * Vp, 0 },
         { (void **)&a->losses, BT, 0 },
+        { (void **)&a->lse, BT, 0 },
         { (void **)&a->inputs, BT, 0 },
         { (void **)&a->targets, BT, 0 },
         { (void **)&a->dres, BT * C, 1 },
