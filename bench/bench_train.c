@@ -1,5 +1,5 @@
 /* bench_train: training throughput, MFU and peak memory of one GPT-2 config, the same step as
- * `frugal train` (zero grad, forward, backward, global norm, fused AdamW) on random tokens.
+ * `frugal train` (forward, backward, global norm, AdamW that also clears the gradients) on random tokens.
  *
  *   bench_train --config S|M [--steps N] [--warmup N] [--threads N]
  *

@@ -106,7 +106,7 @@ struct fg_ckpt_state {
     uint64_t n_batches;    /* micro-batches drawn */
     uint32_t data_crc;     /* fingerprint of the training tokens */
     uint64_t data_tokens;  /* and their count */
-    char train_json[1024]; /* hyperparameters, for the record (JSON) */
+    char train_json[1024]; /* trajectory hyperparameters (JSON): resume defaults and checks */
 };
 
 /* Save weights, AdamW moments m and v (model->n_flat floats each) and state atomically.

@@ -269,7 +269,7 @@ fg_status fg_model_forward(struct fg_model *m, const int32_t *inputs, const int3
     mm_fwd(m, a->logits, a->lnf, wte, NULL, BT, C, Vp);
     if (!targets)
         return FG_OK;
-    /* Losses only here (dscale 0): the logits stay intact for callers and for backward. */
+    /* Losses and per-row log-sum-exp; the logits stay intact for callers and for backward. */
     if (m->use_ref)
         fg_crossentropy_lse_ref(a->losses, a->lse, a->logits, a->targets, BT, V, Vp);
     else

@@ -59,7 +59,7 @@ static void on_progress(void *user, const struct fg_train_progress *p)
 
 /* On --resume, every trajectory-shaping flag the user did not give takes the checkpoint's
  * value, so `frugal train --data D --resume C` continues exactly; flags that are given and
- * differ are rejected by fg_train with a message naming them. */
+ * differ are allowed and reported by fg_train as one note line (through on_log). */
 static int resume_defaults(struct fg_train_params *p, const struct opt *o, size_t n_o)
 {
     char js[1024], err[1024];
@@ -119,6 +119,9 @@ static int resume_defaults(struct fg_train_params *p, const struct opt *o, size_
         }
     }
     cJSON_Delete(j);
+    /* a lower --lr than the stored final rate: let the schedule end at the new lr */
+    if (cli_find(o, n_o, "--lr")->seen && !cli_find(o, n_o, "--lr-min")->seen && p->lr_min > p->lr)
+        p->lr_min = p->lr;
     return 0;
 }
 
@@ -288,7 +291,10 @@ int cmd_train(int argc, char **argv)
     } else if (!quiet) {
         printf("trained %" PRId64 " steps (%" PRIu64 " tokens) in %.1f s: %.0f tokens/s\n",
                r.steps_done, r.tokens, r.seconds, r.tokens_per_s);
-        printf("final train loss %.4f", r.final_loss);
+        if (r.steps_done)
+            printf("final train loss %.4f", r.final_loss);
+        else
+            printf("no step trained (the checkpoint had already reached --steps)");
         if (!isnan(r.final_val_loss))
             printf(", validation loss %.4f (best %.4f)", r.final_val_loss, r.best_val_loss);
         printf("\nparameters %.2fM, peak memory %.1f MiB (model + optimizer predicted %.1f MiB)\n",
