@@ -99,23 +99,13 @@ void fg_attention_backward_ref(float *dqkv, const float *dout, const float *qkv,
 
 FG_CLONES static void softmax_causal_row(float *restrict p, size_t t, size_t T)
 {
-    float maxv = fg_vmax(p, t + 1);
-    float inv = 1.0f / fg_vexp_sum(p, t + 1, maxv);
-    for (size_t s = 0; s <= t; s++)
-        p[s] *= inv;
-    for (size_t s = t + 1; s < T; s++)
-        p[s] = 0.0f;
+    fg_softmax_causal_row(p, t, T);
 }
 
 FG_CLONES static void softmax_backward_row(float *restrict ds, const float *restrict p, size_t t,
                                            size_t T)
 {
-    /* ds holds dP on entry and dS on exit. */
-    float dot = fg_vdot(ds, p, t + 1);
-    for (size_t s = 0; s <= t; s++)
-        ds[s] = p[s] * (ds[s] - dot);
-    for (size_t s = t + 1; s < T; s++)
-        ds[s] = 0.0f;
+    fg_softmax_causal_row_backward(ds, p, t, T);
 }
 
 void fg_attention_forward(float *out, float *att, const float *qkv, size_t B, size_t T, size_t C,

@@ -197,15 +197,8 @@ static void copy_rows(float *dst, const float *src, size_t lds, size_t T, size_t
 
 static void softmax_rows(float *P, size_t T)
 {
-    for (size_t t = 0; t < T; t++) {
-        float *p = P + t * T;
-        float maxv = fg_vmax(p, t + 1);
-        float inv = 1.0f / fg_vexp_sum(p, t + 1, maxv);
-        for (size_t s = 0; s <= t; s++)
-            p[s] *= inv;
-        for (size_t s = t + 1; s < T; s++)
-            p[s] = 0.0f;
-    }
+    for (size_t t = 0; t < T; t++)
+        fg_softmax_causal_row(P + t * T, t, T);
 }
 
 void fg_attention_forward_avx512(float *out, float *att, float *scratch, const float *qkv, size_t B,
@@ -249,15 +242,8 @@ void fg_attention_backward_avx512(float *dqkv, float *scratch, float *scratch2, 
         /* dP = dY V^T on the lower triangle, then dS = P * (dP - rowsum(dP * P)) */
         transpose_to(W, V, C3, T, HS);
         scores(dS, T, dY, C, W, T, HS, 1.0f);
-        for (size_t t = 0; t < T; t++) {
-            float *ds = dS + t * T;
-            const float *p = P + t * T;
-            float dot = fg_vdot(ds, p, t + 1);
-            for (size_t s = 0; s <= t; s++)
-                ds[s] = p[s] * (ds[s] - dot);
-            for (size_t s = t + 1; s < T; s++)
-                ds[s] = 0.0f;
-        }
+        for (size_t t = 0; t < T; t++)
+            fg_softmax_causal_row_backward(dS + t * T, P + t * T, t, T);
         copy_rows(W, K, C3, T, HS);
         rowcomb(dQ, C3, dS, T, 1, T, W, HS, HS, 1, scale); /* dQ = scale dS K */
         copy_rows(W, dY, C, T, HS);

@@ -156,4 +156,26 @@ static inline float fg_vexp_sum_ro(const float *x, size_t n, float m)
     return fg_lanes_sum(acc);
 }
 
+/* Causal softmax of row t of a T x T score matrix, in place: p[0..t] <- softmax, p[t+1..T) <- 0.
+ * Shared by the portable and the AVX-512 attention; inlined into each ISA's code. */
+static inline void fg_softmax_causal_row(float *p, size_t t, size_t T)
+{
+    float maxv = fg_vmax(p, t + 1);
+    float inv = 1.0f / fg_vexp_sum(p, t + 1, maxv);
+    for (size_t s = 0; s <= t; s++)
+        p[s] *= inv;
+    for (size_t s = t + 1; s < T; s++)
+        p[s] = 0.0f;
+}
+
+/* Its backward for row t: ds holds dP on entry and dS = p * (dP - dot(dP, p)) on exit. */
+static inline void fg_softmax_causal_row_backward(float *ds, const float *p, size_t t, size_t T)
+{
+    float dot = fg_vdot(ds, p, t + 1);
+    for (size_t s = 0; s <= t; s++)
+        ds[s] = p[s] * (ds[s] - dot);
+    for (size_t s = t + 1; s < T; s++)
+        ds[s] = 0.0f;
+}
+
 #endif
