@@ -46,15 +46,17 @@ LIB_SRC   := $(sort $(wildcard src/*/*.c))
 TOOL_SRC  := $(sort $(wildcard tools/frugal/*.c))
 TEST_SRC  := $(sort $(wildcard tests/test_*.c))
 BENCH_SRC := $(sort $(wildcard bench/bench_*.c))
+FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
 
 LIB_OBJ   := $(LIB_SRC:%.c=$(O)/%.o)
 TOOL_OBJ  := $(TOOL_SRC:%.c=$(O)/%.o)
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(O)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(O)/bench/%)
+REPLAY_BIN := $(FUZZ_SRC:fuzz/fuzz_%.c=$(O)/fuzz/replay_%)
 LIB       := $(O)/libfrugal.a
 FRUGAL    := $(O)/frugal
 
-.PHONY: all test demo bench deps clean format format-check
+.PHONY: all test demo bench deps clean format format-check fuzz
 all: $(FRUGAL) $(LIB)
 
 $(O)/%.o: %.c
@@ -93,8 +95,26 @@ $(O)/bench/%: bench/%.c $(LIB)
 	@echo "CCLD $@"
 	@$(CC) $(CFLAGS_BASE) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
-test: $(FRUGAL) $(TEST_BIN)
+# fuzz/replay.c runs each target over its corpus without libFuzzer (in every build variant)
+$(O)/fuzz/replay_%: fuzz/fuzz_%.c fuzz/replay.c $(LIB)
+	@mkdir -p $(dir $@)
+	@echo "CCLD $@"
+	@$(CC) $(CFLAGS_BASE) $(CFLAGS) $(LDFLAGS) -o $@ $< fuzz/replay.c $(LIB) $(LDLIBS)
+
+test: $(FRUGAL) $(TEST_BIN) $(REPLAY_BIN)
 	@FRUGAL=$(FRUGAL) O=$(O) sh tests/run_all.sh $(TEST_BIN)
+
+# libFuzzer (clang), FUZZ_SECONDS per target; new crashes go to fuzz/crash-*; add minimized
+# ones to fuzz/corpus/<target>/ so that the replay keeps checking them.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@mkdir -p build/fuzz
+	@for f in $(FUZZ_SRC); do t=$$(basename $$f .c | sed 's/^fuzz_//'); \
+	  clang -std=c11 -O1 -g -Iinclude $(BLAS_CFLAGS) -fsanitize=fuzzer,address,undefined \
+	    -Wno-unknown-pragmas -o build/fuzz/$$t $$f $(LIB_SRC) $(BLAS_LIBS) -lcjson -lm || exit 1; \
+	  mkdir -p build/fuzz/corpus_$$t && cp fuzz/corpus/$$t/* build/fuzz/corpus_$$t/; \
+	  build/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=fuzz/crash- \
+	    build/fuzz/corpus_$$t || exit 1; done
 
 bench: $(FRUGAL) $(BENCH_BIN)
 	@echo "bench binaries in $(O)/bench; commands in BENCHMARKS.md"
@@ -107,10 +127,10 @@ demo: deps
 	@FRUGAL=$(FRUGAL) sh scripts/demo.sh
 
 format:
-	clang-format -i include/frugal/*.h src/*/*.c src/*/*.h tools/frugal/*.c tests/*.c tests/*.h bench/*.c
+	clang-format -i include/frugal/*.h src/*/*.c src/*/*.h tools/frugal/*.c tests/*.c tests/*.h bench/*.c fuzz/*.c
 
 format-check:
-	clang-format --dry-run -Werror include/frugal/*.h src/*/*.c src/*/*.h tools/frugal/*.c tests/*.c tests/*.h bench/*.c
+	clang-format --dry-run -Werror include/frugal/*.h src/*/*.c src/*/*.h tools/frugal/*.c tests/*.c tests/*.h bench/*.c fuzz/*.c
 
 clean:
 	rm -rf build

@@ -20,6 +20,14 @@ for bin in "$@"; do
     count
     [ $rc -ne 0 ] && ! grep -qE '^[0-9]+ passed, [1-9]' "$log" && failed=$((failed + 1)) && echo "  exit $rc"
 done
+for t in fuzz/corpus/*; do
+    name=$(basename "$t"); bin="$O/fuzz/replay_$name"
+    [ -x "$bin" ] || continue
+    echo "== fuzz corpus replay: $name"
+    "$bin" "$t"/* >"$log" 2>&1
+    cat "$log"
+    count
+done
 if [ -f tests/cli_test.sh ]; then
     echo "== tests/cli_test.sh"
     FRUGAL="$FRUGAL" bash tests/cli_test.sh >"$log" 2>&1
