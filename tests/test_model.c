@@ -23,16 +23,25 @@
 /* k micro-batches of b vs one batch of k*b (issue: within 1e-6) */
 #define TOL_ACCUM_ATOL 1e-6
 
+/* integer metadata of the fixture; -1 if absent or malformed (the checks below then fail) */
+static int meta_int(const struct fg_st_file *f, const char *key)
+{
+    const char *v = fg_st_meta(f, key);
+    char *end;
+    long x = v ? strtol(v, &end, 10) : -1;
+    return v && *end == '\0' && x >= 0 && x < 1000000 ? (int)x : -1;
+}
+
 static struct fg_model_config fixture_cfg(const struct fg_st_file *f, size_t *B, size_t *T)
 {
     struct fg_model_config c;
-    c.n_layer = atoi(fg_st_meta(f, "L"));
-    c.n_embd = atoi(fg_st_meta(f, "C"));
-    c.n_head = atoi(fg_st_meta(f, "NH"));
-    c.block_size = atoi(fg_st_meta(f, "maxT"));
-    c.vocab_size = atoi(fg_st_meta(f, "V"));
-    *B = (size_t)atoi(fg_st_meta(f, "B"));
-    *T = (size_t)atoi(fg_st_meta(f, "T"));
+    c.n_layer = meta_int(f, "L");
+    c.n_embd = meta_int(f, "C");
+    c.n_head = meta_int(f, "NH");
+    c.block_size = meta_int(f, "maxT");
+    c.vocab_size = meta_int(f, "V");
+    *B = (size_t)meta_int(f, "B");
+    *T = (size_t)meta_int(f, "T");
     return c;
 }
 
