@@ -49,7 +49,7 @@ static int attention(const char *name, size_t B, size_t T, size_t C, size_t NH, 
     float *qkv = randn(nq, &r), *dout = randn(no, &r);
     float *o_ref = malloc(no * 4), *a_ref = malloc(na * 4), *d_ref = malloc(nq * 4);
     float *o = malloc(no * 4), *a = malloc(na * 4), *d = malloc(nq * 4), *sc = malloc(na * 4);
-    float *sc2 = malloc(no * 4);
+    float *sc2 = malloc(fg_attention_avx512_scratch_floats(B, T, C) * 4);
     fg_attention_forward_ref(o_ref, a_ref, qkv, B, T, C, NH);
     fg_attention_backward_ref(d_ref, dout, qkv, a_ref, B, T, C, NH);
     int ok = 1;

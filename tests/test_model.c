@@ -322,7 +322,7 @@ TEST(attention_avx512_matches_ref)
         float *qkv = malloc(nq * 4), *dout = malloc(no * 4), *o1 = malloc(no * 4);
         float *o2 = malloc(no * 4), *a1 = malloc(na * 4), *a2 = malloc(na * 4);
         float *d1 = malloc(nq * 4), *d2 = malloc(nq * 4), *sc = malloc(na * 4);
-        float *sc2 = malloc(no * 4);
+        float *sc2 = malloc(fg_attention_avx512_scratch_floats(B, T, C) * 4);
         struct fg_rng r;
         fg_rng_seed(&r, t->seed + si);
         for (size_t i = 0; i < nq; i++)

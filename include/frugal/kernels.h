@@ -86,9 +86,11 @@ FG_API void fg_attention_backward(float *dqkv, float *scratch, const float *dout
 
 /* AVX-512 causal attention (callable only when fg_cpu_isa() >= FG_ISA_AVX512 and
  * fg_attention_avx512_supported(C, NH): HS a multiple of 16, at most 128). Only the causal
- * triangle is computed. scratch: B*NH*HS*T floats (forward); backward: scratch B*NH*T*T
- * floats and scratch2 B*NH*HS*T floats. */
+ * triangle is computed. scratch (forward) and scratch2 (backward) hold
+ * fg_attention_avx512_scratch_floats(B, T, C) floats (B*C*T rounded up to 32 positions);
+ * the backward's scratch holds B*NH*T*T floats. */
 FG_API int fg_attention_avx512_supported(size_t C, size_t NH);
+FG_API size_t fg_attention_avx512_scratch_floats(size_t B, size_t T, size_t C);
 FG_API void fg_attention_forward_avx512(float *out, float *att, float *scratch, const float *qkv,
                                         size_t B, size_t T, size_t C, size_t NH, int n_threads);
 FG_API void fg_attention_backward_avx512(float *dqkv, float *scratch, float *scratch2,

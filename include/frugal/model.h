@@ -124,7 +124,8 @@ struct fg_model_acts {
     float *datty;        /* (B,T,C) */
     float *dfch;         /* (B,T,4C) */
     float *datt;         /* (B,NH,T,T) */
-    float *attn_scratch; /* (B,NH,HS,T) transposed K or V for the AVX-512 attention */
+    float *attn_scratch; /* (B,NH,HS,round_up(T,32)): packed K^T or V^T, or contiguous K/V/Q/dY
+                            copies, for the AVX-512 attention */
 };
 
 struct fg_model {

@@ -27,64 +27,53 @@ int fg_attention_avx512_supported(size_t C, size_t NH)
     return NH > 0 && C % NH == 0 && HS % 16 == 0 && HS >= 16 && HS <= 128;
 }
 
+size_t fg_attention_avx512_scratch_floats(size_t B, size_t T, size_t C)
+{
+    return B * C * ((T + 31) / 32 * 32);
+}
+
 static inline __mmask16 tail_mask(size_t remaining)
 {
     return remaining >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << remaining) - 1u);
 }
 
-/* S (ldS) rows [0, T): S[t][j] = alpha * A[t] . Bt[:, j] for j <= t; entries right of the
+/* S (ldS) rows [0, T): S[t][j] = alpha * A[t] . B[j] for j <= t; entries right of the
  * diagonal inside the last 32-column block may be written too (callers overwrite them).
- * A rows have stride lda and HS elements; Bt is (HS, T) with row stride T. The block is a
- * fixed 4 x 32 so that the 8 accumulators stay in registers; rows past T in the last block
- * repeat row t0 and are not stored. */
-static void scores(float *S, size_t ldS, const float *A, size_t lda, const float *Bt, size_t T,
+ * A rows have stride lda and HS elements. Bp holds B^T packed in panels of 32 columns: panel p
+ * is (HS, 32) contiguous, zero-padded past T (see pack_panels), so the inner loop streams
+ * 128 contiguous bytes per step. Blocks are a fixed 8 rows x 32 columns: 16 accumulators in
+ * registers (enough independent FMAs to hide their latency) against 2 loads and 8 broadcasts
+ * per step. Rows past T in the last block repeat row t0 and are not stored. */
+static void scores(float *S, size_t ldS, const float *A, size_t lda, const float *Bp, size_t T,
                    size_t HS, float alpha)
 {
     __m512 va = _mm512_set1_ps(alpha);
-    for (size_t t0 = 0; t0 < T; t0 += 4) {
-        size_t nr = T - t0 < 4 ? T - t0 : 4;
+    for (size_t t0 = 0; t0 < T; t0 += 8) {
+        size_t nr = T - t0 < 8 ? T - t0 : 8;
         size_t jend = t0 + nr; /* columns [0, jend) are needed by some row of the block */
-        const float *a0 = A + t0 * lda, *a1 = A + (t0 + (nr > 1 ? 1 : 0)) * lda;
-        const float *a2 = A + (t0 + (nr > 2 ? 2 : 0)) * lda;
-        const float *a3 = A + (t0 + (nr > 3 ? 3 : 0)) * lda;
+        const float *a[8];
+        for (size_t r = 0; r < 8; r++)
+            a[r] = A + (t0 + (r < nr ? r : 0)) * lda;
         for (size_t j0 = 0; j0 < jend; j0 += 32) {
             __mmask16 m0 = tail_mask(jend - j0);
             __mmask16 m1 = jend > j0 + 16 ? tail_mask(jend - j0 - 16) : 0;
-            __m512 c00 = _mm512_setzero_ps(), c01 = _mm512_setzero_ps();
-            __m512 c10 = _mm512_setzero_ps(), c11 = _mm512_setzero_ps();
-            __m512 c20 = _mm512_setzero_ps(), c21 = _mm512_setzero_ps();
-            __m512 c30 = _mm512_setzero_ps(), c31 = _mm512_setzero_ps();
-            const float *brow = Bt + j0;
-            for (size_t d = 0; d < HS; d++, brow += T) {
-                __m512 b0 = _mm512_maskz_loadu_ps(m0, brow);
-                __m512 b1 = _mm512_maskz_loadu_ps(m1, brow + 16);
-                __m512 x = _mm512_set1_ps(a0[d]);
-                c00 = _mm512_fmadd_ps(x, b0, c00);
-                c01 = _mm512_fmadd_ps(x, b1, c01);
-                x = _mm512_set1_ps(a1[d]);
-                c10 = _mm512_fmadd_ps(x, b0, c10);
-                c11 = _mm512_fmadd_ps(x, b1, c11);
-                x = _mm512_set1_ps(a2[d]);
-                c20 = _mm512_fmadd_ps(x, b0, c20);
-                c21 = _mm512_fmadd_ps(x, b1, c21);
-                x = _mm512_set1_ps(a3[d]);
-                c30 = _mm512_fmadd_ps(x, b0, c30);
-                c31 = _mm512_fmadd_ps(x, b1, c31);
+            __m512 c[8][2];
+            for (size_t r = 0; r < 8; r++)
+                c[r][0] = c[r][1] = _mm512_setzero_ps();
+            const float *brow = Bp + (j0 / 32) * HS * 32;
+            for (size_t d = 0; d < HS; d++, brow += 32) {
+                __m512 b0 = _mm512_loadu_ps(brow);
+                __m512 b1 = _mm512_loadu_ps(brow + 16);
+                for (size_t r = 0; r < 8; r++) {
+                    __m512 x = _mm512_set1_ps(a[r][d]);
+                    c[r][0] = _mm512_fmadd_ps(x, b0, c[r][0]);
+                    c[r][1] = _mm512_fmadd_ps(x, b1, c[r][1]);
+                }
             }
-            float *srow = S + t0 * ldS + j0;
-            _mm512_mask_storeu_ps(srow, m0, _mm512_mul_ps(c00, va));
-            _mm512_mask_storeu_ps(srow + 16, m1, _mm512_mul_ps(c01, va));
-            if (nr > 1) {
-                _mm512_mask_storeu_ps(srow + ldS, m0, _mm512_mul_ps(c10, va));
-                _mm512_mask_storeu_ps(srow + ldS + 16, m1, _mm512_mul_ps(c11, va));
-            }
-            if (nr > 2) {
-                _mm512_mask_storeu_ps(srow + 2 * ldS, m0, _mm512_mul_ps(c20, va));
-                _mm512_mask_storeu_ps(srow + 2 * ldS + 16, m1, _mm512_mul_ps(c21, va));
-            }
-            if (nr > 3) {
-                _mm512_mask_storeu_ps(srow + 3 * ldS, m0, _mm512_mul_ps(c30, va));
-                _mm512_mask_storeu_ps(srow + 3 * ldS + 16, m1, _mm512_mul_ps(c31, va));
+            for (size_t r = 0; r < nr; r++) {
+                float *srow = S + (t0 + r) * ldS + j0;
+                _mm512_mask_storeu_ps(srow, m0, _mm512_mul_ps(c[r][0], va));
+                _mm512_mask_storeu_ps(srow + 16, m1, _mm512_mul_ps(c[r][1], va));
             }
         }
     }
@@ -165,24 +154,28 @@ static void rowcomb(float *Y, size_t ldy, const float *P, size_t prow, size_t pc
     }
 }
 
-/* dst (HS, T) = transpose of src rows [0, T) x [0, HS) with row stride lds. Tiles of 16 x 16
- * go through registers: 16 row loads, an in-register transpose by gathers of the tile kept on
- * the stack, 16 row stores. */
-static void transpose_to(float *dst, const float *src, size_t lds, size_t T, size_t HS)
+/* Pack the transpose of src rows [0, T) x [0, HS) (row stride lds) into panels of 32
+ * columns: panel p = dst + p * HS * 32 holds columns [32p, 32p + 32) as (HS, 32), zero past
+ * T. Tiles of 16 x 16 go through a stack tile and gathers. dst holds HS * round_up(T, 32). */
+static void pack_panels(float *dst, const float *src, size_t lds, size_t T, size_t HS)
 {
     float tile[16][16];
-    for (size_t j0 = 0; j0 < T; j0 += 16) {
-        size_t nj = T - j0 < 16 ? T - j0 : 16;
+    __m512i idx =
+        _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                           _mm512_set1_epi32(16));
+    size_t Tp = (T + 31) / 32 * 32;
+    for (size_t j0 = 0; j0 < Tp; j0 += 16) {
+        size_t nj = j0 >= T ? 0 : (T - j0 < 16 ? T - j0 : 16);
+        float *panel = dst + (j0 / 32) * HS * 32 + (j0 % 32);
+        __mmask16 m = tail_mask(nj);
         for (size_t d0 = 0; d0 < HS; d0 += 16) {
             for (size_t j = 0; j < nj; j++)
                 _mm512_storeu_ps(tile[j], _mm512_loadu_ps(src + (j0 + j) * lds + d0));
-            __mmask16 m = tail_mask(nj);
-            __m512i idx = _mm512_mullo_epi32(
-                _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                _mm512_set1_epi32(16));
             for (size_t d = 0; d < 16; d++) {
-                __m512 col = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, &tile[0][d], 4);
-                _mm512_mask_storeu_ps(dst + (d0 + d) * T + j0, m, col);
+                __m512 col =
+                    nj ? _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, &tile[0][d], 4)
+                       : _mm512_setzero_ps();
+                _mm512_storeu_ps(panel + (d0 + d) * 32, col);
             }
         }
     }
@@ -205,16 +198,16 @@ void fg_attention_forward_avx512(float *out, float *att, float *scratch, const f
                                  size_t T, size_t C, size_t NH, int n_threads)
 {
     (void)n_threads; /* unused when OpenMP is off */
-    size_t HS = C / NH, C3 = 3 * C;
+    size_t HS = C / NH, C3 = 3 * C, Tp = (T + 31) / 32 * 32;
     float scale = 1.0f / sqrtf((float)HS);
     long n_units = (long)(B * NH);
 #    pragma omp parallel for schedule(static) num_threads(n_threads) default(none) \
-        shared(out, att, scratch, qkv, n_units, T, C, NH, HS, C3, scale)
+        shared(out, att, scratch, qkv, n_units, T, Tp, C, NH, HS, C3, scale)
     for (long u = 0; u < n_units; u++) {
         size_t b = (size_t)u / NH, h = (size_t)u % NH;
         const float *Q = qkv + b * T * C3 + h * HS, *K = Q + C, *V = Q + 2 * C;
-        float *W = scratch + (size_t)u * HS * T, *P = att + (size_t)u * T * T;
-        transpose_to(W, K, C3, T, HS); /* K^T */
+        float *W = scratch + (size_t)u * HS * Tp, *P = att + (size_t)u * T * T;
+        pack_panels(W, K, C3, T, HS); /* K^T in panels */
         scores(P, T, Q, C3, W, T, HS, scale);
         softmax_rows(P, T);
         copy_rows(W, V, C3, T, HS); /* V, contiguous */
@@ -227,20 +220,20 @@ void fg_attention_backward_avx512(float *dqkv, float *scratch, float *scratch2, 
                                   size_t NH, int n_threads)
 {
     (void)n_threads; /* unused when OpenMP is off */
-    size_t HS = C / NH, C3 = 3 * C;
+    size_t HS = C / NH, C3 = 3 * C, Tp = (T + 31) / 32 * 32;
     float scale = 1.0f / sqrtf((float)HS);
     long n_units = (long)(B * NH);
 #    pragma omp parallel for schedule(static) num_threads(n_threads) default(none) \
-        shared(dqkv, scratch, scratch2, dout, qkv, att, n_units, T, C, NH, HS, C3, scale)
+        shared(dqkv, scratch, scratch2, dout, qkv, att, n_units, T, Tp, C, NH, HS, C3, scale)
     for (long u = 0; u < n_units; u++) {
         size_t b = (size_t)u / NH, h = (size_t)u % NH;
         const float *Q = qkv + b * T * C3 + h * HS, *K = Q + C, *V = Q + 2 * C;
         const float *dY = dout + b * T * C + h * HS;
         float *dQ = dqkv + b * T * C3 + h * HS, *dK = dQ + C, *dV = dQ + 2 * C;
         const float *P = att + (size_t)u * T * T;
-        float *dS = scratch + (size_t)u * T * T, *W = scratch2 + (size_t)u * HS * T;
+        float *dS = scratch + (size_t)u * T * T, *W = scratch2 + (size_t)u * HS * Tp;
         /* dP = dY V^T on the lower triangle, then dS = P * (dP - rowsum(dP * P)) */
-        transpose_to(W, V, C3, T, HS);
+        pack_panels(W, V, C3, T, HS);
         scores(dS, T, dY, C, W, T, HS, 1.0f);
         for (size_t t = 0; t < T; t++)
             fg_softmax_causal_row_backward(dS + t * T, P + t * T, t, T);
@@ -260,6 +253,11 @@ int fg_attention_avx512_supported(size_t C, size_t NH)
     (void)C;
     (void)NH;
     return 0;
+}
+
+size_t fg_attention_avx512_scratch_floats(size_t B, size_t T, size_t C)
+{
+    return B * C * ((T + 31) / 32 * 32);
 }
 
 void fg_attention_forward_avx512(float *out, float *att, float *scratch, const float *qkv, size_t B,

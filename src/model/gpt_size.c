@@ -200,7 +200,7 @@ size_t fg_model_act_layout(const struct fg_model_config *cfg, size_t B, size_t T
         { (void **)&a->datty, BT * C, 1 },
         { (void **)&a->dfch, BT * 4 * C, 1 },
         { (void **)&a->datt, att, 1 },
-        { (void **)&a->attn_scratch, BT * C, 0 },
+        { (void **)&a->attn_scratch, B * C * ((T + 31) / 32 * 32), 0 },
     };
 
     size_t off = 0, scratch = 0;
