@@ -10,8 +10,9 @@
  * fp32. Weight matrices are (OC, IC) as in torch.nn.Linear: out = inp @ w^T + bias.
  * Gradient semantics: parameter gradients (dw, dbias, ...) ACCUMULATE (+=) so micro-batches
  * add up; activation gradients are written (=) unless the comment says +=.
- * Determinism: for a given input every fast kernel returns the same bits for any n_threads
- * (reductions run in a fixed order that does not depend on the thread count).
+ * Determinism: for a given input every fast kernel of frugal's own returns the same bits for
+ * any n_threads (reductions run in a fixed order that does not depend on the thread count);
+ * the matmul kernels inherit OpenBLAS's behaviour, see fg_kernels_blas_thread_invariant.
  * None of these functions allocates; all are thread-safe on disjoint outputs.
  */
 #ifndef FRUGAL_KERNELS_H
@@ -31,6 +32,14 @@ extern "C" {
 FG_API void fg_kernels_set_blas_threads(int n_threads);
 /* A short description of the BLAS in use, e.g. "OpenBLAS 0.3.21 (openmp)". */
 FG_API const char *fg_kernels_blas_info(void);
+/* Whether the BLAS returns the same bits for 1 and 2 threads, probed now on a small sgemm
+ * whose partition differs between the two (about 1 ms; allocates and frees a few KiB;
+ * restores the thread count given). frugal's own kernels are thread-count invariant by
+ * construction; OpenBLAS's AVX-512 (SkylakeX) kernels are too, its AVX2 (Haswell) kernels are
+ * not. So `1 thread == N threads` holds bit for bit only where this returns 1; a fixed thread
+ * count always reproduces. Returns -1 if the probe could not allocate. Not thread-safe with
+ * concurrent BLAS use (it changes the BLAS thread count). */
+FG_API int fg_kernels_blas_thread_invariant(int restore_threads);
 
 /* ---- matmul: out (N,OC) = inp (N,IC) @ w^T (IC,OC) + bias (OC) [bias may be NULL] ---------- */
 FG_API void fg_matmul_forward_ref(float *out, const float *inp, const float *w, const float *bias,

@@ -3,6 +3,7 @@
  * place) with the bias and bias-gradient loops parallel over output channels, so each thread
  * owns disjoint columns and sums rows in ascending order (same bits for any thread count). */
 #include <cblas.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "frugal/kernels.h"
@@ -104,4 +105,28 @@ void fg_kernels_set_blas_threads(int n_threads)
 const char *fg_kernels_blas_info(void)
 {
     return openblas_get_config();
+}
+
+int fg_kernels_blas_thread_invariant(int restore_threads)
+{
+    /* 128 x 96 x 32 is split differently by 1 and 2 threads, and differs on OpenBLAS's
+     * Haswell kernels (measured); values are exact small fractions so only rounding differs. */
+    const int M = 128, N = 96, K = 32;
+    float *a = malloc((size_t)(M * K + K * N + 2 * M * N) * sizeof(float));
+    if (!a)
+        return -1;
+    float *b = a + M * K, *c1 = b + K * N, *c2 = c1 + M * N;
+    uint32_t x = 12345;
+    for (int i = 0; i < M * K + K * N; i++) {
+        x = x * 1664525u + 1013904223u;
+        a[i] = (float)((int)(x >> 20) - 2048) / 1024.0f;
+    }
+    openblas_set_num_threads(1);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, a, K, b, N, 0.0f, c1, N);
+    openblas_set_num_threads(2);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, a, K, b, N, 0.0f, c2, N);
+    openblas_set_num_threads(restore_threads < 1 ? 1 : restore_threads);
+    int same = memcmp(c1, c2, (size_t)(M * N) * sizeof(float)) == 0;
+    free(a);
+    return same;
 }

@@ -133,9 +133,10 @@ static void train_json(const struct fg_train_params *p, char *buf, size_t n)
              (double)p->adam.eps, (double)p->adam.weight_decay, p->seed, p->n_threads);
 }
 
-/* A resumed run continues exactly only with the same trajectory-shaping hyperparameters (the
- * thread count may differ: results do not depend on it). Changing them is allowed (lowering
- * the learning rate after a divergence is the usual reason) and reported through on_log. */
+/* A resumed run continues exactly only with the same trajectory-shaping hyperparameters, and
+ * with the same thread count unless the BLAS is thread-count invariant (frugal's own kernels
+ * are; see fg_kernels_blas_thread_invariant). Changing them is allowed (lowering the learning
+ * rate after a divergence is the usual reason) and reported through on_log. */
 static fg_status check_resume_params(const struct fg_train_params *p, const char *stored,
                                      char *errmsg, size_t n)
 {
@@ -169,6 +170,13 @@ static fg_status check_resume_params(const struct fg_train_params *p, const char
                 (size_t)snprintf(note + used, sizeof note - used, "%s%s %.9g (checkpoint: %.9g)",
                                  used ? ", " : "", keys[i][1], y->valuedouble, x->valuedouble);
     }
+    const cJSON *tx = cJSON_GetObjectItemCaseSensitive(a, "threads");
+    if (!st && cJSON_IsNumber(tx) && (int)tx->valuedouble != p->n_threads &&
+        fg_kernels_blas_thread_invariant(p->n_threads) != 1 && used < sizeof note)
+        used += (size_t)snprintf(note + used, sizeof note - used,
+                                 "%s--threads %d (checkpoint: %d; this BLAS's results depend on "
+                                 "the thread count)",
+                                 used ? ", " : "", p->n_threads, (int)tx->valuedouble);
     cJSON_Delete(a);
     cJSON_Delete(b);
     if (!st && note[0] && p->on_log) {
