@@ -214,11 +214,11 @@ TEST(resume_is_exact)
 TEST(keep_deletes_only_own_old_checkpoints)
 {
     CHECK(t, make_data());
-    char d[300], path[400];
+    char d[300], path[400], other[400], err[1024];
     subdir(d, sizeof d, "keep");
-    /* a checkpoint of another run, with a higher step, must survive */
-    snprintf(path, sizeof path, "%s/ckpt_00000099.safetensors", d);
-    FILE *f = fopen(path, "wb");
+    /* a file that is not a checkpoint must survive */
+    snprintf(other, sizeof other, "%s/notes.txt", d);
+    FILE *f = fopen(other, "wb");
     CHECK(t, f != NULL);
     if (f) {
         fputs("not ours", f);
@@ -229,19 +229,32 @@ TEST(keep_deletes_only_own_old_checkpoints)
     p.ckpt_every = 2;
     p.keep = 2;
     struct fg_train_result r;
-    char err[1024];
     CHECK_OK(t, fg_train(&p, &r, err, sizeof err));
-    const int64_t want[] = { 6, 8, 99 }, gone[] = { 2, 4 };
-    for (int i = 0; i < 3; i++) {
+    const int64_t want[] = { 6, 8 }, gone[] = { 2, 4 };
+    for (int i = 0; i < 2; i++) {
         snprintf(path, sizeof path, "%s/ckpt_%08lld.safetensors", d, (long long)want[i]);
         if (access(path, R_OK) != 0)
             fg_test_fail(t, __FILE__, __LINE__, "%s should exist", path);
-    }
-    for (int i = 0; i < 2; i++) {
         snprintf(path, sizeof path, "%s/ckpt_%08lld.safetensors", d, (long long)gone[i]);
         if (access(path, R_OK) == 0)
             fg_test_fail(t, __FILE__, __LINE__, "%s should have been deleted (--keep 2)", path);
     }
+    CHECK(t, access(other, R_OK) == 0);
+    /* a second run into the same directory would overwrite ckpt_6 and ckpt_8 (another run's):
+     * refused before training, naming a file, and nothing is touched */
+    void *before;
+    size_t len;
+    snprintf(path, sizeof path, "%s/ckpt_00000008.safetensors", d);
+    CHECK_OK(t, fg_read_file(NULL, path, &before, &len, err, sizeof err));
+    p.seed = 4242;
+    CHECK(t, fg_train(&p, &r, err, sizeof err) == FG_ERR_INVALID_ARG);
+    CHECK(t, strstr(err, "ckpt_0000000") != NULL && strstr(err, "--ckpt-dir") != NULL);
+    void *after;
+    size_t len2;
+    CHECK_OK(t, fg_read_file(NULL, path, &after, &len2, err, sizeof err));
+    CHECK(t, len == len2 && memcmp(before, after, len) == 0);
+    fg_free(NULL, before);
+    fg_free(NULL, after);
 }
 
 struct notes {
@@ -269,7 +282,7 @@ TEST(resume_with_changed_settings_is_noted)
     CHECK_OK(t, fg_train(&p, &r, err, sizeof err));
     snprintf(mid, sizeof mid, "%s/ckpt_00000002.safetensors", d);
     struct notes nt = { 0, "" };
-    struct fg_train_params q = tiny_params(d, &l);
+    struct fg_train_params q = tiny_params(NULL, &l); /* no checkpoints: only the notes matter */
     q.resume_path = mid;
     q.on_progress = NULL;
     q.on_log = collect_note;
@@ -293,29 +306,35 @@ TEST(resume_with_changed_settings_is_noted)
 
 TEST(checkpoint_write_fault_keeps_previous)
 {
+    /* a run resumed from ckpt_2 whose next checkpoint write fails at various byte offsets:
+     * FG_ERR_IO naming the checkpoint, ckpt_2 unchanged, no temporary or partial file */
     CHECK(t, make_data());
-    char d[300], good[400], copy_err[1024];
+    char d[300], good[400], next[400], err[1024];
     subdir(d, sizeof d, "fault");
     struct losses l;
     memset(&l, 0, sizeof l);
     struct fg_train_params p = tiny_params(d, &l);
-    p.steps = 2;
+    p.stop_at = 2;
     struct fg_train_result r;
-    CHECK_OK(t, fg_train(&p, &r, copy_err, sizeof copy_err));
+    CHECK_OK(t, fg_train(&p, &r, err, sizeof err));
     snprintf(good, sizeof good, "%s/ckpt_00000002.safetensors", d);
+    snprintf(next, sizeof next, "%s/ckpt_00000004.safetensors", d);
     void *before;
     size_t before_len;
-    CHECK_OK(t, fg_read_file(NULL, good, &before, &before_len, copy_err, sizeof copy_err));
-    /* the same run again, every checkpoint write failing halfway */
+    CHECK_OK(t, fg_read_file(NULL, good, &before, &before_len, err, sizeof err));
+    struct fg_train_params q = tiny_params(d, &l);
+    q.resume_path = good;
+    q.stop_at = 4;
     for (uint64_t cut = 1; cut < before_len; cut += before_len / 5) {
-        p.ckpt_fail_after = cut;
-        fg_status st = fg_train(&p, &r, copy_err, sizeof copy_err);
+        q.ckpt_fail_after = cut;
+        fg_status st = fg_train(&q, &r, err, sizeof err);
         CHECK(t, st == FG_ERR_IO);
-        CHECK(t, strstr(copy_err, "checkpoint") != NULL);
+        CHECK(t, strstr(err, "checkpoint") != NULL);
         CHECK_EQ_I64(t, count_tmp_files(d), 0);
+        CHECK(t, access(next, F_OK) != 0);
         void *after;
         size_t after_len;
-        CHECK_OK(t, fg_read_file(NULL, good, &after, &after_len, copy_err, sizeof copy_err));
+        CHECK_OK(t, fg_read_file(NULL, good, &after, &after_len, err, sizeof err));
         CHECK(t, after_len == before_len && memcmp(before, after, before_len) == 0);
         fg_free(NULL, after);
     }

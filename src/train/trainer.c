@@ -1,6 +1,7 @@
 /* The training loop: loader -> forward/backward over micro-batches -> clip -> AdamW ->
  * metrics -> eval -> checkpoint. All buffers are allocated before the first step. */
 #define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -330,6 +331,27 @@ static fg_status setup(struct run *r, struct fg_train_result *res, int64_t *star
         fg_model_init_weights(m, p->seed);
     }
     if (p->ckpt_dir) {
+        /* A checkpoint of a later step in the directory belongs to another run (or to this
+         * run's abandoned future after a resume from an older one): writing would replace it
+         * and --keep would then delete it. Refuse rather than lose it. */
+        DIR *d = opendir(p->ckpt_dir);
+        struct dirent *e;
+        while (d && (e = readdir(d)) != NULL) {
+            long long s;
+            char tail[16];
+            if (strlen(e->d_name) == 25 && sscanf(e->d_name, "ckpt_%8lld%12s", &s, tail) == 2 &&
+                !strcmp(tail, ".safetensors") && s > *start_step) {
+                snprintf(errmsg, n,
+                         "checkpoint directory %s already holds %s, beyond this run's "
+                         "start at step %" PRId64 ": it would be overwritten; choose another "
+                         "--ckpt-dir or move that file",
+                         p->ckpt_dir, e->d_name, *start_step);
+                closedir(d);
+                return FG_ERR_INVALID_ARG;
+            }
+        }
+        if (d)
+            closedir(d);
         /* Fail now, not after an hour of training, if checkpoints cannot be written. */
         char probe[4200];
         snprintf(probe, sizeof probe, "%s/.frugal_write_test.%ld", p->ckpt_dir, (long)getpid());
@@ -436,15 +458,15 @@ fg_status fg_train(const struct fg_train_params *p, struct fg_train_result *res,
             const char *good = last_good_ckpt(&r, step);
             if (good)
                 snprintf(tail, sizeof tail,
-                         "; training stopped: resume from the last good "
-                         "checkpoint %s with a lower --lr or --grad-clip",
+                         "; training stopped: resume from the last good checkpoint %s with a "
+                         "lower --lr or --grad-clip, into a new --ckpt-dir",
                          good);
             else if (r.ckpt_path[0][0])
                 snprintf(tail, sizeof tail,
-                         "; training stopped: no checkpoint from before the "
-                         "divergence remains (%s holds the diverged weights); restart with a lower "
-                         "--lr or --grad-clip (and --keep 2 or more)",
-                         r.ckpt_path[0]);
+                         "; training stopped: no checkpoint from before the divergence remains "
+                         "(%s holds the diverged weights); restart with a lower --lr or "
+                         "--grad-clip%s",
+                         r.ckpt_path[0], p->keep < 2 ? " and --keep 2 or more" : "");
             else
                 snprintf(tail, sizeof tail,
                          "; training stopped: restart with a lower --lr or "
