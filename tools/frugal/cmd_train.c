@@ -226,16 +226,31 @@ int cmd_train(int argc, char **argv)
             fprintf(stderr, "frugal train: %s\n", err);
             return EXIT_FAIL;
         }
-        if (!cli_find(o, n_o, "--n-layer")->seen)
-            p.cfg.n_layer = c.n_layer;
-        if (!cli_find(o, n_o, "--n-head")->seen)
-            p.cfg.n_head = c.n_head;
-        if (!cli_find(o, n_o, "--n-embd")->seen)
-            p.cfg.n_embd = c.n_embd;
-        if (!cli_find(o, n_o, "--block-size")->seen)
-            p.cfg.block_size = c.block_size;
-        if (!cli_find(o, n_o, "--vocab-size")->seen)
-            p.cfg.vocab_size = c.vocab_size;
+
+        /* the model's shape comes from the checkpoint; a flag that contradicts it is a usage
+         * error, reported before any data is opened */
+        const struct {
+            const char *flag;
+            int *dst, have;
+        } shape[] = {
+            { "--n-layer", &p.cfg.n_layer, c.n_layer },
+            { "--n-head", &p.cfg.n_head, c.n_head },
+            { "--n-embd", &p.cfg.n_embd, c.n_embd },
+            { "--block-size", &p.cfg.block_size, c.block_size },
+            { "--vocab-size", &p.cfg.vocab_size, c.vocab_size },
+        };
+
+        for (size_t i = 0; i < sizeof shape / sizeof shape[0]; i++) {
+            if (!cli_find(o, n_o, shape[i].flag)->seen) {
+                *shape[i].dst = shape[i].have;
+            } else if (*shape[i].dst != shape[i].have) {
+                fprintf(stderr,
+                        "frugal train: checkpoint %s has %s %d but the run asks for %d: drop "
+                        "the flag or start a new run\n",
+                        p.resume_path, shape[i].flag, shape[i].have, *shape[i].dst);
+                return EXIT_USAGE;
+            }
+        }
         int rc2 = resume_defaults(&p, o, n_o);
         if (rc2)
             return rc2;
