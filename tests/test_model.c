@@ -291,6 +291,9 @@ TEST(sizing_matches_allocation)
     struct fg_model_config bad = { 2, 3, 64, 32, 256 };
     CHECK(t, fg_model_mem_size(&bad, 4, 32, 1, &mem) == FG_ERR_INVALID_ARG);
     CHECK(t, fg_model_mem_size(&cfg, (size_t)1 << 40, (size_t)1 << 30, 1, &mem) != FG_OK);
+    /* products that would wrap size_t are rejected, not returned wrapped */
+    struct fg_model_config wide = { 1024, 1, 65536, 1, 2 };
+    CHECK(t, fg_model_mem_size(&wide, (size_t)1 << 40, 1, 1, &mem) != FG_OK);
 }
 
 TEST(bad_tokens_rejected)

@@ -21,8 +21,12 @@
 extern "C" {
 #endif
 
+/* Largest micro-batch (sequences) accepted; with T <= block size <= 2^20 no size product wraps. */
+#define FG_TRAIN_MAX_BATCH (1 << 24)
+
 struct fg_train_progress {
-    int64_t step, steps;  /* completed steps, planned steps */
+    int64_t step, steps;  /* completed steps, planned steps (the schedule's length) */
+    int64_t stop;         /* the step at which this run ends (--stop-at, else steps) */
     double loss;          /* mean training loss of this step */
     double val_loss;      /* NaN unless this step ran an evaluation */
     double lr, grad_norm; /* before clipping */

@@ -83,7 +83,9 @@ fg_status fg_ckpt_save(const char *path, const struct fg_model *model, const flo
 static int json_int(const cJSON *o, const char *key, int *out)
 {
     const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!cJSON_IsNumber(j) || j->valuedouble != (double)(int)j->valuedouble)
+    if (!cJSON_IsNumber(j) ||
+        !(j->valuedouble >= -2147483648.0 && j->valuedouble <= 2147483647.0) ||
+        j->valuedouble != (double)(int)j->valuedouble)
         return 0;
     *out = (int)j->valuedouble;
     return 1;
@@ -162,7 +164,13 @@ static fg_status verify_crcs(const struct fg_st_file *f, const char *path, char 
         const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, f->tensors[i].name);
         uint32_t want = e && cJSON_IsString(e) ? (uint32_t)strtoul(e->valuestring, NULL, 16) : 0;
         uint32_t got = fg_crc32c(0, f->tensors[i].data, f->tensors[i].nbytes);
-        if (!e || got != want) {
+        if (!e) {
+            snprintf(errmsg, errmsg_len,
+                     "%s is corrupt: tensor %s has no CRC-32C entry; resume from an older "
+                     "checkpoint",
+                     path, f->tensors[i].name);
+            st = FG_ERR_FORMAT;
+        } else if (got != want) {
             snprintf(errmsg, errmsg_len,
                      "%s is corrupt: tensor %s fails its CRC-32C check (stored %08" PRIx32
                      ", computed %08" PRIx32 "); resume from an older checkpoint",

@@ -161,11 +161,12 @@ fg_status fg_loader_init(struct fg_loader *l, const struct fg_shard *s, size_t B
                          uint64_t seed, char *errmsg, size_t errmsg_len)
 {
     memset(l, 0, sizeof *l);
-    if (B == 0 || T == 0 || s->n_tokens < B * T + 1) {
+    size_t bt = 0;
+    if (B == 0 || T == 0 || fg_size_mul(B, T, &bt) != FG_OK || s->n_tokens <= bt) {
         snprintf(errmsg, errmsg_len,
                  "has %zu tokens; a batch of %zu x %zu needs at least %zu (use more data or a "
                  "smaller --batch/--seq)",
-                 s->n_tokens, B, T, B * T + 1);
+                 s->n_tokens, B, T, bt ? bt + 1 : B * T + 1);
         return FG_ERR_INVALID_ARG;
     }
     l->shard = s;
@@ -192,6 +193,8 @@ void fg_loader_next(struct fg_loader *l, int32_t *inputs, int32_t *targets)
 int fg_shard_window(const struct fg_shard *s, size_t k, size_t B, size_t T, int32_t *inputs,
                     int32_t *targets)
 {
+    if (B == 0 || T == 0 || B > s->n_tokens || T > s->n_tokens / B || k >= s->n_tokens / (B * T))
+        return 0;
     size_t start = k * B * T;
     if (start + B * T + 1 > s->n_tokens)
         return 0;

@@ -163,7 +163,8 @@ size_t fg_model_act_layout(const struct fg_model_config *cfg, size_t B, size_t T
     if (T > ((size_t)1 << 20) || C > ((size_t)1 << 20) || L > 1024 || NH > 1024)
         return 0;
     double att_d = (double)B * (double)NH * (double)T * (double)T, big = (double)((size_t)1 << 50);
-    if (att_d * (double)L > big || (double)BT * (double)Vp > big)
+    if (att_d * (double)L > big || (double)BT * (double)Vp > big ||
+        (double)L * (double)BT * 4.0 * (double)C > big)
         return 0;
     size_t att = B * NH * T * T;
 

@@ -224,6 +224,10 @@ static fg_status setup(struct run *r, struct fg_train_result *res, int64_t *star
     const struct fg_train_params *p = r->p;
     char inner[512];
     fg_status rc;
+    if (p->B > FG_TRAIN_MAX_BATCH) {
+        snprintf(errmsg, n, "--batch %zu is larger than the limit %d", p->B, FG_TRAIN_MAX_BATCH);
+        return FG_ERR_INVALID_ARG;
+    }
     if (p->B < 1 || p->T < 1 || p->accum < 1 || p->steps < 1 || p->n_threads < 1 || !(p->lr > 0) ||
         p->lr_min < 0 || p->warmup < 0 || p->grad_clip < 0 || !p->train_path) {
         snprintf(errmsg, n,
@@ -486,15 +490,11 @@ fg_status fg_train(const struct fg_train_params *p, struct fg_train_result *res,
         res->steps_done++;
         res->tokens += tokens_per_step;
         res->final_loss = loss;
-        struct fg_train_progress pr = { step,
-                                        p->steps,
-                                        loss,
-                                        NAN,
-                                        lr,
-                                        norm,
-                                        (double)tokens_per_step / dt,
-                                        dt * 1e3,
-                                        fg_time_now() - t_start };
+        struct fg_train_progress pr = { step,     p->steps,
+                                        stop,     loss,
+                                        NAN,      lr,
+                                        norm,     (double)tokens_per_step / dt,
+                                        dt * 1e3, fg_time_now() - t_start };
         int last = step == stop || (p->time_budget_s > 0 && pr.elapsed_s >= p->time_budget_s);
         if (r.have_val && ((p->eval_every > 0 && step % p->eval_every == 0) || last)) {
             double vl;

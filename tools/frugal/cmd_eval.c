@@ -73,6 +73,10 @@ int cmd_eval(int argc, char **argv)
         fprintf(stderr, "frugal eval: --ckpt FILE and --data FILE are required\n");
         return EXIT_USAGE;
     }
+    if (B > (1u << 24)) {
+        fprintf(stderr, "frugal eval: --batch %zu is larger than the limit %u\n", B, 1u << 24);
+        return EXIT_USAGE;
+    }
     struct fg_model *m;
     fg_status st = load_model(ckpt, B, T, threads, &m, "eval");
     if (st)

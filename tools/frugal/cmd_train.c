@@ -33,7 +33,7 @@ static void on_progress(void *user, const struct fg_train_progress *p)
     struct progress_ctx *c = user;
     if (c->quiet)
         return;
-    double eta = (double)(p->steps - p->step) * p->ms_per_step / 1e3;
+    double eta = (double)(p->stop - p->step) * p->ms_per_step / 1e3;
     if (c->time_budget > 0 && c->time_budget - p->elapsed_s < eta)
         eta = c->time_budget - p->elapsed_s;
     char etas[32], val[32] = "";
@@ -98,6 +98,15 @@ static int resume_defaults(struct fg_train_params *p, const struct opt *o, size_
         if (!cJSON_IsNumber(v) || (map[i].flag && cli_find(o, n_o, map[i].flag)->seen))
             continue;
         double d = v->valuedouble;
+        /* stored values are checked before they are converted (a crafted file is not UB) */
+        int is_int = map[i].type != OPT_FLOAT;
+        if (!isfinite(d) || (is_int && (d < 0 || d > 9007199254740992.0 || d != floor(d))) ||
+            (map[i].type == OPT_INT && d > 2147483647.0)) {
+            fprintf(stderr, "frugal train: %s has an invalid \"%s\" in its train metadata\n",
+                    p->resume_path, map[i].key);
+            cJSON_Delete(j);
+            return EXIT_FAIL;
+        }
         switch (map[i].type) {
         case OPT_SIZE:
             *(size_t *)map[i].dst = (size_t)d;
