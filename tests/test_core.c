@@ -650,11 +650,11 @@ static void st_fixture_init(struct st_fixture *x, uint64_t seed)
         x->d[i] = (uint8_t)fg_rng_u64(&r);
     x->e = fg_rng_normal(&r);
     struct fg_st_tensor ts[5] = {
-        { "wte", FG_DTYPE_F32, 2, { 2, 3 }, x->a, sizeof x->a },
-        { "h.0.attn.bias", FG_DTYPE_I32, 1, { 4 }, x->b, sizeof x->b },
-        { "bf", FG_DTYPE_BF16, 3, { 3, 1, 2 }, x->c, sizeof x->c },
-        { "bytes", FG_DTYPE_U8, 1, { 5 }, x->d, sizeof x->d },
-        { "scalar", FG_DTYPE_F64, 0, { 0 }, &x->e, sizeof x->e },
+        { "wte", FG_DTYPE_F32, 2, { 2, 3 }, x->a, sizeof x->a, 0 },
+        { "h.0.attn.bias", FG_DTYPE_I32, 1, { 4 }, x->b, sizeof x->b, 0 },
+        { "bf", FG_DTYPE_BF16, 3, { 3, 1, 2 }, x->c, sizeof x->c, 0 },
+        { "bytes", FG_DTYPE_U8, 1, { 5 }, x->d, sizeof x->d, 0 },
+        { "scalar", FG_DTYPE_F64, 0, { 0 }, &x->e, sizeof x->e, 0 },
     };
     memcpy(x->ts, ts, sizeof ts);
     struct fg_st_kv meta[4] = {
@@ -749,7 +749,7 @@ TEST(safetensors_round_trip)
     CHECK(t, f && f->n_tensors == 0 && f->n_meta == 0);
     fg_st_free(f);
     struct fg_st_tensor three[3] = { x.ts[0],
-                                     { "empty", FG_DTYPE_F32, 2, { 3, 0 }, NULL, 0 },
+                                     { "empty", FG_DTYPE_F32, 2, { 3, 0 }, NULL, 0, 0 },
                                      x.ts[1] };
     CHECK_OK(t, fg_st_write(path, three, 3, NULL, 0, 0, err, sizeof err));
     f = NULL;
@@ -905,6 +905,52 @@ TEST(safetensors_alloc_failures)
     remove_dir(dir);
 }
 
+/* fg_st_load_header: the same tensors and offsets as a full parse, data not read (NULL), and
+ * truncation detected from the file size alone. */
+TEST(safetensors_header_only)
+{
+    char dir[] = "/tmp/frugal_test_hdr_XXXXXX", path[64], err[256];
+    CHECK(t, mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/a.safetensors", dir);
+    float x[6] = { 1, 2, 3, 4, 5, 6 };
+    int32_t y[3] = { 7, 8, 9 };
+    struct fg_st_tensor ts[2] = { { "x", FG_DTYPE_F32, 2, { 2, 3 }, x, sizeof x, 0 },
+                                  { "y", FG_DTYPE_I32, 1, { 3 }, y, sizeof y, 0 } };
+    struct fg_st_kv kv = { "k", "v" };
+    CHECK_OK(t, fg_st_write(path, ts, 2, &kv, 1, 0, err, sizeof err));
+    struct fg_st_file *full = NULL, *hdr = NULL;
+    CHECK_OK(t, fg_st_load(path, NULL, &full, err, sizeof err));
+    CHECK_OK(t, fg_st_load_header(path, NULL, &hdr, err, sizeof err));
+    if (full && hdr) {
+        CHECK_EQ_I64(t, hdr->n_tensors, 2);
+        CHECK(t, hdr->data_start == full->data_start);
+        for (size_t i = 0; i < 2; i++) {
+            const struct fg_st_tensor *a = fg_st_find(full, ts[i].name);
+            const struct fg_st_tensor *h = fg_st_find(hdr, ts[i].name);
+            CHECK(t, a && h && h->data == NULL && a->offset == h->offset && a->nbytes == h->nbytes);
+        }
+        CHECK(t, fg_st_meta(hdr, "k") && !strcmp(fg_st_meta(hdr, "k"), "v"));
+    }
+    fg_st_free(full);
+    fg_st_free(hdr);
+    /* cut one byte off the data: the header alone must reveal it */
+    void *buf;
+    size_t len;
+    CHECK_OK(t, fg_read_file(NULL, path, &buf, &len, err, sizeof err));
+    FILE *f = fopen(path, "wb");
+    CHECK(t, f != NULL);
+    if (f) {
+        CHECK(t, fwrite(buf, 1, len - 1, f) == len - 1);
+        fclose(f);
+    }
+    fg_free(NULL, buf);
+    hdr = NULL;
+    CHECK(t, fg_st_load_header(path, NULL, &hdr, err, sizeof err) == FG_ERR_FORMAT);
+    CHECK(t, hdr == NULL);
+    remove(path);
+    rmdir(dir);
+}
+
 TEST(names_and_misc)
 {
     static const char *const names[FG_DTYPE_COUNT] = { "F32", "F64", "F16", "BF16", "I64", "I32",
@@ -939,6 +985,7 @@ TEST(names_and_misc)
 
 static const struct fg_test_case cases[] = {
     { "crc32c_vectors", test_crc32c_vectors },
+    { "safetensors_header_only", test_safetensors_header_only },
     { "rng_reference_and_reproducible", test_rng_reference_and_reproducible },
     { "rng_ranges_and_distributions", test_rng_ranges_and_distributions },
     { "size_overflow", test_size_overflow },

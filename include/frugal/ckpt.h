@@ -57,8 +57,10 @@ struct fg_st_tensor {
     enum fg_dtype dtype;
     int ndim;
     int64_t shape[FG_ST_MAX_DIMS];
-    const void *data; /* borrowed: points into the file buffer (reader) or caller memory */
+    const void *data; /* borrowed: points into the file buffer (reader) or caller memory;
+                         NULL after fg_st_load_header */
     size_t nbytes;
+    uint64_t offset; /* reader: start of the data relative to the data section */
 };
 
 struct fg_st_kv {
@@ -73,7 +75,8 @@ struct fg_st_file {
     struct fg_st_tensor *tensors;
     size_t n_meta;
     struct fg_st_kv *meta;
-    char *strings; /* owned storage for names, keys and values */
+    char *strings;       /* owned storage for names, keys and values */
+    uint64_t data_start; /* file offset of the data section (8 + header length) */
 };
 
 /* Parse a safetensors image from memory. `buf` is borrowed and must outlive *out (tensor data
@@ -85,6 +88,11 @@ FG_API fg_status fg_st_parse(const void *buf, size_t len, const struct fg_alloca
 /* Read and parse a file; the returned object owns the file bytes. */
 FG_API fg_status fg_st_load(const char *path, const struct fg_allocator *a, struct fg_st_file **out,
                             char *errmsg, size_t errmsg_len);
+/* Read and validate only the header of a file (tensor data is not read: data pointers are
+ * NULL; offsets and data_start locate each tensor for a later read). Offsets are checked
+ * against the file's size. Lets a caller read tensors straight into their destination. */
+FG_API fg_status fg_st_load_header(const char *path, const struct fg_allocator *a,
+                                   struct fg_st_file **out, char *errmsg, size_t errmsg_len);
 FG_API void fg_st_free(struct fg_st_file *f);
 FG_API const struct fg_st_tensor *fg_st_find(const struct fg_st_file *f, const char *name);
 FG_API const char *fg_st_meta(const struct fg_st_file *f, const char *key);

@@ -1,6 +1,8 @@
 /* Training checkpoints on the safetensors container: weights under their model names, AdamW
  * moments as optim.m / optim.v, and the state needed for an exact resume in __metadata__,
  * with a CRC-32C per tensor so that a flipped bit is caught before it is trained on. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,7 +129,7 @@ fg_status fg_ckpt_read_config(const char *path, struct fg_model_config *cfg, cha
                               size_t errmsg_len)
 {
     struct fg_st_file *f = NULL;
-    FG_TRY(fg_st_load(path, NULL, &f, errmsg, errmsg_len));
+    FG_TRY(fg_st_load_header(path, NULL, &f, errmsg, errmsg_len));
     fg_status st = parse_config(f, path, cfg, errmsg, errmsg_len);
     fg_st_free(f);
     return st;
@@ -137,7 +139,7 @@ fg_status fg_ckpt_read_meta(const char *path, const char *key, char *out, size_t
                             char *errmsg, size_t errmsg_len)
 {
     struct fg_st_file *f = NULL;
-    FG_TRY(fg_st_load(path, NULL, &f, errmsg, errmsg_len));
+    FG_TRY(fg_st_load_header(path, NULL, &f, errmsg, errmsg_len));
     const char *v = fg_st_meta(f, key);
     fg_status st = FG_OK;
     if (!v || strlen(v) >= out_len) {
@@ -150,47 +152,38 @@ fg_status fg_ckpt_read_meta(const char *path, const char *key, char *out, size_t
     return st;
 }
 
-static fg_status verify_crcs(const struct fg_st_file *f, const char *path, char *errmsg,
-                             size_t errmsg_len)
-{
-    const char *cs = fg_st_meta(f, "crc32c");
-    cJSON *j = cs ? cJSON_Parse(cs) : NULL;
-    if (!j) {
-        snprintf(errmsg, errmsg_len, "%s has no valid crc32c metadata", path);
-        return FG_ERR_FORMAT;
-    }
-    fg_status st = FG_OK;
-    for (size_t i = 0; i < f->n_tensors && st == FG_OK; i++) {
-        const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, f->tensors[i].name);
-        uint32_t want = e && cJSON_IsString(e) ? (uint32_t)strtoul(e->valuestring, NULL, 16) : 0;
-        uint32_t got = fg_crc32c(0, f->tensors[i].data, f->tensors[i].nbytes);
-        if (!e) {
-            snprintf(errmsg, errmsg_len,
-                     "%s is corrupt: tensor %s has no CRC-32C entry; resume from an older "
-                     "checkpoint",
-                     path, f->tensors[i].name);
-            st = FG_ERR_FORMAT;
-        } else if (got != want) {
-            snprintf(errmsg, errmsg_len,
-                     "%s is corrupt: tensor %s fails its CRC-32C check (stored %08" PRIx32
-                     ", computed %08" PRIx32 "); resume from an older checkpoint",
-                     path, f->tensors[i].name, want, got);
-            st = FG_ERR_FORMAT;
-        }
-    }
-    cJSON_Delete(j);
-    return st;
-}
-
-static fg_status copy_tensor(const struct fg_st_file *f, const char *path, const char *name,
-                             float *dst, size_t numel, char *errmsg, size_t errmsg_len)
+/* Read tensor `name` (F32, numel elements) straight from the file into dst and check its
+ * CRC-32C against the "crc32c" metadata (parsed into crcs). */
+static fg_status read_tensor(FILE *fp, const struct fg_st_file *f, const cJSON *crcs,
+                             const char *path, const char *name, float *dst, size_t numel,
+                             char *errmsg, size_t errmsg_len)
 {
     const struct fg_st_tensor *t = fg_st_find(f, name);
     if (!t || t->dtype != FG_DTYPE_F32 || t->nbytes != numel * sizeof(float)) {
         snprintf(errmsg, errmsg_len, "%s: tensor %s is missing or has the wrong size", path, name);
         return FG_ERR_FORMAT;
     }
-    memcpy(dst, t->data, t->nbytes);
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(crcs, name);
+    if (!cJSON_IsString(e)) {
+        snprintf(errmsg, errmsg_len,
+                 "%s is corrupt: tensor %s has no CRC-32C entry; resume from an older checkpoint",
+                 path, name);
+        return FG_ERR_FORMAT;
+    }
+    if (fseeko(fp, (off_t)(f->data_start + t->offset), SEEK_SET) != 0 ||
+        fread(dst, 1, t->nbytes, fp) != t->nbytes) {
+        snprintf(errmsg, errmsg_len, "%s: reading tensor %s failed (truncated file?)", path, name);
+        return FG_ERR_IO;
+    }
+    uint32_t want = (uint32_t)strtoul(e->valuestring, NULL, 16);
+    uint32_t got = fg_crc32c(0, dst, t->nbytes);
+    if (got != want) {
+        snprintf(errmsg, errmsg_len,
+                 "%s is corrupt: tensor %s fails its CRC-32C check (stored %08" PRIx32
+                 ", computed %08" PRIx32 "); resume from an older checkpoint",
+                 path, name, want, got);
+        return FG_ERR_FORMAT;
+    }
     return FG_OK;
 }
 
@@ -199,7 +192,11 @@ fg_status fg_ckpt_load(const char *path, struct fg_model *model, float *m, float
 {
     struct fg_st_file *f = NULL;
     struct fg_model_config cfg;
-    FG_TRY(fg_st_load(path, NULL, &f, errmsg, errmsg_len));
+    FILE *fp = NULL;
+    cJSON *crcs = NULL;
+    /* Only the header is read whole; each tensor goes from the file straight into its
+     * destination, so loading needs no memory beyond the model and the optimizer state. */
+    FG_TRY(fg_st_load_header(path, &model->alloc, &f, errmsg, errmsg_len));
     fg_status rc = parse_config(f, path, &cfg, errmsg, errmsg_len);
     if (rc)
         goto done;
@@ -216,21 +213,33 @@ fg_status fg_ckpt_load(const char *path, struct fg_model *model, float *m, float
             rc = FG_ERR_INVALID_ARG;
             goto done;
         }
-    if ((rc = verify_crcs(f, path, errmsg, errmsg_len)) != FG_OK)
+    const char *cs = fg_st_meta(f, "crc32c");
+    crcs = cs ? cJSON_Parse(cs) : NULL;
+    if (!crcs) {
+        snprintf(errmsg, errmsg_len, "%s has no valid crc32c metadata", path);
+        rc = FG_ERR_FORMAT;
         goto done;
+    }
+    if (!(fp = fopen(path, "rb"))) {
+        char what[4200];
+        snprintf(what, sizeof what, "cannot open %s", path);
+        fg_errno_msg(errmsg, errmsg_len, errno, what);
+        rc = FG_ERR_IO;
+        goto done;
+    }
     for (int id = 0; id < FG_MODEL_N_TENSORS && !rc; id++)
-        rc = copy_tensor(f, path, fg_model_tensor_name(id), model->params + model->offset[id],
-                         model->numel[id], errmsg, errmsg_len);
+        rc = read_tensor(fp, f, crcs, path, fg_model_tensor_name(id),
+                         model->params + model->offset[id], model->numel[id], errmsg, errmsg_len);
     if (!rc && m)
-        rc = copy_tensor(f, path, "optim.m", m, model->n_flat, errmsg, errmsg_len);
+        rc = read_tensor(fp, f, crcs, path, "optim.m", m, model->n_flat, errmsg, errmsg_len);
     if (!rc && v)
-        rc = copy_tensor(f, path, "optim.v", v, model->n_flat, errmsg, errmsg_len);
+        rc = read_tensor(fp, f, crcs, path, "optim.v", v, model->n_flat, errmsg, errmsg_len);
     if (rc || !st)
         goto done;
     memset(st, 0, sizeof *st);
     const char *step = fg_st_meta(f, "step"), *rng = fg_st_meta(f, "rng");
-    const char *loader = fg_st_meta(f, "loader"), *fp = fg_st_meta(f, "data_fingerprint");
-    int ok = step && rng && loader && fp && strlen(rng) == 64;
+    const char *loader = fg_st_meta(f, "loader"), *fpr = fg_st_meta(f, "data_fingerprint");
+    int ok = step && rng && loader && fpr && strlen(rng) == 64;
     if (ok) {
         char *end;
         st->step = strtoll(step, &end, 10);
@@ -250,7 +259,7 @@ fg_status fg_ckpt_load(const char *path, struct fg_model *model, float *m, float
         cJSON_Delete(j);
         unsigned long long tok = 0;
         unsigned int crc = 0;
-        ok = ok && sscanf(fp, "%8x:%llu", &crc, &tok) == 2;
+        ok = ok && sscanf(fpr, "%8x:%llu", &crc, &tok) == 2;
         st->data_crc = crc;
         st->data_tokens = tok;
     }
@@ -265,6 +274,9 @@ fg_status fg_ckpt_load(const char *path, struct fg_model *model, float *m, float
     if (!rc && tj)
         snprintf(st->train_json, sizeof st->train_json, "%s", tj);
 done:
+    if (fp)
+        fclose(fp);
+    cJSON_Delete(crcs);
     fg_st_free(f);
     return rc;
 }

@@ -1,5 +1,7 @@
 /* The safetensors container: a strict reader (every byte accounted for) and an atomic writer.
  * JSON goes through cJSON; tensor data is never copied by the reader. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,9 +55,8 @@ const char *fg_st_meta(const struct fg_st_file *f, const char *key)
 static int cmp_begin(const void *x, const void *y)
 {
     const struct fg_st_tensor *a = x, *b = y;
-    const char *pa = a->data, *pb = b->data;
-    if (pa != pb)
-        return pa < pb ? -1 : 1;
+    if (a->offset != b->offset)
+        return a->offset < b->offset ? -1 : 1;
     /* an empty tensor may share its start with the next one: empty first */
     return (a->nbytes > b->nbytes) - (a->nbytes < b->nbytes);
 }
@@ -75,8 +76,12 @@ static int get_u64(const cJSON *j, uint64_t *out)
         goto fail;                                 \
     } while (0)
 
-fg_status fg_st_parse(const void *buf, size_t len, const struct fg_allocator *alloc,
-                      struct fg_st_file **out, char *errmsg, size_t errmsg_len)
+/* Parse an image whose first `have` bytes are in buf (at least the 8-byte length and the
+ * header) out of a file of `len` bytes; with_data: buf holds the whole file and tensor data
+ * pointers are set, else they stay NULL. */
+static fg_status parse_image(const void *buf, size_t have, size_t len, int with_data,
+                             const struct fg_allocator *alloc, struct fg_st_file **out,
+                             char *errmsg, size_t errmsg_len)
 {
     const unsigned char *b = buf;
     struct fg_allocator a = alloc ? *alloc : fg_allocator_default();
@@ -89,7 +94,7 @@ fg_status fg_st_parse(const void *buf, size_t len, const struct fg_allocator *al
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--)
         hlen = (hlen << 8) | b[i];
-    if (hlen < 2 || hlen > len - 8 || hlen > (100u << 20))
+    if (hlen < 2 || hlen > len - 8 || hlen > (100u << 20) || hlen > have - 8)
         ST_FAIL("header length %llu does not fit the file (%zu bytes): truncated or not "
                 "safetensors",
                 (unsigned long long)hlen, len);
@@ -102,7 +107,7 @@ fg_status fg_st_parse(const void *buf, size_t len, const struct fg_allocator *al
     for (; hdr_end < hdr + hlen; hdr_end++)
         if (*hdr_end != ' ' && *hdr_end != '\t' && *hdr_end != '\n' && *hdr_end != '\r')
             ST_FAIL("header has bytes after the JSON object");
-    const unsigned char *data = b + 8 + hlen;
+    const unsigned char *data = with_data ? b + 8 + hlen : NULL;
     size_t data_len = len - 8 - (size_t)hlen;
 
     size_t n_entries = 0, n_meta = 0, str_bytes = 0;
@@ -190,7 +195,8 @@ fg_status fg_st_parse(const void *buf, size_t len, const struct fg_allocator *al
         if (fg_size_mul(numel, dtype_sizes[d], &want) != FG_OK || want != end - begin)
             ST_FAIL("tensor \"%.64s\": shape needs %zu bytes but offsets give %llu", t->name,
                     numel * dtype_sizes[d], (unsigned long long)(end - begin));
-        t->data = data + begin;
+        t->data = data ? data + begin : NULL;
+        t->offset = begin;
         t->nbytes = (size_t)(end - begin);
         f->n_tensors++;
     }
@@ -203,29 +209,87 @@ fg_status fg_st_parse(const void *buf, size_t len, const struct fg_allocator *al
         }
         memcpy(sorted, f->tensors, f->n_tensors * sizeof *sorted);
         qsort(sorted, f->n_tensors, sizeof *sorted, cmp_begin);
-        const unsigned char *pos = data;
+        uint64_t pos = 0;
         int bad = 0;
         for (size_t i = 0; i < f->n_tensors && !bad; i++) {
-            if ((const unsigned char *)sorted[i].data != pos)
+            if (sorted[i].offset != pos)
                 bad = 1;
             pos += sorted[i].nbytes;
         }
-        if (!bad && pos != data + data_len)
+        if (!bad && pos != data_len)
             bad = 2;
         fg_free(&a, sorted);
         if (bad == 1)
             ST_FAIL("tensor data overlaps or leaves gaps");
         if (bad == 2)
-            ST_FAIL("%zu bytes after the last tensor", (size_t)(data + data_len - pos));
+            ST_FAIL("%zu bytes after the last tensor", (size_t)(data_len - pos));
     } else if (data_len) {
         ST_FAIL("%zu data bytes but no tensors", data_len);
     }
     cJSON_Delete(root);
+    f->data_start = 8 + hlen;
     *out = f;
     return FG_OK;
 fail:
     cJSON_Delete(root);
     fg_st_free(f);
+    return st;
+}
+
+fg_status fg_st_parse(const void *buf, size_t len, const struct fg_allocator *alloc,
+                      struct fg_st_file **out, char *errmsg, size_t errmsg_len)
+{
+    return parse_image(buf, len, len, 1, alloc, out, errmsg, errmsg_len);
+}
+
+fg_status fg_st_load_header(const char *path, const struct fg_allocator *alloc,
+                            struct fg_st_file **out, char *errmsg, size_t errmsg_len)
+{
+    char what[4200], inner[200];
+    *out = NULL;
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        snprintf(what, sizeof what, "cannot open %s", path);
+        fg_errno_msg(errmsg, errmsg_len, errno, what);
+        return FG_ERR_IO;
+    }
+    unsigned char len8[8];
+    long long size = -1;
+    if (fseeko(fp, 0, SEEK_END) == 0)
+        size = (long long)ftello(fp);
+    if (size < 8 || fseeko(fp, 0, SEEK_SET) != 0 || fread(len8, 1, 8, fp) != 8) {
+        snprintf(errmsg, errmsg_len, "%s: file is %lld bytes, too short for a safetensors header",
+                 path, size);
+        fclose(fp);
+        return FG_ERR_FORMAT;
+    }
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--)
+        hlen = (hlen << 8) | len8[i];
+    if (hlen < 2 || hlen > (uint64_t)size - 8 || hlen > (100u << 20)) {
+        snprintf(errmsg, errmsg_len,
+                 "%s: header length %llu does not fit the file (%lld bytes): truncated or not "
+                 "safetensors",
+                 path, (unsigned long long)hlen, size);
+        fclose(fp);
+        return FG_ERR_FORMAT;
+    }
+    unsigned char *buf = fg_alloc(alloc, 8 + (size_t)hlen, 64);
+    if (!buf) {
+        fclose(fp);
+        snprintf(errmsg, errmsg_len, "out of memory reading the header of %s", path);
+        return FG_ERR_NOMEM;
+    }
+    memcpy(buf, len8, 8);
+    int ok = fread(buf + 8, 1, (size_t)hlen, fp) == hlen;
+    fclose(fp);
+    fg_status st = FG_ERR_IO;
+    if (!ok)
+        snprintf(errmsg, errmsg_len, "%s: reading its header failed", path);
+    else if ((st = parse_image(buf, 8 + (size_t)hlen, (size_t)size, 0, alloc, out, inner,
+                               sizeof inner)) != FG_OK)
+        snprintf(errmsg, errmsg_len, "%s: %s", path, inner);
+    fg_free(alloc, buf);
     return st;
 }
 
