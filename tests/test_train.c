@@ -304,6 +304,44 @@ TEST(resume_with_changed_settings_is_noted)
     CHECK(t, strstr(err, "n_layer") != NULL);
 }
 
+/* --metrics across a resume from an older checkpoint: each step appears exactly once */
+TEST(metrics_after_resume_have_each_step_once)
+{
+    CHECK(t, make_data());
+    char d1[300], d2[300], metrics[400], mid[400], err[1024];
+    subdir(d1, sizeof d1, "metrics_a");
+    subdir(d2, sizeof d2, "metrics_b");
+    snprintf(metrics, sizeof metrics, "%s/m.jsonl", d1);
+    struct losses l;
+    struct fg_train_params p = tiny_params(d1, &l);
+    p.ckpt_every = 3;
+    p.keep = 5;
+    p.steps = 6;
+    p.metrics_path = metrics;
+    struct fg_train_result r;
+    CHECK_OK(t, fg_train(&p, &r, err, sizeof err));
+    snprintf(mid, sizeof mid, "%s/ckpt_00000003.safetensors", d1);
+    struct fg_train_params q = p;
+    q.ckpt_dir = d2;
+    q.resume_path = mid;
+    CHECK_OK(t, fg_train(&q, &r, err, sizeof err));
+    void *buf;
+    size_t len;
+    CHECK_OK(t, fg_read_file(NULL, metrics, &buf, &len, err, sizeof err));
+    int seen[8] = { 0 }, lines = 0;
+    for (char *line = buf; line && *line; lines++) {
+        long long s = -1;
+        if (sscanf(line, "{\"step\":%lld", &s) == 1 && s >= 1 && s <= 6)
+            seen[s]++;
+        char *nl = strchr(line, '\n');
+        line = nl ? nl + 1 : NULL;
+    }
+    fg_free(NULL, buf);
+    CHECK_EQ_I64(t, lines, 6);
+    for (int s = 1; s <= 6; s++)
+        CHECK_EQ_I64(t, seen[s], 1);
+}
+
 TEST(checkpoint_write_fault_keeps_previous)
 {
     /* a run resumed from ckpt_2 whose next checkpoint write fails at various byte offsets:
@@ -472,6 +510,7 @@ static const struct fg_test_case cases[] = {
     { "resume_is_exact", test_resume_is_exact },
     { "keep_deletes_only_own_old_checkpoints", test_keep_deletes_only_own_old_checkpoints },
     { "resume_with_changed_settings_is_noted", test_resume_with_changed_settings_is_noted },
+    { "metrics_after_resume_have_each_step_once", test_metrics_after_resume_have_each_step_once },
     { "checkpoint_write_fault_keeps_previous", test_checkpoint_write_fault_keeps_previous },
     { "corrupt_checkpoint_rejected", test_corrupt_checkpoint_rejected },
     { "no_allocation_in_step_loop", test_no_allocation_in_step_loop },

@@ -55,7 +55,7 @@ fg_status fg_ckpt_save(const char *path, const struct fg_model *model, const flo
     snprintf(loader, sizeof loader, "{\"batches\":%" PRIu64 "}", st->n_batches);
     snprintf(fp, sizeof fp, "%08" PRIx32 ":%" PRIu64, st->data_crc, st->data_tokens);
     size_t crc_len = n * 96 + 8;
-    crc = malloc(crc_len);
+    crc = fg_alloc(&model->alloc, crc_len, 16);
     if (!crc) {
         snprintf(errmsg, errmsg_len, "out of memory");
         return FG_ERR_NOMEM;
@@ -78,7 +78,7 @@ fg_status fg_ckpt_save(const char *path, const struct fg_model *model, const flo
     };
     fg_status rc = fg_st_write(path, t, n, meta, sizeof meta / sizeof meta[0], fail_after_bytes,
                                errmsg, errmsg_len);
-    free(crc);
+    fg_free(&model->alloc, crc);
     return rc;
 }
 

@@ -372,6 +372,35 @@ static fg_status setup(struct run *r, struct fg_train_result *res, int64_t *star
         fclose(fp);
         unlink(probe);
     }
+    if (p->metrics_path && p->resume_path) {
+        /* Keep the lines of steps up to the checkpoint's, drop those of the abandoned run
+         * after it, so the file describes one trajectory (atomic rewrite). */
+        void *buf = NULL;
+        size_t len = 0;
+        char ignore[256];
+        if (fg_read_file(&r->alloc, p->metrics_path, &buf, &len, ignore, sizeof ignore) == FG_OK) {
+            struct fg_atomic_file af;
+            rc = fg_atomic_open(&af, p->metrics_path, errmsg, n);
+            for (char *line = buf, *end; !rc && line < (char *)buf + len; line = end + 1) {
+                end = memchr(line, '\n', (size_t)((char *)buf + len - line));
+                if (!end)
+                    end = (char *)buf + len;
+                long long s = -1;
+                if (sscanf(line, "{\"step\":%lld", &s) == 1 && s > *start_step)
+                    continue;
+                rc = fg_atomic_write(&af, line, (size_t)(end - line), errmsg, n);
+                if (!rc && end < (char *)buf + len)
+                    rc = fg_atomic_write(&af, "\n", 1, errmsg, n);
+            }
+            if (rc)
+                fg_atomic_abort(&af);
+            else
+                rc = fg_atomic_commit(&af, errmsg, n);
+            fg_free(&r->alloc, buf);
+            if (rc)
+                return rc;
+        }
+    }
     if (p->metrics_path) {
         r->metrics = fopen(p->metrics_path, p->resume_path ? "ab" : "wb");
         if (!r->metrics) {

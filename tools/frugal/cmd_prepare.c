@@ -16,8 +16,8 @@ int cmd_prepare(int argc, char **argv)
     const char *outdir = NULL, *tok = "bytes";
     double val_fraction = 0.1;
     struct opt o[] = {
-        { "-o", OPT_STR, &outdir, "DIR", "output directory (created if missing) [required]", 0, 0,
-          0, 0 },
+        { "-o", OPT_STR, &outdir, "DIR",
+          "output directory (created with its parents if missing) [required]", 0, 0, 0, 0 },
         { "--tokenizer", OPT_STR, &tok, "NAME", "tokenizer: bytes (vocabulary 256) [bytes]", 0, 0,
           0, 0 },
         { "--val-fraction", OPT_DOUBLE, &val_fraction, "F",
@@ -46,6 +46,15 @@ int cmd_prepare(int argc, char **argv)
         fprintf(stderr, "frugal prepare: --val-fraction must be below 1\n");
         return EXIT_USAGE;
     }
+    /* mkdir -p: create every missing component */
+    char partial[4096];
+    snprintf(partial, sizeof partial, "%s", outdir);
+    for (char *c = partial + 1; *c; c++)
+        if (*c == '/') {
+            *c = '\0';
+            (void)mkdir(partial, 0755);
+            *c = '/';
+        }
     if (mkdir(outdir, 0755) != 0 && errno != EEXIST) {
         char msg[600], what[500];
         snprintf(what, sizeof what, "cannot create output directory %s", outdir);
