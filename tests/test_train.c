@@ -342,6 +342,50 @@ TEST(metrics_after_resume_have_each_step_once)
         CHECK_EQ_I64(t, seen[s], 1);
 }
 
+/* A stop request (what the CLI's SIGINT handler sets) ends the run after the current step with
+ * a checkpoint; resuming from it matches an uninterrupted run bit for bit. */
+struct stopper {
+    volatile int flag;
+    int64_t at;
+};
+
+static void stop_at_step(void *user, const struct fg_train_progress *pr)
+{
+    struct stopper *s = user;
+    if (pr->step == s->at)
+        s->flag = 1; /* seen by the trainer right after this callback */
+}
+
+TEST(stop_request_checkpoints_and_resumes_exactly)
+{
+    CHECK(t, make_data());
+    char da[300], db[300], ca[400], cb[400], mid[400], err[1024];
+    subdir(da, sizeof da, "stop_straight");
+    subdir(db, sizeof db, "stop_interrupted");
+    struct losses l;
+    struct fg_train_params p = tiny_params(da, &l);
+    struct fg_train_result r;
+    CHECK_OK(t, fg_train(&p, &r, err, sizeof err));
+    CHECK_EQ_I64(t, r.interrupted, 0);
+    struct stopper s = { 0, 3 };
+    struct fg_train_params q = tiny_params(db, &l);
+    q.on_progress = stop_at_step;
+    q.user = &s;
+    q.stop_request = &s.flag;
+    CHECK_OK(t, fg_train(&q, &r, err, sizeof err));
+    CHECK_EQ_I64(t, r.interrupted, 1);
+    /* the request is seen at the end of the next step (it is polled before the callback) */
+    CHECK(t, r.steps_done >= 3 && r.steps_done <= 4);
+    snprintf(mid, sizeof mid, "%s/ckpt_%08lld.safetensors", db, (long long)r.steps_done);
+    CHECK(t, !strcmp(r.last_ckpt, mid) && access(mid, R_OK) == 0);
+    struct fg_train_params c = tiny_params(db, &l);
+    c.resume_path = mid;
+    CHECK_OK(t, fg_train(&c, &r, err, sizeof err));
+    snprintf(ca, sizeof ca, "%s/ckpt_00000008.safetensors", da);
+    snprintf(cb, sizeof cb, "%s/ckpt_00000008.safetensors", db);
+    CHECK(t, same_tensors(t, ca, cb));
+}
+
 TEST(checkpoint_write_fault_keeps_previous)
 {
     /* a run resumed from ckpt_2 whose next checkpoint write fails at various byte offsets:
@@ -511,6 +555,8 @@ static const struct fg_test_case cases[] = {
     { "keep_deletes_only_own_old_checkpoints", test_keep_deletes_only_own_old_checkpoints },
     { "resume_with_changed_settings_is_noted", test_resume_with_changed_settings_is_noted },
     { "metrics_after_resume_have_each_step_once", test_metrics_after_resume_have_each_step_once },
+    { "stop_request_checkpoints_and_resumes_exactly",
+      test_stop_request_checkpoints_and_resumes_exactly },
     { "checkpoint_write_fault_keeps_previous", test_checkpoint_write_fault_keeps_previous },
     { "corrupt_checkpoint_rejected", test_corrupt_checkpoint_rejected },
     { "no_allocation_in_step_loop", test_no_allocation_in_step_loop },

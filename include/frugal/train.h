@@ -58,6 +58,10 @@ struct fg_train_params {
     int use_ref;              /* scalar kernels (tests) */
     uint64_t ckpt_fail_after; /* fault injection for tests: 0 = off */
     const struct fg_allocator *allocator;
+    /* Borrowed; may be NULL. When *stop_request becomes nonzero (e.g. from a SIGINT handler),
+     * the run finishes the current step, evaluates and checkpoints as at its last step, and
+     * returns FG_OK with result->interrupted = 1. */
+    volatile int *stop_request;
     void (*on_progress)(void *user, const struct fg_train_progress *p);
     /* notes the caller may want to show (e.g. settings changed on resume); may be NULL */
     void (*on_log)(void *user, const char *msg);
@@ -75,6 +79,7 @@ struct fg_train_result {
     size_t n_params;
     struct fg_model_mem mem;
     char last_ckpt[4096]; /* path of the newest checkpoint written or resumed, or "" */
+    int interrupted;      /* 1 if the run stopped early on stop_request */
 };
 
 FG_API struct fg_train_params fg_train_params_default(void);

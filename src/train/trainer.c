@@ -524,7 +524,10 @@ fg_status fg_train(const struct fg_train_params *p, struct fg_train_result *res,
                                         NAN,      lr,
                                         norm,     (double)tokens_per_step / dt,
                                         dt * 1e3, fg_time_now() - t_start };
-        int last = step == stop || (p->time_budget_s > 0 && pr.elapsed_s >= p->time_budget_s);
+        int stop_now = p->stop_request && *p->stop_request;
+        res->interrupted = stop_now && step != stop;
+        int last =
+            step == stop || stop_now || (p->time_budget_s > 0 && pr.elapsed_s >= p->time_budget_s);
         if (r.have_val && ((p->eval_every > 0 && step % p->eval_every == 0) || last)) {
             double vl;
             rc = fg_eval_shard(r.model, &r.val, p->B, p->T, p->eval_batches, r.inputs, r.targets,

@@ -3,6 +3,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <inttypes.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -132,6 +133,16 @@ static int resume_defaults(struct fg_train_params *p, const struct opt *o, size_
     if (cli_find(o, n_o, "--lr")->seen && !cli_find(o, n_o, "--lr-min")->seen && p->lr_min > p->lr)
         p->lr_min = p->lr;
     return 0;
+}
+
+/* Ctrl-C / SIGTERM: ask the trainer to stop after the current step with a checkpoint; a
+ * second signal kills the process as usual. */
+static volatile int g_stop_request; /* the signal number that asked to stop, or 0 */
+
+static void on_signal(int sig)
+{
+    g_stop_request = sig;
+    signal(sig, SIG_DFL);
 }
 
 static void on_log(void *user, const char *msg)
@@ -271,12 +282,18 @@ int cmd_train(int argc, char **argv)
     struct progress_ctx pc = { isatty(2), quiet, 0, p.time_budget_s };
     p.on_progress = on_progress;
     p.on_log = on_log;
+    p.stop_request = &g_stop_request;
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
     p.user = &pc;
     struct fg_train_result r;
     char err[1024] = "";
     fg_status st = fg_train(&p, &r, err, sizeof err);
     if (pc.tty && !quiet)
         fputc('\n', stderr);
+    if (!st && r.interrupted)
+        fprintf(stderr, "frugal train: interrupted after step %" PRId64 "%s%s\n", r.steps_done,
+                r.last_ckpt[0] ? "; continue with --resume " : "", r.last_ckpt);
     if (st) {
         fprintf(stderr, "frugal train: %s\n", err);
         return cli_exit_code(st);
@@ -327,5 +344,6 @@ int cmd_train(int argc, char **argv)
         if (r.last_ckpt[0])
             printf("checkpoint %s\n", r.last_ckpt);
     }
-    return EXIT_OK;
+    /* a run ended by a signal exits 128 + the signal, as the shell reports such processes */
+    return r.interrupted ? 128 + g_stop_request : EXIT_OK;
 }
