@@ -46,79 +46,35 @@ fg_status fg_model_config_check(const struct fg_model_config *cfg, char *errmsg,
     return FG_OK;
 }
 
+/* Shapes of the 16 tensors, one letter per dimension: l = L, c = C, 3 = 3C, 4 = 4C,
+ * v = Vp (padded vocabulary), t = block size. */
+static const char *const tensor_shapes[FG_MODEL_N_TENSORS] = {
+    "vc", "tc", "lc",  "lc", "l3c", "l3", "lcc", "lc", /* wte .. attprojb */
+    "lc", "lc", "l4c", "l4", "lc4", "lc", "c",   "c",  /* ln2w .. lnfb */
+};
+
 size_t fg_model_tensor_numel(const struct fg_model_config *cfg, int id, int *ndim, int64_t shape[3])
 {
-    int64_t L = cfg->n_layer, C = cfg->n_embd, Vp = (int64_t)fg_model_padded_vocab(cfg->vocab_size);
-    int64_t s[3] = { 0, 0, 0 };
-    int nd = 0;
-    switch (id) {
-    case FG_PARAM_WTE:
-        nd = 2;
-        s[0] = Vp;
-        s[1] = C;
-        break;
-    case FG_PARAM_WPE:
-        nd = 2;
-        s[0] = cfg->block_size;
-        s[1] = C;
-        break;
-    case FG_PARAM_LN1W:
-    case FG_PARAM_LN1B:
-    case FG_PARAM_ATTPROJB:
-    case FG_PARAM_LN2W:
-    case FG_PARAM_LN2B:
-    case FG_PARAM_FCPROJB:
-        nd = 2;
-        s[0] = L;
-        s[1] = C;
-        break;
-    case FG_PARAM_QKVW:
-        nd = 3;
-        s[0] = L;
-        s[1] = 3 * C;
-        s[2] = C;
-        break;
-    case FG_PARAM_QKVB:
-        nd = 2;
-        s[0] = L;
-        s[1] = 3 * C;
-        break;
-    case FG_PARAM_ATTPROJW:
-        nd = 3;
-        s[0] = L;
-        s[1] = C;
-        s[2] = C;
-        break;
-    case FG_PARAM_FCW:
-        nd = 3;
-        s[0] = L;
-        s[1] = 4 * C;
-        s[2] = C;
-        break;
-    case FG_PARAM_FCB:
-        nd = 2;
-        s[0] = L;
-        s[1] = 4 * C;
-        break;
-    case FG_PARAM_FCPROJW:
-        nd = 3;
-        s[0] = L;
-        s[1] = C;
-        s[2] = 4 * C;
-        break;
-    case FG_PARAM_LNFW:
-    case FG_PARAM_LNFB:
-        nd = 1;
-        s[0] = C;
-        break;
-    default:
-        break;
+    if (id < 0 || id >= FG_MODEL_N_TENSORS) {
+        if (ndim)
+            *ndim = 0;
+        return 0;
     }
-    size_t numel = nd ? 1 : 0;
-    for (int i = 0; i < nd; i++) {
-        numel *= (size_t)s[i];
+    int64_t L = cfg->n_layer, C = cfg->n_embd;
+    int64_t Vp = (int64_t)fg_model_padded_vocab(cfg->vocab_size), maxT = cfg->block_size;
+    const char *spec = tensor_shapes[id];
+    size_t numel = 1;
+    int nd = 0;
+    for (; spec[nd]; nd++) {
+        int64_t d = spec[nd] == 'l'   ? L
+                    : spec[nd] == 'c' ? C
+                    : spec[nd] == '3' ? 3 * C
+                    : spec[nd] == '4' ? 4 * C
+                    : spec[nd] == 'v' ? Vp
+                                      : maxT;
+        numel *= (size_t)d;
         if (shape)
-            shape[i] = s[i];
+            shape[nd] = d;
     }
     if (ndim)
         *ndim = nd;
