@@ -41,19 +41,17 @@ static void on_progress(void *user, const struct fg_train_progress *p)
     fmt_eta(etas, sizeof etas, eta);
     if (!isnan(p->val_loss))
         snprintf(val, sizeof val, " | val %.4f", p->val_loss);
+    char line[256];
+    snprintf(line, sizeof line,
+             "step %" PRId64 "/%" PRId64 " | loss %.4f%s | lr %.2e | %.0f tok/s | %.0f ms/step | "
+             "eta %s",
+             p->step, p->steps, p->loss, val, p->lr, p->tokens_per_s, p->ms_per_step, etas);
     if (c->tty) {
-        fprintf(stderr,
-                "\r\033[Kstep %" PRId64 "/%" PRId64 " | loss %.4f%s | lr %.2e | %.0f tok/s"
-                " | %.0f ms/step | eta %s",
-                p->step, p->steps, p->loss, val, p->lr, p->tokens_per_s, p->ms_per_step, etas);
-        if (!isnan(p->val_loss))
-            fputc('\n', stderr);
+        /* one line rewritten in place; evaluation lines stay on screen */
+        fprintf(stderr, "\r\033[K%s%s", line, isnan(p->val_loss) ? "" : "\n");
         fflush(stderr);
     } else if (!isnan(p->val_loss) || p->step == 1 || p->step - c->last_line_step >= 50) {
-        fprintf(stderr,
-                "step %" PRId64 "/%" PRId64 " | loss %.4f%s | lr %.2e | %.0f tok/s | "
-                "%.0f ms/step | eta %s\n",
-                p->step, p->steps, p->loss, val, p->lr, p->tokens_per_s, p->ms_per_step, etas);
+        fprintf(stderr, "%s\n", line);
         c->last_line_step = p->step;
     }
 }
