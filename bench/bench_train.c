@@ -1,8 +1,10 @@
 /* bench_train: training throughput, MFU and peak memory of one GPT-2 config, the same step as
  * `frugal train` (forward, backward, global norm, AdamW that also clears the gradients) on random tokens.
  *
- *   bench_train --config S|M [--steps N] [--warmup N] [--threads N]
+ *   bench_train --config S|M [--steps N] [--warmup N] [--threads N] [--profile]
  *
+ * --profile adds a line with the mean milliseconds per step of each kind of operation
+ * (fg_model_set_profile), GEMMs included, for finding where a step's time goes.
  * Prints one human line and one `JSON {...}` line. MFU = model FLOPs per second (PaLM
  * convention, fg_model_flops_per_token) over the machine's peak FP32 FLOP/s, which this
  * program measures: every thread runs a loop of independent vector FMAs (12 accumulators, no
@@ -111,11 +113,16 @@ static uint64_t current_rss(void)
 int main(int argc, char **argv)
 {
     const char *config = "S";
-    int steps = 10, warmup = 2, threads = fg_cpu_count();
+    int steps = 10, warmup = 2, threads = fg_cpu_count(), profile = 0;
     for (int i = 1; i < argc; i += 2) {
+        if (!strcmp(argv[i], "--profile")) {
+            profile = 1;
+            i--;
+            continue;
+        }
         if (i + 1 >= argc || !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fprintf(stderr, "usage: bench_train --config S|M [--steps N] [--warmup N] "
-                            "[--threads N]\n");
+                            "[--threads N] [--profile]\n");
             return 2;
         }
         if (!strcmp(argv[i], "--config"))
@@ -128,7 +135,7 @@ int main(int argc, char **argv)
             threads = (int)strtol(argv[i + 1], NULL, 10);
         else {
             fprintf(stderr, "usage: bench_train --config S|M [--steps N] [--warmup N] "
-                            "[--threads N]\n");
+                            "[--threads N] [--profile]\n");
             return 2;
         }
     }
@@ -178,8 +185,10 @@ int main(int argc, char **argv)
     struct fg_rng rng;
     fg_rng_seed(&rng, 42);
     double *ms = calloc((size_t)steps, sizeof(double));
-    double loss = 0, phase[5] = { 0, 0, 0, 0, 0 };
+    double loss = 0, phase[5] = { 0, 0, 0, 0, 0 }, prof[FG_MODEL_N_OPS] = { 0 };
     for (int s = 0; s < warmup + steps; s++) {
+        if (profile && s == warmup)
+            fg_model_set_profile(m, prof);
         for (size_t i = 0; i <= BT; i++)
             x[i] = (int32_t)fg_rng_below(&rng, (uint64_t)p.cfg.vocab_size);
         double t0 = fg_time_now();
@@ -231,6 +240,12 @@ int main(int argc, char **argv)
            "adamw %.1f\n",
            phase[0] * 1e3 / steps, phase[1] * 1e3 / steps, phase[2] * 1e3 / steps,
            phase[3] * 1e3 / steps, phase[4] * 1e3 / steps);
+    if (profile) {
+        printf("profile (mean ms per step):");
+        for (int op = 0; op < FG_MODEL_N_OPS; op++)
+            printf(" %s %.1f", fg_model_op_name(op), prof[op] / steps);
+        printf("\n");
+    }
     printf("memory: peak RSS %.1f MiB = predicted %.1f MiB (model %.1f + AdamW %.1f) + "
            "baseline %.1f MiB + %.1f MiB unexplained (%.1f%% of predicted)\n",
            (double)peak / 1048576.0, (double)predicted / 1048576.0,

@@ -318,7 +318,8 @@ TEST(gelu_fast_vs_ref)
     struct pool pl = { 0 };
     size_t n = 4096 + 905; /* two blocks of the fast path */
     float *inp = pool_randn(&pl, &r, n, 2.5f);
-    const float special[] = { 0.0f, -10.0f, 10.0f, -5.0f, 5.0f, 1e-4f, -1e-4f, 3.0f, -3.0f };
+    const float special[] = { 0.0f, -10.0f, 10.0f, -5.0f,  5.0f,   1e-4f,  -1e-4f,
+                              3.0f, -3.0f,  30.0f, -30.0f, 100.0f, -100.0f };
     memcpy(inp, special, sizeof special);
     float *out_ref = pool_f32(&pl, n), *out_fast = pool_f32(&pl, n), *spec = pool_f32(&pl, n);
     fill_nan(out_ref, n);

@@ -128,6 +128,25 @@ struct fg_model_acts {
                             copies, for the AVX-512 attention */
 };
 
+/* Per-operation wall-clock profile of forward + backward (opt in: fg_model_set_profile). */
+enum fg_model_op {
+    FG_OP_ENCODER,
+    FG_OP_LAYERNORM,
+    FG_OP_MATMUL,
+    FG_OP_ATTENTION,
+    FG_OP_GELU,
+    FG_OP_RESIDUAL,
+    FG_OP_HEAD,
+    FG_OP_CROSSENTROPY,
+    FG_OP_LAYERNORM_BWD,
+    FG_OP_MATMUL_BWD,
+    FG_OP_ATTENTION_BWD,
+    FG_OP_GELU_BWD,
+    FG_OP_HEAD_BWD,
+    FG_OP_ENCODER_BWD,
+    FG_MODEL_N_OPS
+};
+
 struct fg_model {
     struct fg_model_config cfg;
     size_t Vp;
@@ -147,7 +166,8 @@ struct fg_model {
     struct fg_model_acts a;
     size_t cur_B, cur_T; /* shape of the last forward */
     int have_targets;
-    double loss; /* mean loss of the last forward with targets */
+    double loss;        /* mean loss of the last forward with targets */
+    double *profile_ms; /* borrowed, FG_MODEL_N_OPS sums; NULL = not profiling */
     char errmsg[256];
 };
 
@@ -177,6 +197,12 @@ FG_API const float *fg_model_logits(const struct fg_model *m);
  * Needs a training model and a forward with targets. */
 FG_API fg_status fg_model_backward(struct fg_model *m, float loss_scale);
 FG_API void fg_model_zero_grad(struct fg_model *m);
+
+/* Profiling: forward and backward add each operation's wall time (ms, timed around the whole
+ * multi-threaded kernel call) to acc_ms[op]; acc_ms has FG_MODEL_N_OPS entries and is borrowed
+ * until the next call; NULL stops. Costs two clock reads per kernel call. */
+FG_API void fg_model_set_profile(struct fg_model *m, double *acc_ms);
+FG_API const char *fg_model_op_name(int op);
 
 #ifdef __cplusplus
 }

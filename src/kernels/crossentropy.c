@@ -91,11 +91,12 @@ void fg_crossentropy_lse(float *losses, float *lse, const float *logits, const i
 {
     (void)n_threads; /* unused when OpenMP is off */
     long n_rows = (long)N;
+    int avx512 = fg_kernels_avx512();
 #pragma omp parallel for schedule(static) num_threads(n_threads) default(none) \
-    shared(losses, lse, logits, targets, n_rows, V, Vp)
+    shared(losses, lse, logits, targets, n_rows, V, Vp, avx512)
     for (long n = 0; n < n_rows; n++) {
         const float *z = logits + (size_t)n * Vp;
-        lse[n] = lse_row(z, V);
+        lse[n] = avx512 ? fg_lse_row_avx512(z, V) : lse_row(z, V);
         losses[n] = lse[n] - z[targets[n]];
     }
 }
@@ -128,8 +129,13 @@ void fg_crossentropy_backward(float *logits, const float *lse, const int32_t *ta
 {
     (void)n_threads; /* unused when OpenMP is off */
     long n_rows = (long)N;
+    int avx512 = fg_kernels_avx512();
 #pragma omp parallel for schedule(static) num_threads(n_threads) default(none) \
-    shared(logits, lse, targets, n_rows, V, Vp, dscale)
-    for (long n = 0; n < n_rows; n++)
-        ce_row_backward(logits + (size_t)n * Vp, lse[n], targets[n], V, Vp, dscale);
+    shared(logits, lse, targets, n_rows, V, Vp, dscale, avx512)
+    for (long n = 0; n < n_rows; n++) {
+        if (avx512)
+            fg_ce_row_backward_avx512(logits + (size_t)n * Vp, lse[n], targets[n], V, Vp, dscale);
+        else
+            ce_row_backward(logits + (size_t)n * Vp, lse[n], targets[n], V, Vp, dscale);
+    }
 }

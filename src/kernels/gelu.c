@@ -1,6 +1,7 @@
 /* GELU with the tanh approximation (Hendrycks & Gimpel 2016), as GPT-2 uses it.
  * _ref calls libm tanhf/coshf; the fast path uses a vectorizable exp-based tanh (kernels_int.h)
- * and is tested against _ref within FG_TOL_GELU. */
+ * and is tested against _ref within FG_TOL_GELU. On AVX-512 CPUs the blocks run
+ * elementwise_avx512.c instead (FMA, logistic form; same tolerances). */
 #include <math.h>
 
 #include "frugal/kernels.h"
@@ -59,12 +60,16 @@ void fg_gelu_forward(float *out, const float *inp, size_t n, int n_threads)
 {
     (void)n_threads; /* unused when OpenMP is off */
     long n_blocks = (long)((n + GELU_BLOCK - 1) / GELU_BLOCK);
+    int avx512 = fg_kernels_avx512();
 #pragma omp parallel for schedule(static) num_threads(n_threads) default(none) \
-    shared(out, inp, n, n_blocks)
+    shared(out, inp, n, n_blocks, avx512)
     for (long blk = 0; blk < n_blocks; blk++) {
         size_t i0 = (size_t)blk * GELU_BLOCK;
         size_t len = n - i0 < GELU_BLOCK ? n - i0 : GELU_BLOCK;
-        gelu_fwd_block(out + i0, inp + i0, len);
+        if (avx512)
+            fg_gelu_forward_avx512(out + i0, inp + i0, len);
+        else
+            gelu_fwd_block(out + i0, inp + i0, len);
     }
 }
 
@@ -72,11 +77,15 @@ void fg_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n
 {
     (void)n_threads; /* unused when OpenMP is off */
     long n_blocks = (long)((n + GELU_BLOCK - 1) / GELU_BLOCK);
+    int avx512 = fg_kernels_avx512();
 #pragma omp parallel for schedule(static) num_threads(n_threads) default(none) \
-    shared(dinp, inp, dout, n, n_blocks)
+    shared(dinp, inp, dout, n, n_blocks, avx512)
     for (long blk = 0; blk < n_blocks; blk++) {
         size_t i0 = (size_t)blk * GELU_BLOCK;
         size_t len = n - i0 < GELU_BLOCK ? n - i0 : GELU_BLOCK;
-        gelu_bwd_block(dinp + i0, inp + i0, dout + i0, len);
+        if (avx512)
+            fg_gelu_backward_avx512(dinp + i0, inp + i0, dout + i0, len);
+        else
+            gelu_bwd_block(dinp + i0, inp + i0, dout + i0, len);
     }
 }

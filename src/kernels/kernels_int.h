@@ -15,6 +15,14 @@
 #    define FG_CLONES
 #endif
 
+/* AVX-512 elementwise and row kernels (elementwise_avx512.c). Call them only when
+ * fg_kernels_avx512() is 1: the CPU has AVX-512 (cpuid, checked once) and FG_ISA allows it. */
+int fg_kernels_avx512(void);
+void fg_gelu_forward_avx512(float *out, const float *inp, size_t n);
+void fg_gelu_backward_avx512(float *dinp, const float *inp, const float *dout, size_t n);
+float fg_lse_row_avx512(const float *z, size_t V);
+void fg_ce_row_backward_avx512(float *z, float lse, int32_t tgt, size_t V, size_t Vp, float dscale);
+
 /* expf for x in [-88, 88] without libm calls, so loops vectorize: exp(x) = 2^k * e^r with
  * |r| <= ln2/2, e^r by a degree-6 Taylor polynomial (max rel. error about 2e-7, i.e. a few ulp).
  * Inputs below -87.3 are clamped (result about 1.2e-38, the smallest normal range), above 88 it saturates. */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "frugal/core.h"
 #include "frugal/kernels.h"
 #include "frugal/model.h"
 #include "model_int.h"
@@ -139,53 +140,93 @@ const float *fg_model_logits(const struct fg_model *m)
     return m->a.logits;
 }
 
+/* ---- profiling ---- */
+
+static const char *const op_names[FG_MODEL_N_OPS] = {
+    "encoder",       "layernorm", "matmul",       "attention",     "gelu",
+    "residual",      "lm_head",   "crossentropy", "layernorm_bwd", "matmul_bwd",
+    "attention_bwd", "gelu_bwd",  "lm_head_bwd",  "encoder_bwd",
+};
+
+void fg_model_set_profile(struct fg_model *m, double *acc_ms)
+{
+    m->profile_ms = acc_ms;
+}
+
+const char *fg_model_op_name(int op)
+{
+    return op >= 0 && op < FG_MODEL_N_OPS ? op_names[op] : "?";
+}
+
+static double prof_begin(const struct fg_model *m)
+{
+    return m->profile_ms ? fg_time_now() : 0.0;
+}
+
+static void prof_end(const struct fg_model *m, int op, double t0)
+{
+    if (m->profile_ms)
+        m->profile_ms[op] += 1e3 * (fg_time_now() - t0);
+}
+
 /* ---- kernel dispatch: the fast kernels, or the _ref ones for tests ---- */
 
-static void mm_fwd(const struct fg_model *m, float *o, const float *x, const float *w,
+static void mm_fwd(const struct fg_model *m, int op, float *o, const float *x, const float *w,
                    const float *b, size_t N, size_t IC, size_t OC)
 {
+    double t0 = prof_begin(m);
     if (m->use_ref)
         fg_matmul_forward_ref(o, x, w, b, N, IC, OC);
     else
         fg_matmul_forward(o, x, w, b, N, IC, OC, m->n_threads);
+    prof_end(m, op, t0);
 }
 
-static void mm_bwd(const struct fg_model *m, float *dx, float *dw, float *db, const float *dout,
-                   const float *x, const float *w, size_t N, size_t IC, size_t OC)
+static void mm_bwd(const struct fg_model *m, int op, float *dx, float *dw, float *db,
+                   const float *dout, const float *x, const float *w, size_t N, size_t IC,
+                   size_t OC)
 {
+    double t0 = prof_begin(m);
     if (m->use_ref)
         fg_matmul_backward_ref(dx, dw, db, dout, x, w, N, IC, OC);
     else
         fg_matmul_backward(dx, dw, db, dout, x, w, N, IC, OC, m->n_threads);
+    prof_end(m, op, t0);
 }
 
 static void ln_fwd(const struct fg_model *m, float *o, float *mean, float *rstd, const float *x,
                    const float *w, const float *b, size_t N, size_t C)
 {
+    double t0 = prof_begin(m);
     if (m->use_ref)
         fg_layernorm_forward_ref(o, mean, rstd, x, w, b, N, C);
     else
         fg_layernorm_forward(o, mean, rstd, x, w, b, N, C, m->n_threads);
+    prof_end(m, FG_OP_LAYERNORM, t0);
 }
 
 static void ln_bwd(const struct fg_model *m, float *dx, float *dw, float *db, const float *dout,
                    const float *x, const float *w, const float *mean, const float *rstd, size_t N,
                    size_t C)
 {
+    double t0 = prof_begin(m);
     if (m->use_ref)
         fg_layernorm_backward_ref(dx, dw, db, dout, x, w, mean, rstd, N, C);
     else
         fg_layernorm_backward(dx, dw, db, dout, x, w, mean, rstd, N, C, m->n_threads);
+    prof_end(m, FG_OP_LAYERNORM_BWD, t0);
 }
 
 static void add(const struct fg_model *m, float *o, const float *a, const float *b, size_t n)
 {
+    double t0 = prof_begin(m);
     if (m->use_ref) {
         for (size_t i = 0; i < n; i++)
             o[i] = a[i] + b[i];
     } else {
         fg_add(o, a, b, n, m->n_threads);
     }
+    prof_end(m, FG_OP_RESIDUAL, t0);
 }
 
 fg_status fg_model_forward(struct fg_model *m, const int32_t *inputs, const int32_t *targets,
@@ -217,10 +258,14 @@ fg_status fg_model_forward(struct fg_model *m, const int32_t *inputs, const int3
     m->have_targets = targets != NULL;
 
     const float *wte = fg_model_param(m, FG_PARAM_WTE), *wpe = fg_model_param(m, FG_PARAM_WPE);
-    if (m->use_ref)
-        fg_encoder_forward_ref(a->encoded, a->inputs, wte, wpe, B, T, C);
-    else
-        fg_encoder_forward(a->encoded, a->inputs, wte, wpe, B, T, C, m->n_threads);
+    {
+        double t0 = prof_begin(m);
+        if (m->use_ref)
+            fg_encoder_forward_ref(a->encoded, a->inputs, wte, wpe, B, T, C);
+        else
+            fg_encoder_forward(a->encoded, a->inputs, wte, wpe, B, T, C, m->n_threads);
+        prof_end(m, FG_OP_ENCODER, t0);
+    }
 
     const float *x = a->encoded;
     for (size_t l = 0; l < L; l++) {
@@ -245,35 +290,48 @@ fg_status fg_model_forward(struct fg_model *m, const int32_t *inputs, const int3
         float *res3 = a->res3 + l * cap * C;
 
         ln_fwd(m, ln1, ln1_mean, ln1_rstd, x, ln1w, ln1b, BT, C);
-        mm_fwd(m, qkv, ln1, qkvw, qkvb, BT, C, 3 * C);
-        if (m->use_ref)
-            fg_attention_forward_ref(atty, att, qkv, B, T, C, NH);
-        else if (m->attn_avx512)
-            fg_attention_forward_avx512(atty, att, a->attn_scratch, qkv, B, T, C, NH, m->n_threads);
-        else
-            fg_attention_forward(atty, att, qkv, B, T, C, NH, m->n_threads);
-        mm_fwd(m, res2, atty, projw, projb, BT, C, C);
+        mm_fwd(m, FG_OP_MATMUL, qkv, ln1, qkvw, qkvb, BT, C, 3 * C);
+        {
+            double t0 = prof_begin(m);
+            if (m->use_ref)
+                fg_attention_forward_ref(atty, att, qkv, B, T, C, NH);
+            else if (m->attn_avx512)
+                fg_attention_forward_avx512(atty, att, a->attn_scratch, qkv, B, T, C, NH,
+                                            m->n_threads);
+            else
+                fg_attention_forward(atty, att, qkv, B, T, C, NH, m->n_threads);
+            prof_end(m, FG_OP_ATTENTION, t0);
+        }
+        mm_fwd(m, FG_OP_MATMUL, res2, atty, projw, projb, BT, C, C);
         add(m, res2, res2, x, BT * C);
         ln_fwd(m, ln2, ln2_mean, ln2_rstd, res2, ln2w, ln2b, BT, C);
-        mm_fwd(m, fch, ln2, fcw, fcb, BT, C, 4 * C);
-        if (m->use_ref)
-            fg_gelu_forward_ref(fch_gelu, fch, BT * 4 * C);
-        else
-            fg_gelu_forward(fch_gelu, fch, BT * 4 * C, m->n_threads);
-        mm_fwd(m, res3, fch_gelu, fcprojw, fcprojb, BT, 4 * C, C);
+        mm_fwd(m, FG_OP_MATMUL, fch, ln2, fcw, fcb, BT, C, 4 * C);
+        {
+            double t0 = prof_begin(m);
+            if (m->use_ref)
+                fg_gelu_forward_ref(fch_gelu, fch, BT * 4 * C);
+            else
+                fg_gelu_forward(fch_gelu, fch, BT * 4 * C, m->n_threads);
+            prof_end(m, FG_OP_GELU, t0);
+        }
+        mm_fwd(m, FG_OP_MATMUL, res3, fch_gelu, fcprojw, fcprojb, BT, 4 * C, C);
         add(m, res3, res3, res2, BT * C);
         x = res3;
     }
     ln_fwd(m, a->lnf, a->lnf_mean, a->lnf_rstd, x, fg_model_param(m, FG_PARAM_LNFW),
            fg_model_param(m, FG_PARAM_LNFB), BT, C);
-    mm_fwd(m, a->logits, a->lnf, wte, NULL, BT, C, Vp);
+    mm_fwd(m, FG_OP_HEAD, a->logits, a->lnf, wte, NULL, BT, C, Vp);
     if (!targets)
         return FG_OK;
     /* Losses and per-row log-sum-exp; the logits stay intact for callers and for backward. */
-    if (m->use_ref)
-        fg_crossentropy_lse_ref(a->losses, a->lse, a->logits, a->targets, BT, V, Vp);
-    else
-        fg_crossentropy_lse(a->losses, a->lse, a->logits, a->targets, BT, V, Vp, m->n_threads);
+    {
+        double t0 = prof_begin(m);
+        if (m->use_ref)
+            fg_crossentropy_lse_ref(a->losses, a->lse, a->logits, a->targets, BT, V, Vp);
+        else
+            fg_crossentropy_lse(a->losses, a->lse, a->logits, a->targets, BT, V, Vp, m->n_threads);
+        prof_end(m, FG_OP_CROSSENTROPY, t0);
+    }
     double sum = 0.0;
     for (size_t i = 0; i < BT; i++)
         sum += (double)a->losses[i];
@@ -300,13 +358,19 @@ fg_status fg_model_backward(struct fg_model *m, float loss_scale)
     float dscale = loss_scale / (float)BT;
 
     /* dlogits in place, then the tied head: dlnf = dlogits @ wte, dwte += dlogits^T @ lnf */
-    if (m->use_ref)
-        fg_crossentropy_backward_ref(a->logits, a->lse, a->targets, BT, V, Vp, dscale);
-    else
-        fg_crossentropy_backward(a->logits, a->lse, a->targets, BT, V, Vp, dscale, m->n_threads);
+    {
+        double t0 = prof_begin(m);
+        if (m->use_ref)
+            fg_crossentropy_backward_ref(a->logits, a->lse, a->targets, BT, V, Vp, dscale);
+        else
+            fg_crossentropy_backward(a->logits, a->lse, a->targets, BT, V, Vp, dscale,
+                                     m->n_threads);
+        prof_end(m, FG_OP_CROSSENTROPY, t0);
+    }
     m->have_targets = 0; /* the logits now hold gradients */
     float *wte = fg_model_param(m, FG_PARAM_WTE);
-    mm_bwd(m, a->dln, fg_model_grad(m, FG_PARAM_WTE), NULL, a->logits, a->lnf, wte, BT, C, Vp);
+    mm_bwd(m, FG_OP_HEAD_BWD, a->dln, fg_model_grad(m, FG_PARAM_WTE), NULL, a->logits, a->lnf, wte,
+           BT, C, Vp);
     memset(a->dres, 0, BT * C * sizeof(float));
     const float *xL = L ? a->res3 + (L - 1) * cap * C : a->encoded;
     ln_bwd(m, a->dres, fg_model_grad(m, FG_PARAM_LNFW), fg_model_grad(m, FG_PARAM_LNFB), a->dln, xL,
@@ -322,42 +386,55 @@ fg_status fg_model_backward(struct fg_model *m, float loss_scale)
         float *fch = a->fch + l * cap * 4 * C, *fch_gelu = a->fch_gelu + l * cap * 4 * C;
 
         /* MLP: res3 = res2 + fcproj(gelu(fc(ln2(res2)))); a->dres holds d res3 */
-        mm_bwd(m, a->dfch, fg_model_grad(m, FG_PARAM_FCPROJW) + l * 4 * C * C,
+        mm_bwd(m, FG_OP_MATMUL_BWD, a->dfch, fg_model_grad(m, FG_PARAM_FCPROJW) + l * 4 * C * C,
                fg_model_grad(m, FG_PARAM_FCPROJB) + l * C, a->dres, fch_gelu,
                fg_model_param(m, FG_PARAM_FCPROJW) + l * 4 * C * C, BT, 4 * C, C);
-        if (m->use_ref)
-            fg_gelu_backward_ref(a->dfch, fch, a->dfch, BT * 4 * C);
-        else
-            fg_gelu_backward(a->dfch, fch, a->dfch, BT * 4 * C, m->n_threads);
-        mm_bwd(m, a->dln, fg_model_grad(m, FG_PARAM_FCW) + l * 4 * C * C,
+        {
+            double t0 = prof_begin(m);
+            if (m->use_ref)
+                fg_gelu_backward_ref(a->dfch, fch, a->dfch, BT * 4 * C);
+            else
+                fg_gelu_backward(a->dfch, fch, a->dfch, BT * 4 * C, m->n_threads);
+            prof_end(m, FG_OP_GELU_BWD, t0);
+        }
+        mm_bwd(m, FG_OP_MATMUL_BWD, a->dln, fg_model_grad(m, FG_PARAM_FCW) + l * 4 * C * C,
                fg_model_grad(m, FG_PARAM_FCB) + l * 4 * C, a->dfch, ln2,
                fg_model_param(m, FG_PARAM_FCW) + l * 4 * C * C, BT, C, 4 * C);
         ln_bwd(m, a->dres, fg_model_grad(m, FG_PARAM_LN2W) + l * C,
                fg_model_grad(m, FG_PARAM_LN2B) + l * C, a->dln, res2,
                fg_model_param(m, FG_PARAM_LN2W) + l * C, ln2_mean, ln2_rstd, BT, C);
         /* attention: res2 = x + proj(attn(qkv(ln1(x)))); a->dres holds d res2 */
-        mm_bwd(m, a->datty, fg_model_grad(m, FG_PARAM_ATTPROJW) + l * C * C,
+        mm_bwd(m, FG_OP_MATMUL_BWD, a->datty, fg_model_grad(m, FG_PARAM_ATTPROJW) + l * C * C,
                fg_model_grad(m, FG_PARAM_ATTPROJB) + l * C, a->dres, atty,
                fg_model_param(m, FG_PARAM_ATTPROJW) + l * C * C, BT, C, C);
-        if (m->use_ref)
-            fg_attention_backward_ref(a->dqkv, a->datty, qkv, att, B, T, C, NH);
-        else if (m->attn_avx512)
-            fg_attention_backward_avx512(a->dqkv, a->datt, a->attn_scratch, a->datty, qkv, att, B,
-                                         T, C, NH, m->n_threads);
-        else
-            fg_attention_backward(a->dqkv, a->datt, a->datty, qkv, att, B, T, C, NH, m->n_threads);
-        mm_bwd(m, a->dln, fg_model_grad(m, FG_PARAM_QKVW) + l * 3 * C * C,
+        {
+            double t0 = prof_begin(m);
+            if (m->use_ref)
+                fg_attention_backward_ref(a->dqkv, a->datty, qkv, att, B, T, C, NH);
+            else if (m->attn_avx512)
+                fg_attention_backward_avx512(a->dqkv, a->datt, a->attn_scratch, a->datty, qkv, att,
+                                             B, T, C, NH, m->n_threads);
+            else
+                fg_attention_backward(a->dqkv, a->datt, a->datty, qkv, att, B, T, C, NH,
+                                      m->n_threads);
+            prof_end(m, FG_OP_ATTENTION_BWD, t0);
+        }
+        mm_bwd(m, FG_OP_MATMUL_BWD, a->dln, fg_model_grad(m, FG_PARAM_QKVW) + l * 3 * C * C,
                fg_model_grad(m, FG_PARAM_QKVB) + l * 3 * C, a->dqkv, ln1,
                fg_model_param(m, FG_PARAM_QKVW) + l * 3 * C * C, BT, C, 3 * C);
         ln_bwd(m, a->dres, fg_model_grad(m, FG_PARAM_LN1W) + l * C,
                fg_model_grad(m, FG_PARAM_LN1B) + l * C, a->dln, x,
                fg_model_param(m, FG_PARAM_LN1W) + l * C, ln1_mean, ln1_rstd, BT, C);
     }
-    if (m->use_ref)
-        fg_encoder_backward_ref(fg_model_grad(m, FG_PARAM_WTE), fg_model_grad(m, FG_PARAM_WPE),
-                                a->dres, a->inputs, B, T, C);
-    else
-        fg_encoder_backward(fg_model_grad(m, FG_PARAM_WTE), fg_model_grad(m, FG_PARAM_WPE), a->dres,
-                            a->inputs, B, T, C, m->n_threads);
+    {
+        double t0 = prof_begin(m);
+        if (m->use_ref)
+            fg_encoder_backward_ref(fg_model_grad(m, FG_PARAM_WTE), fg_model_grad(m, FG_PARAM_WPE),
+                                    a->dres, a->inputs, B, T, C);
+        else
+            fg_encoder_backward(fg_model_grad(m, FG_PARAM_WTE), fg_model_grad(m, FG_PARAM_WPE),
+                                a->dres, a->inputs, B, T, C, m->n_threads);
+        prof_end(m, FG_OP_ENCODER_BWD, t0);
+    }
     return FG_OK;
 }
