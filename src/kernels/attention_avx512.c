@@ -20,6 +20,7 @@
 #    include <string.h>
 
 #    include "kernels_int.h"
+#    include "simd_avx512.h"
 
 int fg_attention_avx512_supported(size_t C, size_t NH)
 {
@@ -30,11 +31,6 @@ int fg_attention_avx512_supported(size_t C, size_t NH)
 size_t fg_attention_avx512_scratch_floats(size_t B, size_t T, size_t C)
 {
     return B * C * ((T + 31) / 32 * 32);
-}
-
-static inline __mmask16 tail_mask(size_t remaining)
-{
-    return remaining >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << remaining) - 1u);
 }
 
 /* S (ldS) rows [0, T): S[t][j] = alpha * A[t] . B[j] for j <= t; entries right of the
@@ -182,16 +178,28 @@ static void pack_panels(float *dst, const float *src, size_t lds, size_t T, size
 }
 
 /* dst (T, HS) contiguous = rows of src with stride lds: streams well in rowcomb */
+/* HS is a multiple of 16 */
 static void copy_rows(float *dst, const float *src, size_t lds, size_t T, size_t HS)
 {
     for (size_t j = 0; j < T; j++)
-        memcpy(dst + j * HS, src + j * lds, HS * sizeof(float));
+        for (size_t d = 0; d < HS; d += 16)
+            _mm512_storeu_ps(dst + j * HS + d, _mm512_loadu_ps(src + j * lds + d));
 }
 
+/* Row t of P: softmax over [0, t], zeros over (t, T). */
 static void softmax_rows(float *P, size_t T)
 {
-    for (size_t t = 0; t < T; t++)
-        fg_softmax_causal_row(P + t * T, t, T);
+    for (size_t t = 0; t < T; t++) {
+        float *p = P + t * T;
+        __m512 inv = _mm512_set1_ps(1.0f / softmax_inplace512(p, t + 1));
+        for (size_t s = 0; s < T; s += 16) {
+            __mmask16 k = tail_mask(T - s);
+            __m512 v = _mm512_maskz_loadu_ps(k, p + s);
+            /* lanes at or left of t are scaled, the rest (and stale data there) become 0 */
+            __mmask16 keep = s > t ? 0 : tail_mask(t + 1 - s);
+            _mm512_mask_storeu_ps(p + s, k, _mm512_maskz_mul_ps(keep, v, inv));
+        }
+    }
 }
 
 void fg_attention_forward_avx512(float *out, float *att, float *scratch, const float *qkv, size_t B,

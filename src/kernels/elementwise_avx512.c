@@ -30,43 +30,11 @@ int fg_kernels_avx512(void)
 }
 
 #if defined(__x86_64__) && defined(__AVX512F__)
-#    include <immintrin.h>
 #    include <math.h>
 
+#    include "simd_avx512.h"
+
 #    define GELU_K 0.7978845608028654f /* sqrt(2/pi) */
-
-/* exp(x) for x clamped to [-87.3, 88]: x = k ln2 + r, |r| <= ln2/2 (ln2 split in two so the
- * reduction is exact), e^r by its degree-6 Taylor polynomial (relative error about 2e-7), and
- * 2^k applied by vscalefps. */
-static inline __m512 exp512(__m512 x)
-{
-    x = _mm512_max_ps(x, _mm512_set1_ps(-87.3f));
-    x = _mm512_min_ps(x, _mm512_set1_ps(88.0f));
-    __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693145752f), x);
-    r = _mm512_fnmadd_ps(k, _mm512_set1_ps(1.42860677e-6f), r);
-    __m512 p = _mm512_set1_ps(1.0f / 720.0f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, k);
-}
-
-/* 1 / d for d >= 1: vrcp14ps (relative error < 2^-14) and one Newton step (about 2^-28). */
-static inline __m512 recip512(__m512 d)
-{
-    __m512 r = _mm512_rcp14_ps(d);
-    return _mm512_mul_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(2.0f)));
-}
-
-static inline __mmask16 tail_mask(size_t remaining)
-{
-    return remaining >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << remaining) - 1u);
-}
 
 /* s = 1 / (1 + exp(-2u)) with u = K (x + 0.044715 x^3), i.e. (1 + tanh(u)) / 2 */
 static inline __m512 gelu_sigmoid(__m512 x)
@@ -144,6 +112,64 @@ void fg_ce_row_backward_avx512(float *z, float lse, int32_t tgt, size_t V, size_
         z[i] = 0.0f;
 }
 
+/* LayerNorm backward of one row: dx += (dxhat - mean(dxhat) - xhat mean(dxhat xhat)) s,
+ * dxhat = dy w, xhat = (x - m) s. */
+void fg_ln_row_backward_avx512(float *dx, const float *dy, const float *x, const float *w, float m,
+                               float s, size_t C)
+{
+    __m512 mv = _mm512_set1_ps(m), sv = _mm512_set1_ps(s);
+    __m512 a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps();
+    for (size_t i = 0; i < C; i += 16) {
+        __mmask16 k = tail_mask(C - i);
+        __m512 dxhat =
+            _mm512_mul_ps(_mm512_maskz_loadu_ps(k, dy + i), _mm512_maskz_loadu_ps(k, w + i));
+        __m512 xhat = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), mv), sv);
+        a1 = _mm512_add_ps(a1, dxhat);
+        a2 = _mm512_fmadd_ps(dxhat, xhat, a2);
+    }
+    __m512 dnm = _mm512_set1_ps(_mm512_reduce_add_ps(a1) / (float)C);
+    __m512 dnnm = _mm512_set1_ps(_mm512_reduce_add_ps(a2) / (float)C);
+    for (size_t i = 0; i < C; i += 16) {
+        __mmask16 k = tail_mask(C - i);
+        __m512 dxhat =
+            _mm512_mul_ps(_mm512_maskz_loadu_ps(k, dy + i), _mm512_maskz_loadu_ps(k, w + i));
+        __m512 xhat = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), mv), sv);
+        __m512 g = _mm512_fnmadd_ps(xhat, dnnm, _mm512_sub_ps(dxhat, dnm));
+        _mm512_mask_storeu_ps(dx + i, k, _mm512_fmadd_ps(g, sv, _mm512_maskz_loadu_ps(k, dx + i)));
+    }
+}
+
+/* LayerNorm dw, db over columns [c0, c1), c1 - c0 <= 64: sums over all N rows in registers. */
+void fg_ln_cols_backward_avx512(float *dw, float *db, const float *dout, const float *inp,
+                                const float *mean, const float *rstd, size_t N, size_t C, size_t c0,
+                                size_t c1)
+{
+    __m512 aw[4], ab[4];
+    __mmask16 k[4];
+    for (int j = 0; j < 4; j++) {
+        size_t lo = c0 + 16 * (size_t)j;
+        k[j] = lo < c1 ? tail_mask(c1 - lo) : 0;
+        aw[j] = _mm512_setzero_ps();
+        ab[j] = _mm512_setzero_ps();
+    }
+    for (size_t n = 0; n < N; n++) {
+        const float *x = inp + n * C + c0, *dy = dout + n * C + c0;
+        __m512 mv = _mm512_set1_ps(mean[n]), sv = _mm512_set1_ps(rstd[n]);
+        for (int j = 0; j < 4; j++) {
+            __m512 g = _mm512_maskz_loadu_ps(k[j], dy + 16 * j);
+            __m512 xhat =
+                _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k[j], x + 16 * j), mv), sv);
+            ab[j] = _mm512_add_ps(ab[j], g);
+            aw[j] = _mm512_fmadd_ps(xhat, g, aw[j]);
+        }
+    }
+    for (int j = 0; j < 4; j++) {
+        float *pw = dw + c0 + 16 * j, *pb = db + c0 + 16 * j;
+        _mm512_mask_storeu_ps(pw, k[j], _mm512_add_ps(_mm512_maskz_loadu_ps(k[j], pw), aw[j]));
+        _mm512_mask_storeu_ps(pb, k[j], _mm512_add_ps(_mm512_maskz_loadu_ps(k[j], pb), ab[j]));
+    }
+}
+
 #else /* no AVX-512 code generation: never called (fg_kernels_avx512() is 0) */
 
 void fg_gelu_forward_avx512(float *out, const float *inp, size_t n)
@@ -165,6 +191,20 @@ float fg_lse_row_avx512(const float *z, size_t V)
 void fg_ce_row_backward_avx512(float *z, float lse, int32_t tgt, size_t V, size_t Vp, float dscale)
 {
     (void)z, (void)lse, (void)tgt, (void)V, (void)Vp, (void)dscale;
+}
+
+void fg_ln_row_backward_avx512(float *dx, const float *dy, const float *x, const float *w, float m,
+                               float s, size_t C)
+{
+    (void)dx, (void)dy, (void)x, (void)w, (void)m, (void)s, (void)C;
+}
+
+void fg_ln_cols_backward_avx512(float *dw, float *db, const float *dout, const float *inp,
+                                const float *mean, const float *rstd, size_t N, size_t C, size_t c0,
+                                size_t c1)
+{
+    (void)dw, (void)db, (void)dout, (void)inp, (void)mean, (void)rstd, (void)N, (void)C, (void)c0,
+        (void)c1;
 }
 
 #endif

@@ -22,6 +22,11 @@ void fg_gelu_forward_avx512(float *out, const float *inp, size_t n);
 void fg_gelu_backward_avx512(float *dinp, const float *inp, const float *dout, size_t n);
 float fg_lse_row_avx512(const float *z, size_t V);
 void fg_ce_row_backward_avx512(float *z, float lse, int32_t tgt, size_t V, size_t Vp, float dscale);
+void fg_ln_row_backward_avx512(float *dx, const float *dy, const float *x, const float *w, float m,
+                               float s, size_t C);
+void fg_ln_cols_backward_avx512(float *dw, float *db, const float *dout, const float *inp,
+                                const float *mean, const float *rstd, size_t N, size_t C, size_t c0,
+                                size_t c1);
 
 /* expf for x in [-88, 88] without libm calls, so loops vectorize: exp(x) = 2^k * e^r with
  * |r| <= ln2/2, e^r by a degree-6 Taylor polynomial (max rel. error about 2e-7, i.e. a few ulp).

@@ -127,17 +127,25 @@ void fg_layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
 {
     (void)n_threads; /* unused when OpenMP is off */
     long n_rows = (long)N, n_blocks = (long)((C + 63) / 64);
+    int avx512 = fg_kernels_avx512();
 #pragma omp parallel num_threads(n_threads) default(none) \
-    shared(dinp, dw, db, dout, inp, w, mean, rstd, n_rows, n_blocks, N, C)
+    shared(dinp, dw, db, dout, inp, w, mean, rstd, n_rows, n_blocks, N, C, avx512)
     {
 #pragma omp for schedule(static)
-        for (long n = 0; n < n_rows; n++)
-            ln_row_backward(dinp + (size_t)n * C, dout + (size_t)n * C, inp + (size_t)n * C, w,
-                            mean[n], rstd[n], C);
+        for (long n = 0; n < n_rows; n++) {
+            size_t o = (size_t)n * C;
+            if (avx512)
+                fg_ln_row_backward_avx512(dinp + o, dout + o, inp + o, w, mean[n], rstd[n], C);
+            else
+                ln_row_backward(dinp + o, dout + o, inp + o, w, mean[n], rstd[n], C);
+        }
 #pragma omp for schedule(static)
         for (long blk = 0; blk < n_blocks; blk++) {
             size_t c0 = (size_t)blk * 64, c1 = c0 + 64 < C ? c0 + 64 : C;
-            ln_cols_backward(dw, db, dout, inp, mean, rstd, N, C, c0, c1);
+            if (avx512)
+                fg_ln_cols_backward_avx512(dw, db, dout, inp, mean, rstd, N, C, c0, c1);
+            else
+                ln_cols_backward(dw, db, dout, inp, mean, rstd, N, C, c0, c1);
         }
     }
 }
