@@ -40,27 +40,29 @@ size_t fg_attention_avx512_scratch_floats(size_t B, size_t T, size_t C)
  * 128 contiguous bytes per step. Blocks are a fixed 8 rows x 32 columns: 16 accumulators in
  * registers (enough independent FMAs to hide their latency) against 2 loads and 8 broadcasts
  * per step. Rows past T in the last block repeat row t0 and are not stored. */
+#    define SR 8 /* rows per block of scores */
+
 static void scores(float *S, size_t ldS, const float *A, size_t lda, const float *Bp, size_t T,
                    size_t HS, float alpha)
 {
     __m512 va = _mm512_set1_ps(alpha);
-    for (size_t t0 = 0; t0 < T; t0 += 8) {
-        size_t nr = T - t0 < 8 ? T - t0 : 8;
+    for (size_t t0 = 0; t0 < T; t0 += SR) {
+        size_t nr = T - t0 < SR ? T - t0 : SR;
         size_t jend = t0 + nr; /* columns [0, jend) are needed by some row of the block */
-        const float *a[8];
-        for (size_t r = 0; r < 8; r++)
+        const float *a[SR];
+        for (size_t r = 0; r < SR; r++)
             a[r] = A + (t0 + (r < nr ? r : 0)) * lda;
         for (size_t j0 = 0; j0 < jend; j0 += 32) {
             __mmask16 m0 = tail_mask(jend - j0);
             __mmask16 m1 = jend > j0 + 16 ? tail_mask(jend - j0 - 16) : 0;
-            __m512 c[8][2];
-            for (size_t r = 0; r < 8; r++)
+            __m512 c[SR][2];
+            for (size_t r = 0; r < SR; r++)
                 c[r][0] = c[r][1] = _mm512_setzero_ps();
             const float *brow = Bp + (j0 / 32) * HS * 32;
             for (size_t d = 0; d < HS; d++, brow += 32) {
                 __m512 b0 = _mm512_loadu_ps(brow);
                 __m512 b1 = _mm512_loadu_ps(brow + 16);
-                for (size_t r = 0; r < 8; r++) {
+                for (size_t r = 0; r < SR; r++) {
                     __m512 x = _mm512_set1_ps(a[r][d]);
                     c[r][0] = _mm512_fmadd_ps(x, b0, c[r][0]);
                     c[r][1] = _mm512_fmadd_ps(x, b1, c[r][1]);
@@ -85,8 +87,8 @@ comb_block(float *Y, size_t ldy, const float *P, size_t prow, size_t pcol, size_
            size_t lo, size_t hi, const float *B, size_t ldb, const size_t R, const size_t NV,
            __m512 va)
 {
-    __m512 acc[4][8];
-    const float *pr[4];
+    __m512 acc[6][8];
+    const float *pr[6];
     for (size_t i = 0; i < R; i++) {
         pr[i] = P + (r0 + (i < nr ? i : 0)) * prow;
         for (size_t k = 0; k < NV; k++)
@@ -117,7 +119,7 @@ static void rowcomb(float *Y, size_t ldy, const float *P, size_t prow, size_t pc
                     const float *B, size_t ldb, size_t HS, int lower, float alpha)
 {
     __m512 va = _mm512_set1_ps(alpha);
-    size_t NV = HS / 16, R = NV <= 4 ? 4 : 2;
+    size_t NV = HS / 16, R = NV <= 2 ? 4 : NV <= 4 ? 6 : 2;
     for (size_t r0 = 0; r0 < T; r0 += R) {
         size_t nr = T - r0 < R ? T - r0 : R;
         size_t lo = lower ? 0 : r0, hi = lower ? r0 + nr : T;
@@ -129,10 +131,10 @@ static void rowcomb(float *Y, size_t ldy, const float *P, size_t prow, size_t pc
             comb_block(Y, ldy, P, prow, pcol, r0, nr, lo, hi, B, ldb, 4, 2, va);
             break;
         case 3:
-            comb_block(Y, ldy, P, prow, pcol, r0, nr, lo, hi, B, ldb, 4, 3, va);
+            comb_block(Y, ldy, P, prow, pcol, r0, nr, lo, hi, B, ldb, 6, 3, va);
             break;
         case 4:
-            comb_block(Y, ldy, P, prow, pcol, r0, nr, lo, hi, B, ldb, 4, 4, va);
+            comb_block(Y, ldy, P, prow, pcol, r0, nr, lo, hi, B, ldb, 6, 4, va);
             break;
         case 5:
             comb_block(Y, ldy, P, prow, pcol, r0, nr, lo, hi, B, ldb, 2, 5, va);
