@@ -137,6 +137,18 @@ FG_API void fg_plan_defaults(struct fg_plan_params *p, enum fg_plan_preset prese
 FG_API fg_status fg_plan_compute(const struct fg_plan_params *p, struct fg_plan_result *r,
                                  char *err, size_t errlen);
 
+struct fg_model_config;
+
+/* One truth with the trainer: sets the model part of p for a frugal model trained on one
+ * device for `steps` steps of B x T tokens with fp32 AdamW: params (fg_model_mem_size's count),
+ * tokens, train_flops = steps B T fg_model_flops_per_token(cfg, T) (what `frugal train`
+ * reports), state 16 B/param (4 weight, 4 gradient, 8 moments), extra_bytes = the rest of
+ * fg_model_mem_size (activations, scratch, alignment), checkpoints of 12 B/param (weights and
+ * moments) in model-state mode, devices 1, activation formula off. The hardware fields are
+ * left as they are. FG_ERR_INVALID_ARG (with err) for a bad config. */
+FG_API fg_status fg_plan_from_model(struct fg_plan_params *p, const struct fg_model_config *cfg,
+                                    size_t B, size_t T, double steps, char *err, size_t errlen);
+
 /* ---- building blocks (pure; used by fg_plan_compute and tested one by one) ---- */
 
 /* Young's interval sqrt(2 delta M); delta and M in the same unit. */

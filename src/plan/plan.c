@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "frugal/model.h"
 #include "frugal/plan.h"
 
 /* ---- building blocks ---- */
@@ -116,6 +117,7 @@ static const struct fg_plan_field fields[] = {
     F(layers, "", 'A', 'A', "layers (activation memory)"),
     F(heads, "", 'A', 'A', "attention heads (activation memory)"),
     F(recompute, "", 'A', 'A', "1: full activation recomputation"),
+    F(extra_bytes, "B", 'A', 'A', "bytes per replica beyond per-parameter state and activations"),
     F(ckpt_bytes_per_param, "B", 'A', 'R', "checkpoint bytes per parameter (model-state mode)"),
     F(ckpt_factor, "", 'P', 'A', "fraction of the modelled checkpoint size actually written"),
     F(fs_bandwidth, "B/s", 'P', 'R', "checkpoint filesystem bandwidth"),
@@ -196,6 +198,37 @@ void fg_plan_defaults(struct fg_plan_params *p, enum fg_plan_preset preset)
         p->fs_bandwidth = 500e9;
         p->ckpt_mode = FG_PLAN_CKPT_DEVICE_MEMORY;
     }
+}
+
+/* ---- a frugal model ---- */
+
+fg_status fg_plan_from_model(struct fg_plan_params *p, const struct fg_model_config *cfg, size_t B,
+                             size_t T, double steps, char *err, size_t errlen)
+{
+    struct fg_model_mem mem;
+    if (B == 0 || T == 0 || !(steps >= 1.0) || fg_model_mem_size(cfg, B, T, 1, &mem) != FG_OK) {
+        if (err && errlen)
+            snprintf(err, errlen, "bad model config, batch %zu x %zu or steps %g", B, T, steps);
+        return FG_ERR_INVALID_ARG;
+    }
+    double tokens = steps * (double)B * (double)T;
+    p->params = (double)mem.n_params;
+    p->active_params = 0.0;
+    p->experts = 1.0;
+    p->tokens = tokens;
+    p->train_flops = tokens * fg_model_flops_per_token(cfg, T);
+    p->state_bytes = 16.0;
+    p->weight_bytes = 4.0;
+    p->grad_bytes = 4.0;
+    p->seq_len = 0.0;
+    /* fp32 AdamW moments are 2 x param_bytes; everything the trainer holds is then
+     * 16 params + extra = total_bytes + 2 param_bytes */
+    p->extra_bytes = (double)mem.total_bytes + 2.0 * (double)mem.param_bytes - 16.0 * p->params;
+    p->ckpt_mode = FG_PLAN_CKPT_MODEL_STATE;
+    p->ckpt_bytes_per_param = 12.0;
+    p->devices = 1.0;
+    p->k_tol = 0.0;
+    return FG_OK;
 }
 
 /* ---- validation ---- */
@@ -334,22 +367,23 @@ fg_status fg_plan_compute(const struct fg_plan_params *p, struct fg_plan_result 
 
     /* 2. replicas and memory: the smallest replica whose per-device share fits */
     double avail = p->device_memory * (1.0 - p->memory_headroom);
-    double act_layer = 0.0;
+    double act_total = 0.0;
     if (p->seq_len > 0.0) {
         r.mem_activations_full = p->layers * fg_plan_activation_bytes(p->seq_len, p->micro_batch,
                                                                       p->hidden, p->heads, 0);
         r.mem_activations_recompute =
             p->layers *
             fg_plan_activation_bytes(p->seq_len, p->micro_batch, p->hidden, p->heads, 1);
-        act_layer = p->recompute != 0.0 ? r.mem_activations_recompute : r.mem_activations_full;
+        act_total = p->recompute != 0.0 ? r.mem_activations_recompute : r.mem_activations_full;
     }
+    act_total += p->extra_bytes;
     double N = p->devices, w, g, o, a;
     /* Closed form with D ~ N / G (exact for stage 0), then step up while the floor of N / G
      * leaves it short: a/G + b <= avail, b = the data-parallel-sharded part at D = N / G. */
     double ob = p->state_bytes - p->weight_bytes - p->grad_bytes;
     int stage = (int)p->zero_stage;
     double per_g =
-        act_layer + p->params * ((stage >= 3 ? 0.0 : p->weight_bytes) +
+        act_total + p->params * ((stage >= 3 ? 0.0 : p->weight_bytes) +
                                  (stage >= 2 ? 0.0 : p->grad_bytes) + (stage >= 1 ? 0.0 : ob));
     double shared = p->params *
                     ((stage >= 3 ? p->weight_bytes : 0.0) + (stage >= 2 ? p->grad_bytes : 0.0) +
@@ -359,7 +393,7 @@ fg_status fg_plan_compute(const struct fg_plan_params *p, struct fg_plan_result 
     if (G < 1.0)
         G = 1.0;
     for (int i = 0; i < 64 && G <= N; i++) {
-        if (mem_per_device(p, act_layer, G, floor(N / G), &w, &g, &o, &a) <= avail)
+        if (mem_per_device(p, act_total, G, floor(N / G), &w, &g, &o, &a) <= avail)
             break;
         G += 1.0;
     }
@@ -367,14 +401,14 @@ fg_status fg_plan_compute(const struct fg_plan_params *p, struct fg_plan_result 
     if (!(G <= N)) {
         /* does not fit on this cluster: G is the smallest replica that would fit at stage 0 */
         if (!isfinite(G))
-            r.replica_devices = ceil((p->params * p->state_bytes + act_layer) / avail);
+            r.replica_devices = ceil((p->params * p->state_bytes + act_total) / avail);
         r.fits = 0;
         *out = r;
         return FG_OK;
     }
     r.replicas = floor(N / G);
     r.devices_used = r.replicas * G;
-    r.mem_total = mem_per_device(p, act_layer, G, r.replicas, &r.mem_weights, &r.mem_grads,
+    r.mem_total = mem_per_device(p, act_total, G, r.replicas, &r.mem_weights, &r.mem_grads,
                                  &r.mem_optimizer, &r.mem_activations);
     r.fits = r.mem_total <= avail;
     if (p->k_tol >= r.replicas)
