@@ -75,6 +75,9 @@ struct fg_plan_params {
     double layers;          /* activations: layers */
     double heads;           /* activations: attention heads a */
     double recompute;       /* 1: full activation recomputation (2 s b h bytes per layer kept) */
+    double extra_bytes;     /* bytes per replica beyond the per-parameter state and the activation
+                           formula (a frugal model: its activations, scratch and alignment,
+                           from fg_model_mem_size) */
     /* checkpoints and failures */
     double ckpt_bytes_per_param; /* b_ckpt, model_state mode */
     double ckpt_factor;          /* f_ck: fraction of the modelled checkpoint size written */
@@ -103,11 +106,11 @@ struct fg_plan_result {
     double replicas;                              /* D = floor(N / G) */
     double devices_used;                          /* D G */
     double mem_weights, mem_grads, mem_optimizer; /* bytes per device under the ZeRO stage */
-    double mem_activations;                       /* bytes per device (0 when seq_len is 0) */
-    double mem_activations_full;                  /* without recomputation */
-    double mem_activations_recompute;             /* with full recomputation */
-    double mem_total;                             /* weights + grads + optimizer + activations */
-    int fits; /* mem_total <= device_memory * (1 - headroom) and G <= N */
+    double mem_activations;      /* bytes per device: activation formula + extra_bytes, over G */
+    double mem_activations_full; /* without recomputation */
+    double mem_activations_recompute; /* with full recomputation */
+    double mem_total;                 /* weights + grads + optimizer + activations */
+    int fits;                         /* mem_total <= device_memory * (1 - headroom) and G <= N */
     /* time */
     double amdahl;         /* A = 1 + s (units - 1) */
     double efficiency;     /* 1 / A */
