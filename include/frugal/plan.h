@@ -182,6 +182,35 @@ FG_API double fg_plan_activation_bytes(double seq_len, double micro_batch, doubl
 /* MFU back-computed from a report: C / (device_hours 3600 peak). */
 FG_API double fg_plan_mfu_from_report(double train_flops, double device_hours, double peak_flops);
 
+/* ---- projection over years (the paper's Table 1 scenarios) ---- */
+
+/* Compute-cost calibration constants (FLOP per dollar) that reproduce the paper's four dollar
+ * figures within 2% (docs/planner.md): cloud prices and GPU cost. */
+#define FG_PLAN_KAPPA_CLOUD 7.6e17
+#define FG_PLAN_KAPPA_GPU   3.63e18
+
+struct fg_plan_projection {
+    double year0;                 /* base year */
+    double params0;               /* parameters in year0 */
+    double params_growth;         /* parameter growth per year (factor) */
+    double experts0;              /* MoE experts in year0 (>= 1) */
+    double experts_per_year;      /* additional experts per year (scenario) */
+    double tokens_per_param;      /* r (scenario); compute = c_f r P^2 / K */
+    double flops_per_param_token; /* c_f (6) */
+    double kappa0;                /* FLOP per dollar in year0 */
+    double hw_growth;             /* FLOP-per-dollar improvement per year (factor) */
+};
+
+/* The three scenarios of the paper's Table 1, paired in order: S1 8 experts/year and 20
+ * tokens/param, S2 4 and 40, S3 0 and 120 (index 0..2); the other fields get the documented
+ * assumptions (year0 2024, 1.8e12 parameters and 16 experts in year0, parameters x2 per year,
+ * FLOP per dollar x1.32 per year) and kappa0 = FG_PLAN_KAPPA_CLOUD. */
+FG_API void fg_plan_projection_scenario(struct fg_plan_projection *pj, int scenario);
+
+/* Parameters, experts, training FLOPs and dollars of the model of `year`. */
+FG_API void fg_plan_project(const struct fg_plan_projection *pj, double year, double *params,
+                            double *experts, double *flops, double *dollars);
+
 /* ---- the input table: names, units, presets and provenance, for CLIs and reports ---- */
 
 struct fg_plan_field {

@@ -78,6 +78,39 @@ double fg_plan_mfu_from_report(double train_flops, double device_hours, double p
     return train_flops / (device_hours * 3600.0 * peak_flops);
 }
 
+/* ---- projection ---- */
+
+void fg_plan_projection_scenario(struct fg_plan_projection *pj, int scenario)
+{
+    static const double experts_per_year[3] = { 8.0, 4.0, 0.0 };
+    static const double tokens_per_param[3] = { 20.0, 40.0, 120.0 };
+    int s = scenario < 0 ? 0 : scenario > 2 ? 2 : scenario;
+    pj->year0 = 2024.0;
+    pj->params0 = 1.8e12;
+    pj->params_growth = 2.0;
+    pj->experts0 = 16.0;
+    pj->experts_per_year = experts_per_year[s];
+    pj->tokens_per_param = tokens_per_param[s];
+    pj->flops_per_param_token = 6.0;
+    pj->kappa0 = FG_PLAN_KAPPA_CLOUD;
+    pj->hw_growth = 1.32;
+}
+
+void fg_plan_project(const struct fg_plan_projection *pj, double year, double *params,
+                     double *experts, double *flops, double *dollars)
+{
+    double dy = year - pj->year0;
+    double P = pj->params0 * pow(pj->params_growth, dy);
+    double K = pj->experts0 + pj->experts_per_year * dy;
+    if (K < 1.0)
+        K = 1.0;
+    double C = pj->flops_per_param_token * pj->tokens_per_param * P * P / K;
+    *params = P;
+    *experts = K;
+    *flops = C;
+    *dollars = C / (pj->kappa0 * pow(pj->hw_growth, dy));
+}
+
 /* ---- the input table ---- */
 
 #define F(name, unit, tp, tr, help)                                      \
