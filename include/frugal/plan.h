@@ -168,7 +168,9 @@ FG_API double fg_plan_daly_wall(double solve, double delta, double mtti, double 
 FG_API double fg_plan_mtti(double devices, double mtbf_device, double mtbf_cpu,
                            double devices_per_cpu);
 /* K-of-N: the system interrupts only when more than k_tol of the D groups are down at once.
- * Returns M_eff (hours) and stores rho = lambda_g R. lambda_sys in failures per hour. */
+ * Returns M_eff (hours) and stores rho = lambda_g R. lambda_sys in failures per hour. Meant
+ * for k_tol >= 1 (fg_plan_compute calls it only then); k_tol = 0 gives the rate of a first
+ * failure while all groups are up, lambda_sys / (1 + rho)^D. */
 FG_API double fg_plan_kofn_mtti(double lambda_sys, double replicas, double recovery, double k_tol,
                                 double *rho);
 /* Model-state bytes per device under ZeRO stage 0..3 for psi parameters over nd data-parallel
@@ -224,7 +226,7 @@ struct fg_plan_field {
 
 /* The table of numeric inputs; *n receives its length. */
 FG_API const struct fg_plan_field *fg_plan_fields(size_t *n);
-/* The field called name, or NULL. */
+/* The field called name, or NULL (also for a NULL name). */
 FG_API const struct fg_plan_field *fg_plan_field_find(const char *name);
 /* Pointer to the double a field describes, inside p. */
 FG_API double *fg_plan_field_ptr(struct fg_plan_params *p, const struct fg_plan_field *f);

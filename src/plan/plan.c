@@ -171,6 +171,8 @@ const struct fg_plan_field *fg_plan_fields(size_t *n)
 
 const struct fg_plan_field *fg_plan_field_find(const char *name)
 {
+    if (!name)
+        return NULL;
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
         if (!strcmp(fields[i].name, name))
             return &fields[i];
