@@ -21,6 +21,7 @@
 #include "frugal/kernels.h"
 #include "frugal/model.h"
 #include "frugal/optim.h"
+#include "frugal/plan.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #    include <immintrin.h>
@@ -252,6 +253,20 @@ int main(int argc, char **argv)
            (double)m->mem.total_bytes / 1048576.0, 2.0 * (double)m->mem.param_bytes / 1048576.0,
            (double)rss0 / 1048576.0, ((double)peak - (double)predicted - (double)rss0) / 1048576.0,
            100.0 * ((double)peak - (double)predicted - (double)rss0) / (double)predicted);
+    /* the planner's estimate for the same run, through the trainer's own sizing */
+    struct fg_plan_params pp;
+    struct fg_plan_result pr;
+    char perr[256];
+    fg_plan_defaults(&pp, FG_PLAN_PRESET_REALISTIC);
+    pp.device_memory = 24e9;
+    if (fg_plan_from_model(&pp, &p.cfg, p.B, p.T, (double)steps, perr, sizeof perr) == FG_OK &&
+        fg_plan_compute(&pp, &pr, perr, sizeof perr) == FG_OK) {
+        double above = (double)peak - (double)rss0;
+        printf("plan: %.1f MiB per device (fg_plan_from_model); measured peak above the "
+               "baseline %.1f MiB (%+.1f%%); %.4g training FLOPs per step\n",
+               pr.mem_total / 1048576.0, above / 1048576.0,
+               100.0 * (above - pr.mem_total) / pr.mem_total, pr.train_flops / steps);
+    }
     printf("JSON {\"config\":\"%s\",\"tokens_per_s\":%.1f,\"median_ms\":%.2f,\"best_ms\":%.2f,"
            "\"flops_per_token\":%.0f,\"peak_flops\":%.0f,\"mfu\":%.4f,\"peak_rss_bytes\":%llu,"
            "\"predicted_bytes\":%llu,\"baseline_rss_bytes\":%llu,\"params\":%zu,\"threads\":%d}\n",
