@@ -84,7 +84,8 @@ struct fg_plan_params {
     double fs_bandwidth;         /* bytes/s to the checkpoint filesystem */
     double recovery;             /* R: hours per interruption (detect, replace, restart) */
     double k_tol;                /* tolerated concurrent data-parallel group failures */
-    double lambda_shared;        /* failures/hour outside the groups (K-of-N floor), 0 = none */
+    double lambda_shared;        /* failures/hour of shared parts (filesystem, fabric): added to the
+                             system's rate; K-of-N does not absorb them. 0 = none */
     /* cost calibration */
     double flops_per_dollar; /* kappa: a third cost path C / kappa; 0 = off */
     /* choices */
@@ -136,7 +137,11 @@ FG_API void fg_plan_defaults(struct fg_plan_params *p, enum fg_plan_preset prese
 /* The whole pipeline (compute, replicas and memory, time, checkpoints, failures, dollars).
  * Validates p first: on an inconsistent or out-of-range input returns FG_ERR_INVALID_ARG and
  * writes a one-line explanation naming the input and the fix into err (if errlen > 0); r is
- * then untouched. A model that does not fit is not an error: r->fits says it. */
+ * then untouched. A model that does not fit is not an error: r->fits says it, with
+ * r->replica_devices the devices one replica needs (exact at ZeRO stage 0, a lower bound for
+ * stages 1-3, whose per-device share depends on the cluster size). When failures outpace
+ * progress (recovery and checkpoints longer than the time between interrupts), wall_hours,
+ * device_hours and cost are +inf: the run never finishes. */
 FG_API fg_status fg_plan_compute(const struct fg_plan_params *p, struct fg_plan_result *r,
                                  char *err, size_t errlen);
 

@@ -156,7 +156,7 @@ static const struct fg_plan_field fields[] = {
     F(fs_bandwidth, "B/s", 'P', 'R', "checkpoint filesystem bandwidth"),
     F(recovery, "h", 'P', 'R', "time to recover from one interruption"),
     F(k_tol, "", 'P', 'A', "tolerated concurrent data-parallel group failures (K-of-N)"),
-    F(lambda_shared, "1/h", 'A', 'A', "failure rate outside the groups under K-of-N"),
+    F(lambda_shared, "1/h", 'A', 'A', "failure rate no group absorbs (filesystem, fabric)"),
     F(flops_per_dollar, "FLOP/$", 'R', 'A',
       "calibrated FLOP per dollar: cost = C / kappa (0 = off)"),
 };
@@ -472,11 +472,14 @@ fg_status fg_plan_compute(const struct fg_plan_params *p, struct fg_plan_result 
     r.solve_hours = r.train_flops / (r.devices_used * r.sustained_flops) * r.amdahl / 3600.0;
 
     /* 4. failures */
-    r.mtti = fg_plan_mtti(N, p->mtbf_device, p->mtbf_cpu, p->devices_per_cpu);
+    /* lambda_shared: failures no data-parallel group absorbs (filesystem, fabric) */
+    r.mtti = 1.0 / (1.0 / fg_plan_mtti(N, p->mtbf_device, p->mtbf_cpu, p->devices_per_cpu) +
+                    p->lambda_shared);
     double dilate = 1.0;
     r.mtti_effective = r.mtti;
     if (p->k_tol > 0.0) {
-        double m = fg_plan_kofn_mtti(1.0 / r.mtti, r.replicas, p->recovery, p->k_tol, &r.rho);
+        double lambda_groups = 1.0 / r.mtti - p->lambda_shared;
+        double m = fg_plan_kofn_mtti(lambda_groups, r.replicas, p->recovery, p->k_tol, &r.rho);
         r.mtti_effective = 1.0 / (1.0 / m + p->lambda_shared);
         dilate = 1.0 + r.rho;
     }
@@ -487,12 +490,18 @@ fg_status fg_plan_compute(const struct fg_plan_params *p, struct fg_plan_result 
                    p->ckpt_factor;
     r.ckpt_write_s = r.ckpt_bytes / p->fs_bandwidth;
     double delta = r.ckpt_write_s / 3600.0, M = r.mtti_effective;
-    r.ckpt_interval = p->interval == FG_PLAN_INTERVAL_YOUNG ? fg_plan_young_interval(delta, M)
-                                                            : fg_plan_daly_interval(delta, M);
-
-    /* 6. wall time */
-    r.wall_hours =
-        dilate * fg_plan_daly_wall(r.solve_hours, delta, M, p->recovery, r.ckpt_interval);
+    if (!isfinite(M)) {
+        /* no interruption expected (K-of-N absorbs every failure, e.g. recovery 0): Daly's
+         * limit for M -> infinity: no checkpoint is needed during the run, T_w = T_s */
+        r.ckpt_interval = r.solve_hours;
+        r.wall_hours = dilate * r.solve_hours;
+    } else {
+        r.ckpt_interval = p->interval == FG_PLAN_INTERVAL_YOUNG ? fg_plan_young_interval(delta, M)
+                                                                : fg_plan_daly_interval(delta, M);
+        /* 6. wall time */
+        r.wall_hours =
+            dilate * fg_plan_daly_wall(r.solve_hours, delta, M, p->recovery, r.ckpt_interval);
+    }
     r.dilation = r.wall_hours / r.solve_hours;
     r.ettr = r.solve_hours / r.wall_hours;
     r.interruptions = r.wall_hours / M;
