@@ -423,6 +423,52 @@ finish
 
 # --- bad input: exit 2 and a one-line message naming the flag ------------------------------
 
+
+# --- a frugal model: the planner's FLOPs are the trainer's count ----------------------------
+
+begin "--model: FLOPs equal frugal train's tokens x flops_per_token"
+for i in $(seq 1 300); do
+    echo "It is a truth universally acknowledged, line $i, that a planner needs a run."
+done >"$W/in.txt"
+"$FRUGAL" prepare -o "$W/data" "$W/in.txt" >/dev/null 2>&1
+run "$FRUGAL" train --data "$W/data/train.bin" --n-layer 2 --n-head 2 --n-embd 32 \
+    --block-size 16 --batch 2 --seq 16 --steps 5 --threads 1 --quiet --json
+expect_rc 0
+cp "$W/out" "$W/train.json"
+ftok=$(sed -nE 's/.*"flops_per_token": *([0-9.e+-]+).*/\1/p' "$W/train.json" | head -n 1)
+ntok=$(sed -nE 's/.*"tokens": *([0-9]+).*/\1/p' "$W/train.json" | head -n 1)
+run "$FRUGAL" plan --preset realistic --model L=2,C=32,NH=2,V=256,T=16,B=2,steps=5 --json
+expect_rc 0
+pf=$(jout train_flops "$W/out")
+awk -v a="$pf" -v f="$ftok" -v n="$ntok" 'BEGIN { exit !(a != "" && f != "" && a == f * n) }' ||
+    fail_because "plan train_flops $pf != $ntok tokens x $ftok FLOPs/token"
+[ "$(jtag params "$W/out")" = U ] || fail_because "params from --model should be tagged U"
+finish
+
+begin "--model with --params contradicts"
+run "$FRUGAL" plan --model L=2,C=32,NH=2,V=256,T=16,B=2,steps=5 --params 1e9
+expect_error 2 "--params" "--model"
+finish
+
+bad_input "--model missing keys" "--model" -- --model L=2,C=32
+bad_input "--model bad value" "--model" -- --model L=2,C=32,NH=3,V=256,T=16,B=2,steps=5
+bad_input "--model unknown key" "--model" -- --model L=2,C=32,NH=2,V=256,T=16,B=2,steps=5,X=1
+
+# --- projection of the paper's scenarios ----------------------------------------------------
+
+begin "--project: base year reproduces the calibrated GPT-4 costs"
+run "$FRUGAL" plan --project 2024..2025 --json
+expect_rc 0
+c1=$(sed -nE 's/.*"year": 2024, "scenario": "S1".*"dollars_cloud": ([0-9.e+]+), "dollars_gpu": ([0-9.e+]+).*/\1 \2/p' "$W/out")
+set -- $c1
+close "${1:-}" 31973684.2 1e-3 || fail_because "S1 2024 cloud dollars ${1:-none}, want 3.197e7"
+close "${2:-}" 6694214.9 1e-3 || fail_because "S1 2024 GPU dollars ${2:-none}, want 6.694e6"
+[ "$(grep -c '"scenario"' "$W/out")" -eq 6 ] || fail_because "expected 6 rows (2 years x 3)"
+finish
+
+bad_input "--project backwards" "--project" -- --project 2030..2024
+bad_input "--project with --sweep" "--project" -- --project 2024..2025 --sweep devices=1,2
+
 bad_input "unknown flag" "--bogus" -- --params 1.8e12 --bogus 3
 bad_input "unknown flag, close to a real one" "--devices" -- --params 1.8e12 --devcies 5
 bad_input "missing value at the end" "--devices" -- --params 1.8e12 --devices

@@ -23,6 +23,7 @@
 
 #include "cli.h"
 #include "frugal/core.h"
+#include "frugal/model.h"
 #include "frugal/plan.h"
 
 #define MAX_FIELDS     128
@@ -293,7 +294,7 @@ struct plan_cli {
     int amdahl, ckpt_mode, interval;
     int amdahl_set, ckpt_set, interval_set;
     int json;
-    const char *sweep, *csv, *plot, *compare, *minimize;
+    const char *sweep, *csv, *plot, *compare, *minimize, *model, *project;
     double max_devices, max_days, max_dollars;
     int max_devices_set, max_days_set, max_dollars_set;
 };
@@ -318,8 +319,8 @@ static size_t field_index(const struct plan_cli *c, const struct fg_plan_field *
 }
 
 static const char *const other_options[] = {
-    "preset", "amdahl",  "ckpt-mode", "interval",    "json",     "sweep",       "csv",
-    "plot",   "compare", "minimize",  "max-devices", "max-days", "max-dollars", "gpus",
+    "preset",  "amdahl",   "ckpt-mode",   "interval", "json",        "sweep", "csv",   "plot",
+    "compare", "minimize", "max-devices", "max-days", "max-dollars", "gpus",  "model", "project",
 };
 
 /* Levenshtein distance of two short strings, dashes and underscores equal */
@@ -475,6 +476,10 @@ static int parse_args(struct plan_cli *c, int argc, char **argv)
             c->interval_set = 1;
         } else if (!strcmp(name, "sweep")) {
             c->sweep = val;
+        } else if (!strcmp(name, "model")) {
+            c->model = val;
+        } else if (!strcmp(name, "project")) {
+            c->project = val;
         } else if (!strcmp(name, "csv")) {
             c->csv = val;
         } else if (!strcmp(name, "plot")) {
@@ -1540,6 +1545,17 @@ static void plan_help(void)
         "Give --tokens or --tokens-per-param, not both. A model that does not fit on --devices\n"
         "is an error that says how many devices one replica needs.\n"
         "\n"
+        "a frugal model (FLOPs and memory from the trainer's own sizing functions):\n"
+        "  --model L=4,C=128,NH=4,V=256,T=128,B=16,steps=2100[,maxT=N]\n"
+        "                             layers, width, heads, vocabulary, sequence, batch, steps\n"
+        "                             (as frugal train's flags); sets params, tokens,\n"
+        "                             train-flops, fp32 AdamW state (16 B/param), extra-bytes,\n"
+        "                             12 B/param checkpoints and devices 1\n"
+        "\n"
+        "projection (the paper's Table 1 scenarios S1-S3 over years, alone):\n"
+        "  --project Y0..Y1           parameters, experts, FLOPs and dollars (both calibrated\n"
+        "                             FLOP-per-dollar constants) per year; docs/planner.md\n"
+        "\n"
         "output:\n"
         "  (default)                  inputs, then outputs: compute, memory per device (fits),\n"
         "                             time and failures, cost\n"
@@ -1573,12 +1589,150 @@ static void plan_help(void)
         "              --compare supercomputing --csv fig7.csv --plot fig7.png\n"
         "  frugal plan --preset realistic --params 405B --tokens 15.6T --minimize cost "
         "--max-days 90\n"
+        "  frugal plan --preset realistic --model L=4,C=128,NH=4,V=256,T=128,B=16,steps=2100 \\\n"
+        "              --peak-flops 428e9 --mfu 0.36 --device-memory 24e9 --price 0.10\n"
+        "  frugal plan --project 2024..2030\n"
         "\n"
         "exit codes: 0 ok, 1 failure (no plan meets the limits, a file or gnuplot failed),\n"
         "2 usage error (bad flag or value, inconsistent inputs, a model that does not fit)\n");
 }
 
 /* ---- the command ------------------------------------------------------------------------- */
+
+/* ---- a frugal model: --model L=4,C=128,NH=4,V=256,T=128,B=16,steps=2100 ---------------- */
+
+static int apply_model(struct plan_cli *c)
+{
+    long L = 0, C = 0, NH = 0, V = 0, T = 0, B = 0, maxT = 0;
+    double steps = 0;
+    char buf[256];
+    if (strlen(c->model) >= sizeof buf)
+        return msg_exit(EXIT_USAGE, "--model: the description is too long");
+    snprintf(buf, sizeof buf, "%s", c->model);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        char *eq = strchr(tok, '=');
+        double v;
+        if (!eq || parse_number(eq + 1, &v) || !(v > 0) || v != floor(v) || v > 1e15)
+            return msg_exit(EXIT_USAGE,
+                            "--model: '%s' is not KEY=POSITIVE_WHOLE_NUMBER (keys L, C, NH, V, T, "
+                            "B, steps, maxT)",
+                            tok);
+        *eq = '\0';
+        if (!strcmp(tok, "L"))
+            L = (long)v;
+        else if (!strcmp(tok, "C"))
+            C = (long)v;
+        else if (!strcmp(tok, "NH"))
+            NH = (long)v;
+        else if (!strcmp(tok, "V"))
+            V = (long)v;
+        else if (!strcmp(tok, "T"))
+            T = (long)v;
+        else if (!strcmp(tok, "B"))
+            B = (long)v;
+        else if (!strcmp(tok, "maxT"))
+            maxT = (long)v;
+        else if (!strcmp(tok, "steps"))
+            steps = v;
+        else
+            return msg_exit(EXIT_USAGE,
+                            "--model: unknown key '%s' (keys L, C, NH, V, T, B, steps, maxT)", tok);
+    }
+    if (!L || !C || !NH || !V || !T || !B || !steps || L > 100000 || C > 1000000 || NH > 100000 ||
+        V > 100000000 || T > 10000000 || B > 100000000 || maxT > 10000000)
+        return msg_exit(EXIT_USAGE, "--model needs L, C, NH, V, T, B and steps, e.g. "
+                                    "--model L=4,C=128,NH=4,V=256,T=128,B=16,steps=2100");
+    struct fg_model_config cfg = { (int)L, (int)NH, (int)C, (int)(maxT ? maxT : T), (int)V };
+    char err[256];
+    if (fg_model_config_check(&cfg, err, sizeof err) != FG_OK)
+        return msg_exit(EXIT_USAGE, "--model: %s", err);
+    if (T > cfg.block_size)
+        return msg_exit(EXIT_USAGE, "--model: T=%ld exceeds maxT=%d", T, cfg.block_size);
+    struct fg_plan_params base, m;
+    fg_plan_defaults(&base, c->preset);
+    m = base;
+    if (fg_plan_from_model(&m, &cfg, (size_t)B, (size_t)T, steps, err, sizeof err) != FG_OK)
+        return msg_exit(EXIT_USAGE, "--model: %s", err);
+    static const char *const conflicts[] = { "params",           "active_params", "tokens",
+                                             "tokens_per_param", "train_flops",   "experts" };
+    for (size_t k = 0; k < sizeof conflicts / sizeof conflicts[0]; k++) {
+        size_t i = field_index(c, fg_plan_field_find(conflicts[k]));
+        if (c->set[i])
+            return msg_exit(EXIT_USAGE,
+                            "%s contradicts --model, which sets the model and its tokens: give one",
+                            c->given_as[i]);
+    }
+    /* every input the model changed counts as set by the user, unless a flag set it */
+    for (size_t i = 0; i < c->n_fields; i++) {
+        double before = *fg_plan_field_ptr(&base, &c->fields[i]);
+        double after = *fg_plan_field_ptr(&m, &c->fields[i]);
+        if (!c->set[i] && before != after) {
+            c->user[i] = after;
+            c->set[i] = 1;
+            snprintf(c->given_as[i], sizeof c->given_as[i], "--model");
+        }
+    }
+    if (!c->ckpt_set) {
+        c->ckpt_mode = (int)m.ckpt_mode;
+        c->ckpt_set = 1;
+    }
+    return 0;
+}
+
+/* ---- --project Y0..Y1: the paper's Table 1 scenarios over years -------------------------- */
+
+static int run_project(const struct plan_cli *c)
+{
+    double y0, y1;
+    char buf[64];
+    const char *dots = strstr(c->project, "..");
+    if (!dots || (size_t)(dots - c->project) >= sizeof buf)
+        return msg_exit(EXIT_USAGE, "--project takes YEAR..YEAR, e.g. --project 2024..2030");
+    memcpy(buf, c->project, (size_t)(dots - c->project));
+    buf[dots - c->project] = '\0';
+    if (parse_number(buf, &y0) || parse_number(dots + 2, &y1) || y0 != floor(y0) ||
+        y1 != floor(y1) || y1 < y0 || y0 < 1900 || y1 > 2200 || y1 - y0 > 100)
+        return msg_exit(EXIT_USAGE,
+                        "--project %s: give two whole years, the first not after the second "
+                        "(e.g. 2024..2030)",
+                        c->project);
+    struct fg_plan_projection pj[3];
+    for (int k = 0; k < 3; k++)
+        fg_plan_projection_scenario(&pj[k], k);
+    if (c->json)
+        printf("{\n  \"rows\": [\n");
+    else
+        printf("Projection of the paper's Table 1 scenarios (docs/planner.md, section 7)\n"
+               "assumed: %.0f, %.3g parameters and %.0f experts in the base year, parameters "
+               "x%.2g per year, FLOP per dollar x%.3g per year\n"
+               "S1: +8 experts/year, 20 tokens/param   S2: +4, 40   S3: +0, 120\n\n"
+               "%-6s %-4s %12s %8s %12s %16s %16s\n",
+               pj[0].year0, pj[0].params0, pj[0].experts0, pj[0].params_growth, pj[0].hw_growth,
+               "year", "scen", "params", "experts", "FLOP", "$ (cloud kappa)", "$ (GPU kappa)");
+    int first = 1;
+    for (double y = y0; y <= y1; y += 1.0)
+        for (int k = 0; k < 3; k++) {
+            double P, K, C, cloud, gpu;
+            fg_plan_project(&pj[k], y, &P, &K, &C, &cloud);
+            struct fg_plan_projection g = pj[k];
+            g.kappa0 = FG_PLAN_KAPPA_GPU;
+            fg_plan_project(&g, y, &P, &K, &C, &gpu);
+            if (c->json) {
+                printf("%s    {\"year\": %.0f, \"scenario\": \"S%d\", \"params\": %.17g, "
+                       "\"experts\": %.17g, \"train_flops\": %.17g, \"dollars_cloud\": %.17g, "
+                       "\"dollars_gpu\": %.17g}",
+                       first ? "" : ",\n", y, k + 1, P, K, C, cloud, gpu);
+                first = 0;
+            } else {
+                char b1[32], b2[32];
+                printf("%-6.0f S%-3d %12.4g %8.0f %12.4g %16s %16s\n", y, k + 1, P, K, C,
+                       fmt_money(b1, sizeof b1, cloud), fmt_money(b2, sizeof b2, gpu));
+            }
+        }
+    if (c->json)
+        printf("\n  ]\n}\n");
+    return EXIT_OK;
+}
 
 int cmd_plan(int argc, char **argv)
 {
@@ -1629,6 +1783,16 @@ int cmd_plan(int argc, char **argv)
                         "gnuplot-nox (apt-get install gnuplot-nox)");
     if (c.plot && c.csv && !strcmp(c.plot, c.csv))
         return msg_exit(EXIT_USAGE, "--plot and --csv name the same file %s", c.plot);
+
+    if (c.project) {
+        if (c.sweep || c.minimize || c.model || c.compare)
+            return msg_exit(EXIT_USAGE,
+                            "--project prints the scenario table alone: drop --sweep, --minimize, "
+                            "--model and --compare");
+        return run_project(&c);
+    }
+    if (c.model && (rc = apply_model(&c)) != 0)
+        return rc;
 
     struct fg_plan_params p;
     build_params(&c, &p);
