@@ -339,6 +339,30 @@ expect_rc 0
 expect_close "ckpt_write_s at 2e12" "$(csvget fs.csv 2e12 ckpt_write_s)" 2000 1e-9
 finish
 
+begin "the issue's command: --sweep gpus=16384..100000 writes plan_sweep.csv and .png"
+mkdir -p "$W/issue" && cd "$W/issue" || exit 1
+run "$FRUGAL" plan --preset paper --params 1.8e12 --sweep gpus=16384..100000
+expect_rc 0
+expect_no_crash
+[ "$(awk 'END { print NR }' plan_sweep.csv 2>/dev/null)" = 9 ] || fail_because "plan_sweep.csv does not have 8 rows"
+expect_close "F2 dilation at 16384" "$(csvget plan_sweep.csv 16384 dilation)" 1.2405 1e-3
+expect_close "F5 dilation at 100000" "$(csvget plan_sweep.csv 100000 dilation)" 4.4881 1e-3
+sig=$(head -c 4 plan_sweep.png 2>/dev/null | od -An -tx1 | tr -d ' \n')
+[ "$sig" = "89504e47" ] || fail_because "plan_sweep.png is missing or not a PNG ($sig)"
+[ "$(wc -c <plan_sweep.png 2>/dev/null || echo 0)" -gt 1000 ] || fail_because "plan_sweep.png is tiny"
+cd "$W" || exit 1
+finish
+
+begin "sweep without gnuplot and without --plot: CSV written, a note, exit 0"
+mkdir -p "$W/nogp2" && cd "$W/nogp2" || exit 1
+run env PATH=/nonexistent "$FRUGAL" plan --params 1.8e12 --sweep devices=16384,32768
+expect_rc 0
+[ -s plan_sweep.csv ] || fail_because "no CSV"
+[ ! -e plan_sweep.png ] || fail_because "a PNG appeared without gnuplot"
+expect_err "gnuplot-nox"
+cd "$W" || exit 1
+finish
+
 begin "--plot without gnuplot on PATH: exit 1 naming gnuplot-nox, no files"
 run env PATH=/nonexistent "$FRUGAL" plan --params 1.8e12 --sweep devices=16384,32768 \
     --csv nogp.csv --plot nogp.png

@@ -293,7 +293,7 @@ struct plan_cli {
     char given_as[MAX_FIELDS][64]; /* the flag as typed, for messages */
     int amdahl, ckpt_mode, interval;
     int amdahl_set, ckpt_set, interval_set;
-    int json;
+    int json, no_plot;
     const char *sweep, *csv, *plot, *compare, *minimize, *model, *project;
     double max_devices, max_days, max_dollars;
     int max_devices_set, max_days_set, max_dollars_set;
@@ -412,6 +412,12 @@ static int parse_args(struct plan_cli *c, int argc, char **argv)
             if (eq)
                 return msg_exit(EXIT_USAGE, "--json takes no value");
             c->json = 1;
+            continue;
+        }
+        if (!strcmp(name, "no-plot")) {
+            if (eq)
+                return msg_exit(EXIT_USAGE, "--no-plot takes no value");
+            c->no_plot = 1;
             continue;
         }
         const struct fg_plan_field *f = lookup_field(name);
@@ -1570,7 +1576,9 @@ static void plan_help(void)
         "                             ckpt_interval, wall_hours, dilation, ettr, cost, wall_days,\n"
         "                             fits (empty outputs where there is no plan)\n"
         "  --plot FILE.png            days to train (with and without failures) vs the input,\n"
-        "                             drawn by gnuplot (Debian package gnuplot-nox)\n"
+        "                             drawn by gnuplot (Debian package gnuplot-nox); by default\n"
+        "                             next to the CSV (plan_sweep.png) when gnuplot is installed\n"
+        "  --no-plot                  the CSV only\n"
         "  --compare supercomputing   also the spec's Figure-7 bundle (fs-bandwidth 2e12,\n"
         "                             ckpt-factor 0.5, k-tol 5): columns wall_days_sc,\n"
         "                             dilation_sc and ratio = wall_hours / wall_hours_sc\n"
@@ -1783,6 +1791,25 @@ int cmd_plan(int argc, char **argv)
                         "gnuplot-nox (apt-get install gnuplot-nox)");
     if (c.plot && c.csv && !strcmp(c.plot, c.csv))
         return msg_exit(EXIT_USAGE, "--plot and --csv name the same file %s", c.plot);
+    if (c.plot && c.no_plot)
+        return msg_exit(EXIT_USAGE, "--plot and --no-plot contradict each other: give one");
+    static char default_png[4096];
+    if (c.sweep && !c.plot && !c.no_plot) {
+        /* a sweep draws its plot next to the CSV (FILE.csv -> FILE.png) when gnuplot is here */
+        const char *csv = c.csv ? c.csv : "plan_sweep.csv";
+        size_t n = strlen(csv);
+        if (n > 4 && !strcmp(csv + n - 4, ".csv"))
+            n -= 4;
+        if (n + 5 > sizeof default_png)
+            return msg_exit(EXIT_USAGE, "--csv: the file name is too long");
+        memcpy(default_png, csv, n);
+        memcpy(default_png + n, ".png", 5);
+        if (have_gnuplot())
+            c.plot = default_png;
+        else
+            fprintf(stderr, "frugal plan: note: gnuplot is not on PATH, so no PNG is drawn "
+                            "(apt-get install gnuplot-nox; --no-plot silences this)\n");
+    }
 
     if (c.project) {
         if (c.sweep || c.minimize || c.model || c.compare)
