@@ -13,6 +13,8 @@
 
 set -u
 
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+
 FRUGAL=${FRUGAL:-build/release/frugal}
 case $FRUGAL in
 /*) ;;
@@ -33,57 +35,16 @@ FAILN=0
 
 # --- helpers -------------------------------------------------------------------------------
 
-# run CMD...: stdout in $W/out, stderr in $W/err, exit code in $RC.
-run() {
-    "$@" >"$W/out" 2>"$W/err" </dev/null
-    RC=$?
-}
+# run, begin, fail_because, finish, expect_rc, expect_no_crash, expect_one_line, expect_err
+. "$ROOT/tests/cli_lib.sh"
 
-begin() {
-    NAME=$1
-    WHY=""
-}
 
-fail_because() {
-    WHY="$WHY
-    - $1"
-}
 
-finish() {
-    if [ -z "$WHY" ]; then
-        echo "ok $NAME"
-        PASS=$((PASS + 1))
-    else
-        echo "FAIL $NAME (exit code $RC)$WHY"
-        echo "    stderr:"
-        sed 's/^/    | /' "$W/err"
-        FAILN=$((FAILN + 1))
-    fi
-}
 
-expect_rc() {
-    [ "$RC" -eq "$1" ] || fail_because "expected exit code $1, got $RC"
-}
 
-expect_no_crash() {
-    [ "$RC" -lt 128 ] || fail_because "killed by a signal (exit code $RC)"
-    if grep -q -e 'AddressSanitizer' -e 'runtime error' -e 'LeakSanitizer' "$W/err"; then
-        fail_because "sanitizer report on stderr"
-    fi
-}
 
-expect_one_line() {
-    local n
-    n=$(awk 'END { print NR }' "$W/err")
-    [ "$n" -eq 1 ] || fail_because "expected exactly one line on stderr, got $n"
-    if [ -s "$W/err" ] && [ -n "$(tail -c 1 "$W/err")" ]; then
-        fail_because "stderr does not end with a newline"
-    fi
-}
 
-expect_err() {
-    grep -qF -e "$1" "$W/err" || fail_because "stderr does not mention '$1'"
-}
+
 
 expect_out() {
     grep -qF -e "$1" "$W/out" || fail_because "stdout does not contain '$1'"

@@ -34,62 +34,16 @@ FAILN=0
 
 # --- helpers -------------------------------------------------------------------------------
 
-# run CMD...: run it with stdout in $W/out, stderr in $W/err; the exit code in $RC.
-run() {
-    "$@" >"$W/out" 2>"$W/err" </dev/null
-    RC=$?
-}
+# run, begin, fail_because, finish, expect_rc, expect_no_crash, expect_one_line, expect_err
+. "$ROOT/tests/cli_lib.sh"
 
-# Start a case: clear the list of reasons it failed.
-begin() {
-    NAME=$1
-    WHY=""
-}
 
-fail_because() {
-    WHY="$WHY
-    - $1"
-}
 
-# finish: print ok/FAIL for the current case.
-finish() {
-    if [ -z "$WHY" ]; then
-        echo "ok $NAME"
-        PASS=$((PASS + 1))
-    else
-        echo "FAIL $NAME (exit code $RC)$WHY"
-        echo "    stderr:"
-        sed 's/^/    | /' "$W/err"
-        FAILN=$((FAILN + 1))
-    fi
-}
 
-expect_rc() {
-    [ "$RC" -eq "$1" ] || fail_because "expected exit code $1, got $RC"
-}
 
-# No crash: no signal death, no sanitizer report.
-expect_no_crash() {
-    [ "$RC" -lt 128 ] || fail_because "killed by a signal (exit code $RC)"
-    if grep -q -e 'AddressSanitizer' -e 'runtime error' -e 'LeakSanitizer' "$W/err"; then
-        fail_because "sanitizer report on stderr"
-    fi
-}
 
-# stderr is exactly one line (and ends with a newline).
-expect_one_line() {
-    local n
-    n=$(awk 'END { print NR }' "$W/err")
-    [ "$n" -eq 1 ] || fail_because "expected exactly one line on stderr, got $n"
-    if [ -s "$W/err" ] && [ -n "$(tail -c 1 "$W/err")" ]; then
-        fail_because "stderr does not end with a newline"
-    fi
-}
 
-# stderr contains the fixed string $1.
-expect_err() {
-    grep -qF -e "$1" "$W/err" || fail_because "stderr does not mention '$1'"
-}
+
 
 # stderr matches the extended regex $1 (case-insensitive).
 expect_err_re() {
