@@ -439,6 +439,22 @@ bad_input "--model missing keys" "--model" -- --model L=2,C=32
 bad_input "--model bad value" "--model" -- --model L=2,C=32,NH=3,V=256,T=16,B=2,steps=5
 bad_input "--model unknown key" "--model" -- --model L=2,C=32,NH=2,V=256,T=16,B=2,steps=5,X=1
 
+# --- optimizer storage modes ----------------------------------------------------------------
+
+begin "--optimizer: bytes per parameter set the replica size (70B on 80 GB, 10% headroom)"
+for pair in mixed-adam:16 flash-adamw:7 flash-adamw-release:5; do
+    o=${pair%%:*} want=${pair##*:}
+    run "$FRUGAL" plan --preset realistic --params 70e9 --devices 512 --optimizer "$o" --json
+    expect_rc 0
+    g=$(jout replica_devices "$W/out")
+    [ "$g" = "$want" ] || fail_because "--optimizer $o: replica_devices $g, want $want"
+    [ "$(jtag state_bytes "$W/out")" = U ] || fail_because "--optimizer $o: state_bytes not tagged U"
+done
+finish
+
+bad_input "--optimizer unknown" "--optimizer" -- --params 1e9 --optimizer adam9000
+bad_input "--optimizer with --state-bytes" "--state-bytes" -- --params 1e9 --optimizer flash-adamw --state-bytes 9
+
 # --- projection of the paper's scenarios ----------------------------------------------------
 
 begin "--project: base year reproduces the calibrated GPT-4 costs"

@@ -294,7 +294,7 @@ struct plan_cli {
     int amdahl, ckpt_mode, interval;
     int amdahl_set, ckpt_set, interval_set;
     int json, no_plot;
-    const char *sweep, *csv, *plot, *compare, *minimize, *model, *project;
+    const char *sweep, *csv, *plot, *compare, *minimize, *model, *project, *optimizer;
     double max_devices, max_days, max_dollars;
     int max_devices_set, max_days_set, max_dollars_set;
 };
@@ -319,8 +319,9 @@ static size_t field_index(const struct plan_cli *c, const struct fg_plan_field *
 }
 
 static const char *const other_options[] = {
-    "preset",  "amdahl",   "ckpt-mode",   "interval", "json",        "sweep", "csv",   "plot",
-    "compare", "minimize", "max-devices", "max-days", "max-dollars", "gpus",  "model", "project",
+    "preset",      "amdahl", "ckpt-mode", "interval", "json",        "sweep",
+    "csv",         "plot",   "compare",   "minimize", "max-devices", "max-days",
+    "max-dollars", "gpus",   "model",     "project",  "no-plot",     "optimizer",
 };
 
 /* Levenshtein distance of two short strings, dashes and underscores equal */
@@ -484,6 +485,8 @@ static int parse_args(struct plan_cli *c, int argc, char **argv)
             c->sweep = val;
         } else if (!strcmp(name, "model")) {
             c->model = val;
+        } else if (!strcmp(name, "optimizer")) {
+            c->optimizer = val;
         } else if (!strcmp(name, "project")) {
             c->project = val;
         } else if (!strcmp(name, "csv")) {
@@ -1557,6 +1560,14 @@ static void plan_help(void)
         "                             (as frugal train's flags); sets params, tokens,\n"
         "                             train-flops, fp32 AdamW state (16 B/param), extra-bytes,\n"
         "                             12 B/param checkpoints and devices 1\n"
+        "\n");
+    printf(
+        "optimizer storage (sets state-bytes, weight-bytes, grad-bytes, ckpt-bytes-per-param):\n"
+        "  --optimizer NAME           mixed-adam (16 B/param: bf16 w+g, fp32 master+m+v),\n"
+        "                             adamw-fp32 (16: frugal train today), sgdm-fp32 (12),\n"
+        "                             flash-adamw (7.125: 24-bit master, 8-bit moments),\n"
+        "                             flash-adamw-release (5.125: no stored gradients),\n"
+        "                             flash-lion (6.0625), flash-lion-release (4.0625)\n"
         "\n"
         "projection (the paper's Table 1 scenarios S1-S3 over years, alone):\n"
         "  --project Y0..Y1           parameters, experts, FLOPs and dollars (both calibrated\n"
@@ -1683,6 +1694,51 @@ static int apply_model(struct plan_cli *c)
     if (!c->ckpt_set) {
         c->ckpt_mode = (int)m.ckpt_mode;
         c->ckpt_set = 1;
+    }
+    return 0;
+}
+
+/* ---- --optimizer NAME: bytes per parameter of an optimizer storage mode ------------------ */
+
+/* weights (with any master correction), gradients, optimizer state; checkpoint bytes.
+ * FlashOptim figures: docs/planner.md and the optimizer issue's spec (24-bit master = bf16
+ * weight + int8 correction; 8-bit companded moments with fp16 group scales). */
+static const struct {
+    const char *name;
+    double weight, grad, state, ckpt;
+    const char *what;
+} optimizers[] = {
+    { "mixed-adam", 2, 2, 12, 14, "bf16 weights and gradients, fp32 master + Adam moments (16)" },
+    { "adamw-fp32", 4, 4, 8, 12, "fp32 weights, gradients and moments: frugal train today (16)" },
+    { "sgdm-fp32", 4, 4, 4, 8, "fp32 SGD with momentum or Lion (12)" },
+    { "flash-adamw", 3, 2, 2.125, 5.125, "FlashOptim AdamW, 24-bit master (7.125)" },
+    { "flash-adamw-release", 3, 0, 2.125, 5.125, "the same with gradient release (5.125)" },
+    { "flash-lion", 3, 2, 1.0625, 4.0625, "FlashOptim Lion or SGD-M (6.0625)" },
+    { "flash-lion-release", 3, 0, 1.0625, 4.0625, "the same with gradient release (4.0625)" },
+};
+
+static int apply_optimizer(struct plan_cli *c)
+{
+    size_t n = sizeof optimizers / sizeof optimizers[0], k = 0;
+    while (k < n && strcmp(optimizers[k].name, c->optimizer))
+        k++;
+    if (k == n)
+        return msg_exit(EXIT_USAGE,
+                        "unknown --optimizer '%s': give mixed-adam, adamw-fp32, sgdm-fp32, "
+                        "flash-adamw, flash-adamw-release, flash-lion or flash-lion-release",
+                        c->optimizer);
+    static const char *const names[] = { "state_bytes", "weight_bytes", "grad_bytes",
+                                         "ckpt_bytes_per_param" };
+    double v[4] = { optimizers[k].weight + optimizers[k].grad + optimizers[k].state,
+                    optimizers[k].weight, optimizers[k].grad, optimizers[k].ckpt };
+    for (size_t j = 0; j < 4; j++) {
+        size_t i = field_index(c, fg_plan_field_find(names[j]));
+        if (c->set[i] && strcmp(c->given_as[i], "--model"))
+            return msg_exit(EXIT_USAGE, "%s contradicts --optimizer %s, which sets it: give one",
+                            c->given_as[i], c->optimizer);
+        c->user[i] = v[j];
+        c->set[i] = 1;
+        snprintf(c->given_as[i], sizeof c->given_as[i], "--optimizer");
     }
     return 0;
 }
@@ -1819,6 +1875,8 @@ int cmd_plan(int argc, char **argv)
         return run_project(&c);
     }
     if (c.model && (rc = apply_model(&c)) != 0)
+        return rc;
+    if (c.optimizer && (rc = apply_optimizer(&c)) != 0)
         return rc;
 
     struct fg_plan_params p;
