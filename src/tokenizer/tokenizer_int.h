@@ -160,6 +160,7 @@ struct fg_tokenizer {
     struct fg_tok_pair *pmap;
     size_t pmap_mask;
     struct fg_tok_merge *merges; /* (n_merges) in rank order */
+    uint64_t *merge_count;       /* (n_merges): pair counts from training, or NULL if loaded */
     int n_threads;
     size_t cache_slots;
     struct fg_tok_ws *ws; /* (n_threads) */
@@ -195,6 +196,38 @@ uint64_t fg_tok_bytes_hash(const uint8_t *s, size_t n);
 /* Workspaces (bpe.c): allocate and free the caches of tok->ws. */
 fg_status fg_tok_ws_init(struct fg_tokenizer *tok);
 void fg_tok_ws_free(struct fg_tokenizer *tok);
+
+/* ---- GPT-2's byte alphabet and construction from parts (vocab_io.c) --------------------------
+ * GPT-2 writes byte b as the code point byte_cp[b]: the 188 printable bytes 0x21-0x7E,
+ * 0xA1-0xAC, 0xAE-0xFF as themselves, the other 68 in increasing order as U+0100..U+0143.
+ * cp_byte[cp] is the inverse (-1 for code points that stand for no byte). */
+#define FG_TOK_ALPHABET_CPS 0x144
+void fg_tok_byte_alphabet(int16_t cp_byte[FG_TOK_ALPHABET_CPS], uint16_t byte_cp[256]);
+
+/* A vocabulary in memory: token i is bytes[off[i] .. off[i+1]), merge r turns the adjacent pair
+ * (merge_ab[2r], merge_ab[2r+1]) into the token whose bytes are their concatenation. */
+struct fg_tok_parts {
+    uint32_t n_vocab;
+    const uint8_t *bytes;
+    const uint32_t *off;         /* (n_vocab + 1) */
+    uint32_t n_merges;           /* merges in rank order */
+    const uint32_t *merge_ab;    /* (n_merges, 2) */
+    const uint64_t *merge_count; /* (n_merges) copied into the tokenizer, or NULL */
+    uint32_t eot_id;             /* the token "<|endoftext|>" */
+    const char *merge_label;     /* messages name merge r "<merge_label>[r]"; NULL: "merge" */
+};
+
+/* Build a tokenizer from parts (borrowed for the call), checking everything the encoder relies
+ * on: ids 0..n_vocab-1 with distinct non-empty byte strings, all 256 single bytes, the eot token
+ * made by no merge, each merge's parts made before it (a byte or an earlier merge), its result
+ * in the vocabulary and made by no other merge, and every other token made by some merge.
+ * Failures are FG_ERR_FORMAT with "<name>: what" in errmsg (NOMEM, INVALID_ARG for bad p). */
+fg_status fg_tok_build(struct fg_tokenizer **out, const struct fg_tok_parts *parts,
+                       const char *name, const struct fg_tokenizer_params *p, char *errmsg,
+                       size_t errmsg_len);
+
+/* A token for a message: printable ASCII kept, the rest as \xHH, at most about 40 bytes. */
+void fg_tok_show(char *out, size_t cap, const uint8_t *b, size_t n);
 
 /* Write "<fmt>" into tok->errmsg and return st. */
 fg_status fg_tok_fail(struct fg_tokenizer *tok, fg_status st, const char *fmt, ...)

@@ -119,6 +119,14 @@ static void byte_alphabet(int16_t cp_byte[ALPHABET_CPS])
     }
 }
 
+void fg_tok_byte_alphabet(int16_t cp_byte[FG_TOK_ALPHABET_CPS], uint16_t byte_cp[256])
+{
+    byte_alphabet(cp_byte);
+    for (int cp = 0; cp < ALPHABET_CPS; cp++)
+        if (cp_byte[cp] >= 0)
+            byte_cp[cp_byte[cp]] = (uint16_t)cp;
+}
+
 /* ---- the byte-string -> id map --------------------------------------------------------------- */
 uint64_t fg_tok_bytes_hash(const uint8_t *s, size_t n)
 {
@@ -516,7 +524,7 @@ static long part_bytes(const int16_t *cp_byte, const uint8_t *s, size_t n, uint8
 }
 
 /* A token for a message: printable ASCII kept, anything else as \xHH, at most ~40 bytes. */
-static void show(char *out, size_t cap, const uint8_t *b, size_t n)
+void fg_tok_show(char *out, size_t cap, const uint8_t *b, size_t n)
 {
     size_t k = 0;
     for (size_t i = 0; i < n && k + 5 < cap; i++) {
@@ -563,19 +571,19 @@ static fg_status add_merge(struct merges_in *m, size_t i, size_t le, uint32_t ra
     int64_t iab = vmap_find(tok, ab, (size_t)(la + lb));
     char sa[200], sb[200];
     if (ia < 0 || ib < 0) {
-        show(sa, sizeof sa, ia < 0 ? ab : ab + la, (size_t)(ia < 0 ? la : lb));
+        fg_tok_show(sa, sizeof sa, ia < 0 ? ab : ab + la, (size_t)(ia < 0 ? la : lb));
         return fail_at(tok, m->name, s, ia < 0 ? i : b_at,
                        "the merge uses the token \"%s\", which is not in the encoder", sa);
     }
     if (iab < 0 || (uint32_t)iab == tok->eot_id) {
-        show(sa, sizeof sa, ab, (size_t)(la + lb));
+        fg_tok_show(sa, sizeof sa, ab, (size_t)(la + lb));
         return fail_at(tok, m->name, s, i,
                        "the merge makes \"%s\", which is not an ordinary token of the encoder", sa);
     }
     if (!made[ia] || !made[ib]) {
         int64_t u = !made[ia] ? ia : ib;
-        show(sa, sizeof sa, tok->tok_bytes + tok->tok_off[u],
-             tok->tok_off[u + 1] - tok->tok_off[u]);
+        fg_tok_show(sa, sizeof sa, tok->tok_bytes + tok->tok_off[u],
+                    tok->tok_off[u + 1] - tok->tok_off[u]);
         return fail_at(tok, m->name, s, !made[ia] ? i : b_at,
                        "the merge uses \"%s\" before any earlier merge makes it", sa);
     }
@@ -584,13 +592,13 @@ static fg_status add_merge(struct merges_in *m, size_t i, size_t le, uint32_t ra
            !(tok->pmap[slot].a == (uint32_t)ia && tok->pmap[slot].b == (uint32_t)ib))
         slot = (slot + 1) & tok->pmap_mask;
     if (tok->pmap[slot].a != FG_TOK_NONE) {
-        show(sa, sizeof sa, ab, (size_t)la);
-        show(sb, sizeof sb, ab + la, (size_t)lb);
+        fg_tok_show(sa, sizeof sa, ab, (size_t)la);
+        fg_tok_show(sb, sizeof sb, ab + la, (size_t)lb);
         return fail_at(tok, m->name, s, i, "the merge \"%s\" + \"%s\" repeats line %u", sa, sb,
                        tok->pmap[slot].rank + 2);
     }
     if (made[iab]) { /* rank r is on line r + 2, which is what made[] holds */
-        show(sa, sizeof sa, ab, (size_t)(la + lb));
+        fg_tok_show(sa, sizeof sa, ab, (size_t)(la + lb));
         return fail_at(tok, m->name, s, i, "the merge makes \"%s\", which line %u already makes",
                        sa, made[iab]);
     }
@@ -667,8 +675,8 @@ static fg_status load_merges(struct fg_tokenizer *tok, const uint8_t *s, size_t 
     }
     if (n_unmade) {
         char sa[200];
-        show(sa, sizeof sa, tok->tok_bytes + tok->tok_off[first_unmade],
-             tok->tok_off[first_unmade + 1] - tok->tok_off[first_unmade]);
+        fg_tok_show(sa, sizeof sa, tok->tok_bytes + tok->tok_off[first_unmade],
+                    tok->tok_off[first_unmade + 1] - tok->tok_off[first_unmade]);
         st = fg_tok_fail(tok, FG_ERR_FORMAT,
                          "%s: %zu tokens of the encoder are made by no merge (the first: id %zu "
                          "\"%s\"); %u merges read. Is %s truncated, or from another vocabulary?",
@@ -702,6 +710,7 @@ void fg_tokenizer_free(struct fg_tokenizer *tok)
     fg_free(&a, tok->vmap);
     fg_free(&a, tok->pmap);
     fg_free(&a, tok->merges);
+    fg_free(&a, tok->merge_count);
     fg_free(&a, tok);
 }
 
@@ -709,6 +718,33 @@ static void copy_msg(char *errmsg, size_t errmsg_len, const char *msg)
 {
     if (errmsg && errmsg_len)
         snprintf(errmsg, errmsg_len, "%s", msg);
+}
+
+/* A new empty tokenizer with checked params (p may be NULL: defaults). */
+static fg_status tok_new(struct fg_tokenizer **out, const struct fg_tokenizer_params *p,
+                         char *errmsg, size_t errmsg_len)
+{
+    struct fg_tokenizer_params par = p ? *p : fg_tokenizer_params_default();
+    if (!par.alloc.alloc || !par.alloc.free)
+        par.alloc = fg_allocator_default();
+    if (par.n_threads < 1 || par.n_threads > 4096 ||
+        (par.cache_slots & (par.cache_slots - 1)) != 0 || par.cache_slots > ((size_t)1 << 26)) {
+        copy_msg(errmsg, errmsg_len,
+                 "tokenizer params: n_threads must be 1..4096 and cache_slots 0 or a power of "
+                 "two up to 2^26");
+        return FG_ERR_INVALID_ARG;
+    }
+    struct fg_tokenizer *tok = fg_alloc(&par.alloc, sizeof *tok, 64);
+    if (!tok) {
+        copy_msg(errmsg, errmsg_len, "out of memory allocating the tokenizer");
+        return FG_ERR_NOMEM;
+    }
+    memset(tok, 0, sizeof *tok);
+    tok->alloc = par.alloc;
+    tok->n_threads = par.n_threads;
+    tok->cache_slots = par.cache_slots;
+    *out = tok;
+    return FG_OK;
 }
 
 fg_status fg_tokenizer_load_gpt2_buffers(struct fg_tokenizer **out, const void *encoder_json,
@@ -723,16 +759,6 @@ fg_status fg_tokenizer_load_gpt2_buffers(struct fg_tokenizer **out, const void *
         return FG_ERR_INVALID_ARG;
     }
     *out = NULL;
-    struct fg_tokenizer_params par = p ? *p : fg_tokenizer_params_default();
-    if (!par.alloc.alloc || !par.alloc.free)
-        par.alloc = fg_allocator_default();
-    if (par.n_threads < 1 || par.n_threads > 4096 ||
-        (par.cache_slots & (par.cache_slots - 1)) != 0 || par.cache_slots > ((size_t)1 << 26)) {
-        copy_msg(errmsg, errmsg_len,
-                 "tokenizer params: n_threads must be 1..4096 and cache_slots 0 or a power of "
-                 "two up to 2^26");
-        return FG_ERR_INVALID_ARG;
-    }
     if ((!encoder_json && encoder_len) || (!vocab_bpe && vocab_len)) {
         copy_msg(errmsg, errmsg_len, "fg_tokenizer_load_gpt2_buffers: NULL buffer");
         return FG_ERR_INVALID_ARG;
@@ -741,15 +767,8 @@ fg_status fg_tokenizer_load_gpt2_buffers(struct fg_tokenizer **out, const void *
         encoder_name = "encoder.json";
     if (!vocab_name)
         vocab_name = "vocab.bpe";
-    struct fg_tokenizer *tok = fg_alloc(&par.alloc, sizeof *tok, 64);
-    if (!tok) {
-        copy_msg(errmsg, errmsg_len, "out of memory allocating the tokenizer");
-        return FG_ERR_NOMEM;
-    }
-    memset(tok, 0, sizeof *tok);
-    tok->alloc = par.alloc;
-    tok->n_threads = par.n_threads;
-    tok->cache_slots = par.cache_slots;
+    struct fg_tokenizer *tok = NULL;
+    FG_TRY(tok_new(&tok, p, errmsg, errmsg_len));
     static const uint8_t empty[1] = { 0 };
     fg_status st = load_encoder(tok, encoder_len ? encoder_json : empty, encoder_len, encoder_name);
     if (st == FG_OK)
@@ -795,6 +814,197 @@ fg_status fg_tokenizer_load_gpt2(struct fg_tokenizer **out, const char *encoder_
     return st;
 }
 
+/* ---- construction from a vocabulary in memory (the trainer, tokenizer.json) ------------------ */
+/* "<name>: <label>[r] ("A" + "B"): what" into tok->errmsg; returns FG_ERR_FORMAT. */
+static fg_status fail_merge(struct fg_tokenizer *tok, const char *name, const char *label,
+                            uint32_t r, uint32_t a, uint32_t b, const char *what)
+{
+    char sa[64], sb[64];
+    fg_tok_show(sa, sizeof sa, tok->tok_bytes + tok->tok_off[a],
+                tok->tok_off[a + 1] - tok->tok_off[a]);
+    fg_tok_show(sb, sizeof sb, tok->tok_bytes + tok->tok_off[b],
+                tok->tok_off[b + 1] - tok->tok_off[b]);
+    return fg_tok_fail(tok, FG_ERR_FORMAT, "%s: %s[%u] (\"%s\" + \"%s\"): %s", name,
+                       label ? label : "merge", r, sa, sb, what);
+}
+
+/* Copy the tokens into tok and build vmap, byte_id and eot_id. */
+static fg_status build_tokens(struct fg_tokenizer *tok, const struct fg_tok_parts *pt,
+                              const char *name)
+{
+    const uint32_t n = pt->n_vocab;
+    for (uint32_t id = 0; id < n; id++) {
+        if (pt->off[id + 1] <= pt->off[id])
+            return fg_tok_fail(tok, FG_ERR_FORMAT, "%s: token %u is empty", name, id);
+    }
+    const size_t n_bytes = pt->off[n] - pt->off[0];
+    tok->n_vocab = n;
+    tok->tok_off = alloc_n(tok, (size_t)n + 1, sizeof *tok->tok_off);
+    tok->tok_bytes = alloc_n(tok, n_bytes, 1);
+    tok->vmap_mask = pow2_at_least(2 * (size_t)n) - 1;
+    tok->vmap = alloc_n(tok, tok->vmap_mask + 1, sizeof *tok->vmap);
+    if (!tok->tok_off || !tok->tok_bytes || !tok->vmap)
+        return fg_tok_fail(tok, FG_ERR_NOMEM, "%s: out of memory for %u tokens", name, n);
+    memcpy(tok->tok_bytes, pt->bytes + pt->off[0], n_bytes);
+    for (uint32_t id = 0; id <= n; id++)
+        tok->tok_off[id] = pt->off[id] - pt->off[0];
+    memset(tok->vmap, 0, (tok->vmap_mask + 1) * sizeof *tok->vmap);
+    for (uint32_t id = 0; id < n; id++) {
+        const uint8_t *b = tok->tok_bytes + tok->tok_off[id];
+        size_t len = tok->tok_off[id + 1] - tok->tok_off[id];
+        if (len > tok->max_token_len)
+            tok->max_token_len = (uint32_t)len;
+        size_t slot = vmap_slot(tok, b, len);
+        if (tok->vmap[slot]) {
+            char sa[200];
+            fg_tok_show(sa, sizeof sa, b, len);
+            return fg_tok_fail(tok, FG_ERR_FORMAT, "%s: tokens %u and %u are both \"%s\"", name,
+                               tok->vmap[slot] - 1, id, sa);
+        }
+        tok->vmap[slot] = id + 1;
+    }
+    for (int b = 0; b < 256; b++) {
+        uint8_t c = (uint8_t)b;
+        int64_t id = vmap_find(tok, &c, 1);
+        if (id < 0)
+            return fg_tok_fail(tok, FG_ERR_FORMAT,
+                               "%s: no token for the byte 0x%02X: a byte-level vocabulary needs "
+                               "all 256",
+                               name, b);
+        tok->byte_id[b] = (uint32_t)id;
+    }
+    const size_t eot_len = strlen(FG_TOKENIZER_EOT_TEXT);
+    if (pt->eot_id >= n || tok->tok_off[pt->eot_id + 1] - tok->tok_off[pt->eot_id] != eot_len ||
+        memcmp(tok->tok_bytes + tok->tok_off[pt->eot_id], FG_TOKENIZER_EOT_TEXT, eot_len) != 0)
+        return fg_tok_fail(tok, FG_ERR_FORMAT, "%s: no \"%s\" token (id %u)", name,
+                           FG_TOKENIZER_EOT_TEXT, pt->eot_id);
+    tok->eot_id = pt->eot_id;
+    return FG_OK;
+}
+
+/* Check and add the merges (the same rules as vocab.bpe's, see load_merges). */
+static fg_status build_merges(struct fg_tokenizer *tok, const struct fg_tok_parts *pt,
+                              const char *name, uint32_t *made, uint8_t *ab)
+{
+    const uint32_t n = tok->n_vocab;
+    memset(made, 0, n * sizeof *made);
+    for (int b = 0; b < 256; b++)
+        made[tok->byte_id[b]] = 1;
+    for (size_t k = 0; k <= tok->pmap_mask; k++)
+        tok->pmap[k].a = tok->pmap[k].b = FG_TOK_NONE;
+    char what[300], sx[200];
+    for (uint32_t r = 0; r < pt->n_merges; r++) {
+        uint32_t a = pt->merge_ab[2 * (size_t)r], b = pt->merge_ab[2 * (size_t)r + 1];
+        if (a >= n || b >= n)
+            return fg_tok_fail(tok, FG_ERR_FORMAT,
+                               "%s: %s[%u] uses the id %u, which is not below the vocabulary "
+                               "size %u",
+                               name, pt->merge_label ? pt->merge_label : "merge", r, a >= n ? a : b,
+                               n);
+        if (!made[a] || !made[b]) {
+            uint32_t u = !made[a] ? a : b;
+            fg_tok_show(sx, sizeof sx, tok->tok_bytes + tok->tok_off[u],
+                        tok->tok_off[u + 1] - tok->tok_off[u]);
+            snprintf(what, sizeof what, "uses \"%s\" before any earlier merge makes it", sx);
+            return fail_merge(tok, name, pt->merge_label, r, a, b, what);
+        }
+        size_t la = tok->tok_off[a + 1] - tok->tok_off[a];
+        size_t lb = tok->tok_off[b + 1] - tok->tok_off[b];
+        memcpy(ab, tok->tok_bytes + tok->tok_off[a], la);
+        memcpy(ab + la, tok->tok_bytes + tok->tok_off[b], lb);
+        int64_t c = la + lb <= tok->max_token_len ? vmap_find(tok, ab, la + lb) : -1;
+        if (c < 0 || (uint32_t)c == tok->eot_id)
+            return fail_merge(tok, name, pt->merge_label, r, a, b,
+                              c < 0 ? "makes a token that is not in the vocabulary"
+                                    : "makes the special token");
+        if (made[c]) { /* not a byte: c has two or more bytes */
+            snprintf(what, sizeof what, "makes token %u, which %s[%u] already makes", (unsigned)c,
+                     pt->merge_label ? pt->merge_label : "merge", made[c] - 2);
+            return fail_merge(tok, name, pt->merge_label, r, a, b, what);
+        }
+        size_t slot = fg_tok_pair_hash(a, b) & tok->pmap_mask;
+        while (tok->pmap[slot].a != FG_TOK_NONE) /* (a, b) is new: it would make c again */
+            slot = (slot + 1) & tok->pmap_mask;
+        tok->pmap[slot] = (struct fg_tok_pair){ a, b, r, (uint32_t)c };
+        tok->merges[r] = (struct fg_tok_merge){ a, b, (uint32_t)c };
+        made[c] = r + 2;
+    }
+    tok->n_merges = pt->n_merges;
+    for (uint32_t id = 0; id < n; id++) {
+        if (!made[id] && id != tok->eot_id) {
+            fg_tok_show(sx, sizeof sx, tok->tok_bytes + tok->tok_off[id],
+                        tok->tok_off[id + 1] - tok->tok_off[id]);
+            return fg_tok_fail(tok, FG_ERR_FORMAT,
+                               "%s: token %u \"%s\" is made by no merge (of %u merges): is the "
+                               "merge list truncated?",
+                               name, id, sx, pt->n_merges);
+        }
+    }
+    return FG_OK;
+}
+
+static fg_status build_parts(struct fg_tokenizer *tok, const struct fg_tok_parts *pt,
+                             const char *name)
+{
+    FG_TRY(build_tokens(tok, pt, name));
+    tok->pmap_mask = pow2_at_least(2 * (size_t)pt->n_merges + 2) - 1;
+    tok->pmap = alloc_n(tok, tok->pmap_mask + 1, sizeof *tok->pmap);
+    tok->merges = alloc_n(tok, pt->n_merges, sizeof *tok->merges);
+    uint32_t *made = alloc_n(tok, tok->n_vocab, sizeof *made);
+    uint8_t *ab = alloc_n(tok, 2 * (size_t)tok->max_token_len, 1);
+    fg_status st = FG_OK;
+    if (pt->merge_count) {
+        tok->merge_count = alloc_n(tok, pt->n_merges, sizeof *tok->merge_count);
+        if (tok->merge_count)
+            memcpy(tok->merge_count, pt->merge_count, pt->n_merges * sizeof *tok->merge_count);
+        else
+            st = FG_ERR_NOMEM;
+    }
+    if (!tok->pmap || !tok->merges || !made || !ab || st != FG_OK)
+        st = fg_tok_fail(tok, FG_ERR_NOMEM, "%s: out of memory for %u merges", name, pt->n_merges);
+    else
+        st = build_merges(tok, pt, name, made, ab);
+    fg_free(&tok->alloc, made);
+    fg_free(&tok->alloc, ab);
+    return st;
+}
+
+fg_status fg_tok_build(struct fg_tokenizer **out, const struct fg_tok_parts *parts,
+                       const char *name, const struct fg_tokenizer_params *p, char *errmsg,
+                       size_t errmsg_len)
+{
+    *out = NULL;
+    if (!name)
+        name = "tokenizer";
+    if (parts->n_vocab == 0 || parts->n_vocab > FG_TOKENIZER_MAX_VOCAB ||
+        parts->n_merges >= parts->n_vocab) {
+        if (errmsg && errmsg_len)
+            snprintf(errmsg, errmsg_len,
+                     "%s: %u tokens and %u merges: need 1..%u tokens and fewer merges than "
+                     "tokens",
+                     name, parts->n_vocab, parts->n_merges, FG_TOKENIZER_MAX_VOCAB);
+        return FG_ERR_FORMAT;
+    }
+    struct fg_tokenizer *tok = NULL;
+    FG_TRY(tok_new(&tok, p, errmsg, errmsg_len));
+    fg_status st = build_parts(tok, parts, name);
+    if (st == FG_OK) {
+        st = fg_tok_ws_init(tok);
+        if (st != FG_OK)
+            fg_tok_fail(tok, st, "out of memory allocating %d word caches of %zu slots",
+                        tok->n_threads, tok->cache_slots);
+    }
+    if (st != FG_OK) {
+        copy_msg(errmsg, errmsg_len, tok->errmsg);
+        fg_tokenizer_free(tok);
+        return st;
+    }
+    tok->errmsg[0] = '\0';
+    copy_msg(errmsg, errmsg_len, "");
+    *out = tok;
+    return FG_OK;
+}
+
 const char *fg_tokenizer_errmsg(const struct fg_tokenizer *tok)
 {
     return tok ? tok->errmsg : "no tokenizer";
@@ -832,4 +1042,21 @@ int64_t fg_tokenizer_token_id(const struct fg_tokenizer *tok, const void *bytes,
     if (!bytes && len)
         return -1;
     return vmap_find(tok, len ? bytes : (const void *)"", len);
+}
+
+size_t fg_tokenizer_n_merges(const struct fg_tokenizer *tok)
+{
+    return tok->n_merges;
+}
+
+fg_status fg_tokenizer_get_merge(const struct fg_tokenizer *tok, size_t rank,
+                                 struct fg_tokenizer_merge_info *m)
+{
+    if (!tok || !m || rank >= tok->n_merges)
+        return FG_ERR_INVALID_ARG;
+    m->a = tok->merges[rank].a;
+    m->b = tok->merges[rank].b;
+    m->id = tok->merges[rank].id;
+    m->count = tok->merge_count ? tok->merge_count[rank] : 0;
+    return FG_OK;
 }

@@ -14,13 +14,14 @@ static void usage(FILE *f)
                "usage: frugal COMMAND [options]     (frugal COMMAND --help for each)\n"
                "\n"
                "commands:\n"
-               "  prepare   turn text files into token shards (train.bin, val.bin)\n"
-               "  train     train a model from scratch or resume from a checkpoint\n"
-               "  eval      loss, perplexity and bits per byte of a checkpoint on a shard\n"
-               "  sample    generate text from a checkpoint\n"
-               "  plan      what a training run costs before it starts: FLOPs, memory, time\n"
-               "            with failures and checkpoints, dollars (sweeps, cheapest cluster)\n"
-               "  version   print version, BLAS and CPU path\n"
+               "  prepare    turn text files into token shards (train.bin, val.bin)\n"
+               "  tokenizer  BPE: text to token ids (or a shard) and back, train a vocabulary\n"
+               "  train      train a model from scratch or resume from a checkpoint\n"
+               "  eval       loss, perplexity and bits per byte of a checkpoint on a shard\n"
+               "  sample     generate text from a checkpoint\n"
+               "  plan       what a training run costs before it starts: FLOPs, memory, time\n"
+               "             with failures and checkpoints, dollars (sweeps, cheapest cluster)\n"
+               "  version    print version, BLAS and CPU path\n"
                "\n"
                "example (byte-level Jane Austen, a few minutes on 2 cores):\n"
                "  frugal prepare -o runs/austen data/austen/*.txt\n"
@@ -52,6 +53,8 @@ int main(int argc, char **argv)
         return cmd_prepare(argc, argv);
     if (!strcmp(cmd, "plan"))
         return cmd_plan(argc, argv);
+    if (!strcmp(cmd, "tokenizer"))
+        return cmd_tokenizer(argc, argv);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("frugal 0.1.0\nblas: %s\ncpu: %s, %d logical cores\n", fg_kernels_blas_info(),
                fg_isa_name(fg_cpu_isa()), fg_cpu_count());
