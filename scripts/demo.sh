@@ -8,8 +8,8 @@ STEPS=${DEMO_STEPS:-2100}
 SECONDS_BUDGET=${DEMO_SECONDS:-180}
 mkdir -p "$OUT"
 rm -f "$OUT"/ckpt_*.safetensors # the demo's own directory: start clean
-echo "== preparing data/austen (6 novels, byte-level tokens) into $OUT"
-"$FRUGAL" prepare -o "$OUT" data/austen/*.txt
+echo "== preparing data/austen (6 novels, one document per paragraph, deduplicated, byte-level tokens) into $OUT"
+"$FRUGAL" prepare -o "$OUT" --docs-split blank data/austen/*.txt
 echo "== training: 4 layers, 4 heads, width 128, context 128 (0.84M parameters), $STEPS steps, at most ${SECONDS_BUDGET}s"
 "$FRUGAL" train --data "$OUT/train.bin" --val "$OUT/val.bin" \
     --n-layer 4 --n-head 4 --n-embd 128 --block-size 128 --batch 16 --seq 128 \

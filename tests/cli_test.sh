@@ -482,5 +482,330 @@ else
 fi
 finish
 
+# --- 15. frugal prepare: inputs, dedup, tokenizers, split, manifest, bad input --------------
+
+# tokens_in SHARD: the token count in a shard's header.
+tokens_in() {
+    od -An -td4 -j 8 -N 4 "$1" | tr -d ' '
+}
+
+# py SCRIPT ARGS...: run a Python check (stdout to $W/chk); a failing script fails the case.
+# Without python3 the check is skipped with a note.
+HAVE_PY=0
+command -v python3 >/dev/null 2>&1 && HAVE_PY=1
+py() {
+    if [ "$HAVE_PY" -eq 0 ]; then
+        echo "    (skipping a check of $NAME: no python3)"
+        return 0
+    fi
+    local script=$1
+    shift
+    python3 -c "$script" "$@" >"$W/chk" 2>&1 || fail_because "$(tail -n 3 "$W/chk")"
+}
+
+# A paragraph corpus in three files: the first paragraph of b.txt is an exact copy of a.txt's
+# second one (with other line breaks and spacing: the exact stage normalizes white space), and
+# c.txt's twelfth paragraph is a.txt's third with its last word changed (a near duplicate).
+mkdir -p "$W/pc"
+para() {
+    local i=$1 w
+    for w in $(seq 1 40); do printf 'word%s_%s ' "$i" "$w"; done
+    printf '\n'
+}
+{
+    echo "The first paragraph of a, about nothing in particular."
+    echo
+    echo "Planted paragraph: it was the best of times, it was the worst of times, it was the age"
+    echo "of wisdom, it was the age of foolishness."
+    echo
+    para 3
+    echo
+    for i in $(seq 10 40); do para "$i"; echo; done
+} >"$W/pc/a.txt"
+{
+    echo "Planted   paragraph: it was the best of times, it was the worst of times,"
+    echo "it was the age of wisdom,   it was the age of foolishness."
+    echo
+    for i in $(seq 50 80); do para "$i"; echo; done
+} >"$W/pc/b.txt"
+{
+    for i in $(seq 90 100); do para "$i"; echo; done
+    para 3 | sed 's/word3_40 /CHANGED /'
+    echo
+    for i in $(seq 101 120); do para "$i"; echo; done
+} >"$W/pc/c.txt"
+
+begin "15a prepare: an unreadable input file"
+OUT=$W/p15a
+run "$FRUGAL" prepare -o "$OUT" "$W/in.txt" "$W/no/such/file.txt"
+expect_error 1 "$W/no/such/file.txt"
+expect_empty_dir "$OUT"
+finish
+
+begin "15b prepare: a directory as input"
+OUT=$W/p15b
+run "$FRUGAL" prepare -o "$OUT" "$W/pc"
+expect_error 1 "$W/pc"
+expect_empty_dir "$OUT"
+finish
+
+begin "15c prepare: an empty input file"
+: >"$W/empty.txt"
+OUT=$W/p15c
+run "$FRUGAL" prepare -o "$OUT" "$W/in.txt" "$W/empty.txt"
+expect_error 1 "$W/empty.txt" "no documents"
+expect_empty_dir "$OUT"
+finish
+
+# JSON Lines: line 2 is malformed, line 4 lacks the field, line 5 is not an object.
+printf '%s\n' '{"id": 1, "text": "The first document, long enough to matter."}' \
+    '{"id": 2, "text": "unterminated' \
+    '{"id": 3, "text": "The third document says something else entirely."}' \
+    '{"id": 4, "body": "no text field here"}' \
+    '[1, 2, 3]' \
+    '{"id": 6, "text": "Line six: \u00e9t\u00e9, \"quoted\", and a tab\there."}' >"$W/docs.jsonl"
+
+begin "15d prepare --jsonl: malformed lines are skipped and counted with their line numbers"
+OUT=$W/p15d
+run "$FRUGAL" prepare -o "$OUT" --jsonl text --val-fraction 0 "$W/docs.jsonl"
+expect_rc 0
+expect_no_crash
+expect_err "docs.jsonl:2"
+expect_err "3 skipped"
+py '
+import json, sys
+m = json.load(open(sys.argv[1]))
+sk = {(s["line"], s["reason"].split(":")[0]) for s in m["skipped"]}
+want = {(2, "malformed JSON"), (4, "no field \"text\""), (5, "not a JSON object")}
+assert sk == want, sk
+assert m["skipped_total"] == 3 and m["inputs"][0]["documents"] == 3, m["inputs"]
+' "$OUT/manifest.json"
+# the escapes of line 6 are decoded: train.bin (everything, with --val-fraction 0) holds the
+# UTF-8 bytes of "été" and a real tab
+tail -c +1025 "$OUT/train.bin" | tr -d '\000' | grep -q "$(printf '\303\251t\303\251, "quoted", and a tab\there')" ||
+    fail_because "the decoded text of line 6 is not in the shards"
+finish
+
+begin "15e prepare --jsonl --strict: a malformed line is fatal and names file:line"
+OUT=$W/p15e
+run "$FRUGAL" prepare -o "$OUT" --jsonl text --strict "$W/docs.jsonl"
+expect_error 1 "$W/docs.jsonl:2:" "malformed JSON"
+expect_empty_dir "$OUT"
+finish
+
+begin "15f prepare --jsonl: a missing text field (one line: skipped; --strict: fatal; all: fatal)"
+printf '%s\n' '{"text": "one document here"}' '{"body": "no text"}' '{"text": "another one"}' \
+    >"$W/missing.jsonl"
+OUT=$W/p15f
+run "$FRUGAL" prepare -o "$OUT" --jsonl text "$W/missing.jsonl"
+expect_rc 0
+expect_err "missing.jsonl:2 no field \"text\""
+run "$FRUGAL" prepare -o "$W/p15f2" --jsonl text --strict "$W/missing.jsonl"
+expect_error 1 "$W/missing.jsonl:2:" "no field \"text\""
+expect_empty_dir "$W/p15f2"
+run "$FRUGAL" prepare -o "$W/p15f3" --jsonl content "$W/missing.jsonl"
+expect_error 1 "$W/missing.jsonl" "no documents" "no field \"content\""
+expect_empty_dir "$W/p15f3"
+finish
+
+begin "15g prepare: a 100 MB single-line input (bytes) neither crashes nor blows up"
+head -c 100000000 /dev/zero | tr '\0' 'a' >"$W/big.txt"
+OUT=$W/p15g
+run "$FRUGAL" prepare -o "$OUT" --threads 1 "$W/big.txt"
+expect_rc 0
+expect_no_crash
+expect_err "note: hash split"
+[ "$(tokens_in "$OUT/train.bin" 2>/dev/null)" = 90000000 ] || fail_because "train.bin does not hold 90,000,000 tokens"
+[ "$(tokens_in "$OUT/val.bin" 2>/dev/null)" = 10000000 ] || fail_because "val.bin does not hold 10,000,000 tokens"
+expect_no_tmp "$OUT"
+rm -rf "$W/big.txt" "$OUT"
+finish
+
+begin "15h prepare: unknown --tokenizer"
+OUT=$W/p15h
+run "$FRUGAL" prepare -o "$OUT" --tokenizer sentencepiece "$W/in.txt"
+expect_error 2 "sentencepiece"
+expect_empty_dir "$OUT"
+finish
+
+begin "15i prepare: unknown --dedup stage"
+OUT=$W/p15i
+run "$FRUGAL" prepare -o "$OUT" --dedup exact,fuzzy "$W/in.txt"
+expect_error 2 "--dedup" "fuzzy"
+expect_empty_dir "$OUT"
+finish
+
+begin "15j prepare: planted duplicates across files are removed and listed with the kept one"
+OUT=$W/p15j
+run "$FRUGAL" prepare -o "$OUT" --docs-split blank "$W/pc/a.txt" "$W/pc/b.txt" "$W/pc/c.txt"
+expect_rc 0
+expect_no_crash
+expect_err "(1 removed)"
+py '
+import json, sys
+m = json.load(open(sys.argv[1]))
+rm = m["removed"]
+assert len(rm) == 2, rm
+ex = [r for r in rm if r["reason"] == "exact"][0]
+assert ex["input"].endswith("b.txt") and ex["index"] == 0 and ex["line"] == 1, ex
+assert ex["duplicate_of"]["input"].endswith("a.txt") and ex["duplicate_of"]["index"] == 1, ex
+assert ex["duplicate_of"]["line"] == 3 and ex["jaccard"] == 1, ex
+nr = [r for r in rm if r["reason"] == "near"][0]
+assert nr["input"].endswith("c.txt") and nr["index"] == 11, nr
+assert nr["duplicate_of"]["input"].endswith("a.txt") and nr["duplicate_of"]["index"] == 2, nr
+assert 0.7 <= nr["jaccard"] < 1, nr
+st = {s["stage"]: s for s in m["stages"]}
+assert st["exact dedup"]["documents_in"] - st["exact dedup"]["documents_out"] == 1
+assert st["near dedup"]["documents_in"] - st["near dedup"]["documents_out"] == 1
+' "$OUT/manifest.json"
+run "$FRUGAL" prepare -o "$W/p15j2" --docs-split blank --dedup none "$W/pc/a.txt" "$W/pc/b.txt" \
+    "$W/pc/c.txt"
+expect_rc 0
+expect_err "exact dedup      (off)"
+py '
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+assert b["removed"] == [], b["removed"]
+n = lambda m: sum(o["documents"] for o in m["outputs"])
+assert n(b) == n(a) + 2, (n(a), n(b))
+' "$OUT/manifest.json" "$W/p15j2/manifest.json"
+finish
+
+begin "15k prepare: the manifest parses and its sha256 values match sha256sum"
+OUT=$W/p15j
+if [ "$HAVE_PY" -eq 1 ]; then
+    python3 -m json.tool "$OUT/manifest.json" >/dev/null 2>"$W/chk" ||
+        fail_because "manifest.json does not parse: $(cat "$W/chk")"
+fi
+want_in=$(sha256sum "$W/pc/b.txt" | cut -d' ' -f1)
+want_out=$(sha256sum "$OUT/val.bin" | cut -d' ' -f1)
+py '
+import json, sys
+m = json.load(open(sys.argv[1]))
+ins = {i["path"]: i for i in m["inputs"]}
+assert ins[sys.argv[2]]["sha256"] == sys.argv[3], ins[sys.argv[2]]
+outs = {o["path"]: o for o in m["outputs"]}
+assert outs["val.bin"]["sha256"] == sys.argv[4], outs
+assert m["tokenizer"] == {"name": "bytes", "vocab_size": 256, "eot_id": None,
+                          "separator": "\n\n", "files": []}, m["tokenizer"]
+' "$OUT/manifest.json" "$W/pc/b.txt" "$want_in" "$want_out"
+finish
+
+# Order independence: one document per line; the validation documents must be the same set
+# whatever the order of the files, and exactly those the documented rule picks: the first 8
+# bytes of the document's sha256, big-endian, mod 10^6, below val_fraction * 10^6. (Near
+# dedup is off here: which copy of a near-duplicate pair survives depends on the order.)
+begin "15l prepare: the hash split does not depend on the order of the inputs"
+for f in a b c; do tr -s '\n' <"$W/pc/$f.txt" >"$W/pc/$f.lines"; done
+run "$FRUGAL" prepare -o "$W/p15l1" --docs-split line --dedup exact --val-fraction 0.3 \
+    "$W/pc/a.lines" "$W/pc/b.lines" "$W/pc/c.lines"
+expect_rc 0
+run "$FRUGAL" prepare -o "$W/p15l2" --docs-split line --dedup exact --val-fraction 0.3 \
+    --threads 1 \
+    "$W/pc/c.lines" "$W/pc/a.lines" "$W/pc/b.lines"
+expect_rc 0
+grep -q "note:" "$W/err" && fail_because "an unexpected fallback: $(grep note: "$W/err")"
+for d in p15l1 p15l2; do
+    tail -c +1025 "$W/$d/val.bin" | tr -d '\000' | sort >"$W/$d.val"
+done
+[ -s "$W/p15l1.val" ] || fail_because "no validation documents"
+cmp -s "$W/p15l1.val" "$W/p15l2.val" || fail_because "the validation documents differ by input order"
+[ "$(tokens_in "$W/p15l1/train.bin")" = "$(tokens_in "$W/p15l2/train.bin")" ] ||
+    fail_because "the train token counts differ by input order"
+py '
+import hashlib, sys
+docs = set()
+for f in sys.argv[2:]:
+    docs |= {l for l in open(f, "rb").read().split(b"\n") if l.strip()}
+val = sorted(d for d in docs if int.from_bytes(hashlib.sha256(d).digest()[:8], "big") % 10**6 < 300000)
+got = open(sys.argv[1], "rb").read().split(b"\n")
+got = sorted(l for l in got if l)
+assert got == val, (len(got), len(val))
+' "$W/p15l1.val" "$W/pc/a.lines" "$W/pc/b.lines" "$W/pc/c.lines"
+finish
+
+begin "15m prepare --split tail: the old layout (last --val-fraction bytes of each file)"
+OUT=$W/p15m
+run "$FRUGAL" prepare -o "$OUT" --split tail "$W/in.txt"
+expect_rc 0
+n=$(wc -c <"$W/in.txt")
+[ "$(tokens_in "$OUT/val.bin")" = $((n / 10)) ] || fail_because "val.bin should hold $((n / 10)) tokens"
+[ "$(tail -c +1025 "$OUT/train.bin" | tr -d '\000')" = "$(head -c $((n - n / 10)) "$W/in.txt" | tr -d '\000')" ] ||
+    fail_because "train.bin is not the head of the file"
+grep -q "note:" "$W/err" && fail_because "--split tail printed a fallback note"
+finish
+
+begin "15n prepare --csv: quoted fields decoded, malformed records skipped and counted"
+printf 'id,text,extra\r\n1,"Hello, world",x\r\n2,"two\nlines with ""quotes""",y\r\n3,"bad" junk,z\r\n4,short\r\n5,plain text,w\r\n' \
+    >"$W/docs.csv"
+OUT=$W/p15n
+run "$FRUGAL" prepare -o "$OUT" --csv text "$W/docs.csv"
+expect_rc 0
+expect_err "docs.csv:5"
+expect_err "2 skipped"
+tail -c +1025 "$OUT/train.bin" "$OUT/val.bin" 2>/dev/null | tr -d '\000' | grep -q 'lines with "quotes"' ||
+    fail_because "the quoted field was not decoded"
+run "$FRUGAL" prepare -o "$W/p15n2" --csv body "$W/docs.csv"
+expect_error 1 "$W/docs.csv:1" "no column \"body\""
+expect_empty_dir "$W/p15n2"
+finish
+
+begin "15o prepare --tokenizer gpt2, then train 2 steps on it"
+OUT=$W/p15o
+run "$FRUGAL" prepare -o "$OUT" --tokenizer gpt2 --vocab "$ROOT/data/gpt2" --docs-split blank \
+    "$W/in.txt"
+expect_rc 0
+expect_no_crash
+first=$(od -An -tu2 -j 1024 -N 2 "$OUT/train.bin" 2>/dev/null | tr -d ' ')
+[ "$first" = 50256 ] || fail_because "train.bin does not start with <|endoftext|> (50256): $first"
+py '
+import json, sys
+t = json.load(open(sys.argv[1]))["tokenizer"]
+assert t["name"] == "gpt2" and t["vocab_size"] == 50257 and t["eot_id"] == 50256, t
+assert [f["sha256"][:12] for f in t["files"]] == ["196139668be6", "1ce1664773c5"], t
+' "$OUT/manifest.json"
+run "$FRUGAL" train --data "$OUT/train.bin" --val "$OUT/val.bin" --vocab-size 50257 "${TINY[@]}" \
+    --steps 2 --eval-batches 1 --quiet
+expect_rc 0
+expect_no_crash
+run "$FRUGAL" prepare -o "$W/p15o2" --tokenizer gpt2 --vocab "$W/nowhere" "$W/in.txt"
+expect_error 1 "$W/nowhere"
+expect_empty_dir "$W/p15o2"
+finish
+
+begin "15p prepare --tokenizer FILE.json (from frugal tokenizer train), then train 2 steps"
+OUT=$W/p15p
+run "$FRUGAL" tokenizer train --vocab-size 300 -o "$W/tok300.json" --quiet "$W/in.txt"
+expect_rc 0
+run "$FRUGAL" prepare -o "$OUT" --tokenizer "$W/tok300.json" --docs-split blank "$W/in.txt"
+expect_rc 0
+expect_no_crash
+first=$(od -An -tu2 -j 1024 -N 2 "$OUT/train.bin" 2>/dev/null | tr -d ' ')
+[ "$first" = 299 ] || fail_because "train.bin does not start with <|endoftext|> (299): $first"
+py '
+import json, sys
+t = json.load(open(sys.argv[1]))["tokenizer"]
+assert t["name"] == "json" and t["vocab_size"] == 300 and t["eot_id"] == 299, t
+assert t["files"][0]["path"] == sys.argv[2] and len(t["files"][0]["sha256"]) == 64, t
+' "$OUT/manifest.json" "$W/tok300.json"
+run "$FRUGAL" train --data "$OUT/train.bin" --vocab-size 300 "${TINY[@]}" --steps 2 --quiet
+expect_rc 0
+expect_no_crash
+finish
+
+begin "15q prepare: a vocabulary over 65,535 ids is refused (uint32 shards are not built yet)"
+# 40,000 random 12-letter words: enough distinct pairs for 66,000 tokens
+awk 'BEGIN { srand(1); for (i = 0; i < 40000; i++) { w = "";
+     for (j = 0; j < 12; j++) w = w sprintf("%c", 97 + int(rand() * 26)); printf "%s ", w } }' \
+    >"$W/words.txt"
+run "$FRUGAL" tokenizer train --vocab-size 66000 --min-count 1 -o "$W/tok66k.json" --quiet \
+    "$W/words.txt"
+expect_rc 0
+OUT=$W/p15q
+run "$FRUGAL" prepare -o "$OUT" --tokenizer "$W/tok66k.json" "$W/in.txt"
+expect_error 1 "$W/tok66k.json" "66000 ids" "uint32"
+expect_empty_dir "$OUT"
+finish
+
 echo "$PASS passed, $FAILN failed"
 [ "$FAILN" -eq 0 ]

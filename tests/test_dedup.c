@@ -37,6 +37,7 @@ TEST(shingles_and_jaccard)
     CHECK_EQ_I64(t, fg_dedup_shingles("one two three four five six", 27, 5, x, 16), 2);
     CHECK_EQ_I64(t, fg_dedup_shingles("one two", 7, 5, x, 16), 1);
     CHECK_EQ_I64(t, fg_dedup_shingles("  ,;  ", 6, 5, x, 16), 0);
+    CHECK_EQ_I64(t, fg_dedup_shingles("* * *", 5, 5, NULL, 0), 0); /* no words, no buffer */
     /* case and punctuation do not matter; a repeated shingle counts once */
     size_t na = fg_dedup_shingles("a b c a b c a b c", 17, 2, x, 16);
     size_t nb = fg_dedup_shingles("A, B; C. A B C!", 15, 2, y, 16);
@@ -257,6 +258,12 @@ TEST(dedup_bad_params)
     CHECK_OK(t, fg_dedup(d, l, 0, &p, out, NULL, err, sizeof err)); /* nothing to do */
     CHECK_OK(t, fg_dedup(d, l, 2, &p, out, NULL, err, sizeof err));
     CHECK(t, out[0].reason == FG_DEDUP_KEPT && out[1].reason == FG_DEDUP_KEPT);
+    /* documents without a word (nothing to shingle) are kept, never compared */
+    const char *w[] = { "* * *", "* * *", "---" };
+    size_t wl[] = { 5, 5, 3 };
+    struct fg_dedup_doc o3[3];
+    CHECK_OK(t, fg_dedup(w, wl, 3, &p, o3, NULL, err, sizeof err));
+    CHECK(t, o3[1].reason == FG_DEDUP_EXACT && o3[2].reason == FG_DEDUP_KEPT);
 }
 
 static const struct fg_test_case cases[] = {

@@ -61,6 +61,26 @@ FG_API double fg_rng_normal(struct fg_rng *r);
  * fg_crc32c(0, "123456789", 9) == 0xE3069283. Pass the previous value to continue a stream. */
 FG_API uint32_t fg_crc32c(uint32_t crc, const void *buf, size_t len);
 
+/* ---- SHA-256 (FIPS 180-4) -------------------------------------------------------------------
+ * The fingerprint of files in manifests (comparable with `sha256sum`).
+ * fg_sha256("abc", 3, d) gives ba7816bf 8f01cfea ... f20015ad. Streaming: init, any number of
+ * updates (any lengths), then final, which writes the 32-byte digest; the context must be
+ * initialized again before reuse. No allocation; thread-safe on distinct contexts. */
+struct fg_sha256 {
+    uint32_t h[8];    /* chaining state */
+    uint64_t n_bytes; /* message bytes so far */
+    uint8_t buf[64];  /* a partial block */
+    size_t n_buf;
+};
+
+FG_API void fg_sha256_init(struct fg_sha256 *s);
+FG_API void fg_sha256_update(struct fg_sha256 *s, const void *data, size_t len);
+FG_API void fg_sha256_final(struct fg_sha256 *s, uint8_t out[32]);
+/* One shot: the digest of data[0..len) (data may be NULL when len is 0). */
+FG_API void fg_sha256(const void *data, size_t len, uint8_t out[32]);
+/* The digest as 64 lowercase hex digits and a terminating NUL, as sha256sum prints it. */
+FG_API void fg_sha256_hex(const uint8_t digest[32], char out[65]);
+
 /* ---- files ----------------------------------------------------------------------------------
  * An atomic writer: bytes go to "<path>.tmp.<pid>" in the same directory; commit() fsyncs the
  * file, renames it over `path` and fsyncs the directory, so a reader sees the old file or the

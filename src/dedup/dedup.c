@@ -118,6 +118,8 @@ size_t fg_dedup_shingles(const char *doc, size_t len, int shingle, uint64_t *out
     }
     if (n > cap)
         return n;
+    if (n < 2)
+        return n;
     qsort(out, n, sizeof *out, cmp_u64);
     size_t m = 0;
     for (size_t j = 0; j < n; j++)
