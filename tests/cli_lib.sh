@@ -1,6 +1,30 @@
-# Helpers shared by the command-line test scripts (tests/cli_test.sh, tests/cli_plan_test.sh).
-# The including script sets W (its scratch directory) and PASS=0, FAILN=0 before using them.
-# bash; sourced, not run.
+# Helpers shared by the command-line test scripts (tests/cli_*test.sh). bash; sourced, not run.
+# A script starts with
+#     ROOT=$(cd "$(dirname "$0")/.." && pwd)
+#     . "$ROOT/tests/cli_lib.sh"
+#     cli_setup NAME          # FRUGAL made absolute and checked, scratch dir $W, cd there
+# and ends with cli_summary.
+
+# cli_setup NAME: resolve $FRUGAL (default build/release/frugal) to an absolute path, stop with
+# "0 passed, 1 failed" if it is not an executable, make the scratch directory $W (removed on
+# exit), cd into it, and zero the counters.
+cli_setup() {
+    FRUGAL=${FRUGAL:-build/release/frugal}
+    case $FRUGAL in
+    /*) ;;
+    *) FRUGAL=$PWD/$FRUGAL ;;
+    esac
+    if [ ! -x "$FRUGAL" ]; then
+        echo "$1: $FRUGAL is not an executable (build with make, or set FRUGAL)" >&2
+        echo "0 passed, 1 failed"
+        exit 1
+    fi
+    W=$(mktemp -d "${TMPDIR:-/tmp}/frugal_$1.XXXXXX") || exit 1
+    trap 'rm -rf "$W"' EXIT
+    cd "$W" || exit 1
+    PASS=0
+    FAILN=0
+}
 
 # run CMD...: run it with stdout in $W/out, stderr in $W/err; the exit code in $RC.
 run() {

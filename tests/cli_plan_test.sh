@@ -15,28 +15,12 @@ set -u
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 
-FRUGAL=${FRUGAL:-build/release/frugal}
-case $FRUGAL in
-/*) ;;
-*) FRUGAL=$PWD/$FRUGAL ;;
-esac
-if [ ! -x "$FRUGAL" ]; then
-    echo "cli_plan_test: $FRUGAL is not an executable (build with make, or set FRUGAL)" >&2
-    echo "0 passed, 1 failed"
-    exit 1
-fi
+. "$ROOT/tests/cli_lib.sh"
+cli_setup cli_plan_test
 
-W=$(mktemp -d "${TMPDIR:-/tmp}/frugal_cli_plan_test.XXXXXX") || exit 1
-trap 'rm -rf "$W"' EXIT
-cd "$W" || exit 1
-
-PASS=0
-FAILN=0
 
 # --- helpers -------------------------------------------------------------------------------
 
-# run, begin, fail_because, finish, expect_rc, expect_no_crash, expect_one_line, expect_err
-. "$ROOT/tests/cli_lib.sh"
 
 
 

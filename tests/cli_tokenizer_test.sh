@@ -12,20 +12,8 @@
 set -u
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-FRUGAL=${FRUGAL:-build/release/frugal}
-case $FRUGAL in
-/*) ;;
-*) FRUGAL=$PWD/$FRUGAL ;;
-esac
-if [ ! -x "$FRUGAL" ]; then
-    echo "cli_tokenizer_test: $FRUGAL is not an executable (build with make, or set FRUGAL)" >&2
-    echo "0 passed, 1 failed"
-    exit 1
-fi
-
-W=$(mktemp -d "${TMPDIR:-/tmp}/frugal_tok_test.XXXXXX") || exit 1
-trap 'rm -rf "$W"' EXIT
-cd "$W" || exit 1
+. "$ROOT/tests/cli_lib.sh"
+cli_setup cli_tokenizer_test
 
 GPT2=$ROOT/data/gpt2
 V=(--vocab "$GPT2")
@@ -33,11 +21,7 @@ V=(--vocab "$GPT2")
 TINY=(--n-layer 1 --n-head 2 --n-embd 32 --block-size 16 --batch 2 --seq 16 --threads 1
       --vocab-size 50257)
 
-PASS=0
-FAILN=0
 
-# run, begin, fail_because, finish, expect_rc, expect_no_crash, expect_one_line, expect_err
-. "$ROOT/tests/cli_lib.sh"
 
 # run_in FILE CMD...: like run, with stdin from FILE.
 run_in() {

@@ -1,7 +1,6 @@
 /* Tokenizer tests: GPT-2 byte-level BPE against tiktoken's figures and against our own
  * textbook encoder.
- *  - SHA-256 (a small FIPS 180-4 implementation, checked on the standard vectors) to compare
- *    the ids of novels.txt with the published digest;
+ *  - SHA-256 (fg_sha256) to compare the ids of novels.txt with the published digest;
  *  - GPT-2 conformance: novels.txt (the six data/austen/ novels in alphabetical order, then
  *    data/extra/mobydick.txt) gives exactly tiktoken's 1,336,163 ids; strings in many scripts
  *    with the ids tiktoken gives them; the <|endoftext|> special token;
@@ -30,145 +29,28 @@
 #define ENC_PATH "data/gpt2/encoder.json"
 #define BPE_PATH "data/gpt2/vocab.bpe"
 
-/* ---- SHA-256 (FIPS 180-4) -------------------------------------------------------------------- */
-struct sha256 {
-    uint32_t h[8];
-    uint8_t buf[64];
-    uint64_t len; /* bytes hashed so far */
-};
-
-static const uint32_t sha256_k[64] = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2
-};
-
-static uint32_t ror32(uint32_t x, int n)
-{
-    return (x >> n) | (x << (32 - n));
-}
-
-static void sha256_block(struct sha256 *c, const uint8_t *p)
-{
-    uint32_t w[64];
-    for (size_t i = 0; i < 16; i++)
-        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
-               (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
-    for (int i = 16; i < 64; i++) {
-        uint32_t s0 = ror32(w[i - 15], 7) ^ ror32(w[i - 15], 18) ^ (w[i - 15] >> 3);
-        uint32_t s1 = ror32(w[i - 2], 17) ^ ror32(w[i - 2], 19) ^ (w[i - 2] >> 10);
-        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-    }
-    uint32_t a = c->h[0], b = c->h[1], cc = c->h[2], d = c->h[3], e = c->h[4], f = c->h[5],
-             g = c->h[6], h = c->h[7];
-    for (int i = 0; i < 64; i++) {
-        uint32_t t1 = h + (ror32(e, 6) ^ ror32(e, 11) ^ ror32(e, 25)) + ((e & f) ^ (~e & g)) +
-                      sha256_k[i] + w[i];
-        uint32_t t2 = (ror32(a, 2) ^ ror32(a, 13) ^ ror32(a, 22)) + ((a & b) ^ (a & cc) ^ (b & cc));
-        h = g;
-        g = f;
-        f = e;
-        e = d + t1;
-        d = cc;
-        cc = b;
-        b = a;
-        a = t1 + t2;
-    }
-    c->h[0] += a;
-    c->h[1] += b;
-    c->h[2] += cc;
-    c->h[3] += d;
-    c->h[4] += e;
-    c->h[5] += f;
-    c->h[6] += g;
-    c->h[7] += h;
-}
-
-static void sha256_init(struct sha256 *c)
-{
-    static const uint32_t h0[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                                    0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
-    memcpy(c->h, h0, sizeof h0);
-    c->len = 0;
-}
-
-static void sha256_update(struct sha256 *c, const void *data, size_t n)
-{
-    const uint8_t *p = data;
-    while (n > 0) {
-        size_t used = (size_t)(c->len % 64), take = 64 - used < n ? 64 - used : n;
-        memcpy(c->buf + used, p, take);
-        c->len += take;
-        p += take;
-        n -= take;
-        if (used + take == 64)
-            sha256_block(c, c->buf);
-    }
-}
-
-/* The digest as 64 lowercase hex digits plus NUL. */
-static void sha256_hex(struct sha256 *c, char out[65])
-{
-    uint64_t bits = c->len * 8;
-    uint8_t pad = 0x80, zero = 0, lenb[8];
-    sha256_update(c, &pad, 1);
-    while (c->len % 64 != 56)
-        sha256_update(c, &zero, 1);
-    for (int i = 0; i < 8; i++)
-        lenb[i] = (uint8_t)(bits >> (56 - 8 * i));
-    sha256_update(c, lenb, 8);
-    for (size_t i = 0; i < 8; i++)
-        snprintf(out + 8 * i, 9, "%08x", c->h[i]);
-}
+/* ---- SHA-256 (fg_sha256 from core; its FIPS 180-4 vectors are in tests/test_sha256.c) -------- */
 
 static void sha256_of(const void *p, size_t n, char out[65])
 {
-    struct sha256 c;
-    sha256_init(&c);
-    sha256_update(&c, p, n);
-    sha256_hex(&c, out);
+    uint8_t d[32];
+    fg_sha256(p, n, d);
+    fg_sha256_hex(d, out);
 }
 
 /* SHA-256 of ids as little-endian uint32, independent of the host's byte order. */
 static void sha256_ids(const uint32_t *ids, size_t n, char out[65])
 {
-    struct sha256 c;
-    sha256_init(&c);
+    struct fg_sha256 c;
+    uint8_t d[32];
+    fg_sha256_init(&c);
     for (size_t i = 0; i < n; i++) {
         uint8_t b[4] = { (uint8_t)ids[i], (uint8_t)(ids[i] >> 8), (uint8_t)(ids[i] >> 16),
                          (uint8_t)(ids[i] >> 24) };
-        sha256_update(&c, b, 4);
+        fg_sha256_update(&c, b, 4);
     }
-    sha256_hex(&c, out);
-}
-
-TEST(sha256_fips180_vectors)
-{
-    char hex[65];
-    sha256_of("abc", 3, hex);
-    CHECK(t, !strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
-    sha256_of("", 0, hex);
-    CHECK(t, !strcmp(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
-    const char *two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
-    sha256_of(two, strlen(two), hex);
-    CHECK(t, !strcmp(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"));
-    /* one million 'a', fed in uneven pieces */
-    struct sha256 c;
-    sha256_init(&c);
-    char a[1000];
-    memset(a, 'a', sizeof a);
-    for (size_t done = 0, k = 1; done < 1000000; k = k % 997 + 1) {
-        size_t n = 1000000 - done < k ? 1000000 - done : k;
-        sha256_update(&c, a, n);
-        done += n;
-    }
-    sha256_hex(&c, hex);
-    CHECK(t, !strcmp(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"));
+    fg_sha256_final(&c, d);
+    fg_sha256_hex(d, out);
 }
 
 /* ---- helpers --------------------------------------------------------------------------------- */
@@ -1294,7 +1176,6 @@ TEST(alloc_failures)
 }
 
 static const struct fg_test_case cases[] = {
-    { "sha256_fips180_vectors", test_sha256_fips180_vectors },
     { "gpt2_vocabulary", test_gpt2_vocabulary },
     { "gpt2_known_encodings", test_gpt2_known_encodings },
     { "gpt2_novels_conformance", test_gpt2_novels_conformance },

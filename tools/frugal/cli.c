@@ -1,11 +1,13 @@
 /* Option parsing for every subcommand: strict numbers (strtol/strtod with end-pointer and range
  * checks), unknown flags rejected with the command's name, and --help generated from the same
  * table so it never drifts from what is accepted. */
+#define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -159,4 +161,24 @@ int cli_parse(int argc, char **argv, int first, struct opt *opts, size_t n_opts,
 int cli_exit_code(fg_status st)
 {
     return st == FG_OK ? EXIT_OK : st == FG_ERR_INVALID_ARG ? EXIT_USAGE : EXIT_FAIL;
+}
+
+int cli_default_vocab_dir(char *dir, size_t n)
+{
+    snprintf(dir, n, "data/gpt2");
+    if (access("data/gpt2/encoder.json", R_OK) == 0)
+        return 0;
+    char exe[2048];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len <= 0)
+        return -1;
+    exe[len] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return -1;
+    *slash = '\0';
+    char probe[4200];
+    snprintf(dir, n, "%s/../../data/gpt2", exe);
+    snprintf(probe, sizeof probe, "%s/encoder.json", dir);
+    return access(probe, R_OK) == 0 ? 0 : -1;
 }

@@ -37,6 +37,10 @@ void cli_help(const char *cmd, const char *usage, const char *about, const struc
 /* Map a library status to an exit code: invalid argument -> 2, anything else -> 1. */
 int cli_exit_code(fg_status st);
 const struct opt *cli_find(const struct opt *opts, size_t n, const char *name);
+/* GPT-2's vocabulary directory: data/gpt2 under the working directory, else the one of the
+ * source tree holding this binary (build/<variant>/frugal). 0 when found, -1 otherwise (dir
+ * then holds the last place tried). */
+int cli_default_vocab_dir(char *dir, size_t n);
 
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);

@@ -316,27 +316,6 @@ static int check_options(struct prep *P, int n_files)
 
 /* ---- tokenizer --------------------------------------------------------------------------- */
 
-/* data/gpt2 under the working directory, else the one of the source tree holding this binary
- * (build/<variant>/frugal). */
-static int default_vocab_dir(char *dir, size_t n)
-{
-    snprintf(dir, n, "data/gpt2");
-    if (access("data/gpt2/encoder.json", R_OK) == 0)
-        return 0;
-    char exe[2048];
-    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (len <= 0)
-        return -1;
-    exe[len] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (!slash)
-        return -1;
-    *slash = '\0';
-    char probe[4200];
-    snprintf(dir, n, "%s/../../data/gpt2", exe);
-    snprintf(probe, sizeof probe, "%s/encoder.json", dir);
-    return access(probe, R_OK) == 0 ? 0 : -1;
-}
 
 static int hash_file(struct prep *P, const char *path, char hex[65])
 {
@@ -372,7 +351,7 @@ static int load_tokenizer(struct prep *P)
         char dir[4096];
         if (P->o.vocab)
             snprintf(dir, sizeof dir, "%s", P->o.vocab);
-        else if (default_vocab_dir(dir, sizeof dir) != 0)
+        else if (cli_default_vocab_dir(dir, sizeof dir) != 0)
             return fail(P, EXIT_FAIL,
                         "GPT-2's vocabulary is neither in ./data/gpt2 nor next to this binary: "
                         "give --vocab DIR (a directory holding encoder.json and vocab.bpe)");

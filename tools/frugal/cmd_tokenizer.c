@@ -43,28 +43,6 @@ struct vocab_args {
     const char *dir, *encoder, *merges, *json;
 };
 
-/* The default vocabulary directory: data/gpt2 under the working directory, else the one of
- * the source tree that holds this binary (build/<variant>/frugal). */
-static int default_vocab_dir(char *dir, size_t n)
-{
-    snprintf(dir, n, "data/gpt2");
-    if (access("data/gpt2/encoder.json", R_OK) == 0)
-        return 0;
-    char exe[2048];
-    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (len <= 0)
-        return -1;
-    exe[len] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (!slash)
-        return -1;
-    *slash = '\0';
-    char probe[4200];
-    snprintf(dir, n, "%s/../../data/gpt2", exe);
-    snprintf(probe, sizeof probe, "%s/encoder.json", dir);
-    return access(probe, R_OK) == 0 ? 0 : -1;
-}
-
 /* Load the tokenizer that the flags name. Prints a one-line error and returns its exit code. */
 static int load_tokenizer(const char *cmd, const struct vocab_args *v, int n_threads,
                           struct fg_tokenizer **out)
@@ -102,7 +80,7 @@ static int load_tokenizer(const char *cmd, const struct vocab_args *v, int n_thr
             return EXIT_FAIL;
         }
         snprintf(dir, sizeof dir, "%s", v->dir);
-    } else if ((!v->encoder || !v->merges) && default_vocab_dir(dir, sizeof dir) != 0) {
+    } else if ((!v->encoder || !v->merges) && cli_default_vocab_dir(dir, sizeof dir) != 0) {
         fprintf(stderr,
                 "frugal %s: GPT-2's vocabulary is neither in ./data/gpt2 nor next to this "
                 "binary: give --vocab DIR (a directory holding encoder.json and vocab.bpe)\n",
