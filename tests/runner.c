@@ -1,4 +1,5 @@
 /* The test runner behind tests/test.h. */
+#define _POSIX_C_SOURCE 200809L /* posix_memalign */
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -116,4 +117,35 @@ int fg_test_main(int argc, char **argv, const struct fg_test_case *cases, size_t
     else
         printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
+}
+
+static void *test_alloc_fn(void *user, size_t size, size_t align)
+{
+    struct fg_test_alloc *c = user;
+    c->n_alloc++;
+    if (align < 16 || (align & (align - 1)) != 0)
+        c->bad_align = 1;
+    if (c->fail_at && c->n_alloc == c->fail_at)
+        return NULL;
+    void *p = NULL;
+    if (posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, size) != 0)
+        return NULL;
+    c->live++;
+    return p;
+}
+
+static void test_free_fn(void *user, void *ptr)
+{
+    struct fg_test_alloc *c = user;
+    if (ptr) {
+        c->live--;
+        c->n_free++;
+        free(ptr);
+    }
+}
+
+struct fg_allocator fg_test_allocator(struct fg_test_alloc *c)
+{
+    struct fg_allocator a = { test_alloc_fn, test_free_fn, c };
+    return a;
 }

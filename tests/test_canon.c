@@ -495,37 +495,13 @@ TEST(random_json_fixed_point)
 
 /* ---- allocation failures (curl torture): fail the k-th allocation, for every k ---- */
 
-struct failing {
-    int n, fail_at;
-    long live;
-};
-
-static void *fail_alloc(void *user, size_t size, size_t align)
-{
-    struct failing *f = user;
-    if (++f->n == f->fail_at)
-        return NULL;
-    struct fg_allocator d = fg_allocator_default();
-    void *p = d.alloc(d.user, size, align);
-    f->live += p != NULL;
-    return p;
-}
-
-static void fail_free(void *user, void *p)
-{
-    struct failing *f = user;
-    struct fg_allocator d = fg_allocator_default();
-    f->live -= p != NULL;
-    d.free(d.user, p);
-}
-
 TEST(allocation_failures)
 {
     const char *s = "{\"b\":{\"y\":[1,{\"q\":2,\"p\":1}],\"x\":\"\\u00e9\"},\"a\":{}}";
     int ok = 0;
     for (int k = 1; k < 200 && !ok; k++) {
-        struct failing f = { 0, k, 0 };
-        struct fg_allocator a = { fail_alloc, fail_free, &f };
+        struct fg_test_alloc f = { .fail_at = (size_t)k };
+        struct fg_allocator a = fg_test_allocator(&f);
         struct fg_canon_params p = fg_canon_params_default();
         p.alloc = &a;
         struct fg_canon_rec *r = NULL;

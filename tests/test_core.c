@@ -74,43 +74,6 @@ static int file_equals(const char *path, const void *want, size_t n)
     return same;
 }
 
-/* An allocator that counts, fails the fail_at-th call (1-based; 0 = never) and checks the
- * alignment contract of core.h (a power of two >= 16). */
-struct count_alloc {
-    size_t n_alloc, live, fail_at;
-    int bad_align;
-};
-
-static void *count_alloc_fn(void *user, size_t size, size_t align)
-{
-    struct count_alloc *c = user;
-    c->n_alloc++;
-    if (align < 16 || (align & (align - 1)) != 0)
-        c->bad_align = 1;
-    if (c->fail_at && c->n_alloc == c->fail_at)
-        return NULL;
-    void *p = NULL;
-    if (posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, size) != 0)
-        return NULL;
-    c->live++;
-    return p;
-}
-
-static void count_free_fn(void *user, void *ptr)
-{
-    struct count_alloc *c = user;
-    if (ptr) {
-        c->live--;
-        free(ptr);
-    }
-}
-
-static struct fg_allocator counting(struct count_alloc *c)
-{
-    struct fg_allocator a = { count_alloc_fn, count_free_fn, c };
-    return a;
-}
-
 /* ---- 1. CRC-32C -------------------------------------------------------------------------- */
 /* One bit at a time from the definition (reflected polynomial 0x82F63B78). */
 static uint32_t crc32c_bitwise(uint32_t crc, const unsigned char *p, size_t n)
@@ -347,8 +310,8 @@ TEST(allocator_hook)
             memset(p, 1, 100);
         fg_free(NULL, p);
     }
-    struct count_alloc c = { 0 };
-    struct fg_allocator a = counting(&c);
+    struct fg_test_alloc c = { 0 };
+    struct fg_allocator a = fg_test_allocator(&c);
     void *p = fg_alloc(&a, 32, 64);
     CHECK(t, p != NULL && ((uintptr_t)p & 63) == 0);
     CHECK_EQ_I64(t, c.n_alloc, 1);
@@ -498,8 +461,8 @@ static void set_header_len(unsigned char *img, uint64_t hlen)
 static void expect_format_error(struct fg_test *t, const char *what, const unsigned char *img,
                                 size_t len)
 {
-    struct count_alloc c = { 0 };
-    struct fg_allocator a = counting(&c);
+    struct fg_test_alloc c = { 0 };
+    struct fg_allocator a = fg_test_allocator(&c);
     struct fg_st_file *f = (struct fg_st_file *)&c; /* must be reset to NULL */
     char err[256] = "";
     fg_status st = fg_st_parse(img, len, &a, &f, err, sizeof err);
@@ -591,8 +554,8 @@ TEST(safetensors_parse_strict)
     for (size_t k = 0; k < sizeof good_images / sizeof good_images[0]; k++) {
         size_t len;
         unsigned char *img = make_image(good_images[k].json, good_images[k].data_len, &len);
-        struct count_alloc c = { 0 };
-        struct fg_allocator a = counting(&c);
+        struct fg_test_alloc c = { 0 };
+        struct fg_allocator a = fg_test_allocator(&c);
         struct fg_st_file *f = NULL;
         fg_status st = fg_st_parse(img, len, &a, &f, err, sizeof err);
         if (st != FG_OK)
@@ -868,8 +831,8 @@ TEST(safetensors_alloc_failures)
 
     for (int load = 0; raw && load < 2; load++) {
         /* count the allocations of a successful parse (or load), then fail each in turn */
-        struct count_alloc c = { 0 };
-        struct fg_allocator a = counting(&c);
+        struct fg_test_alloc c = { 0 };
+        struct fg_allocator a = fg_test_allocator(&c);
         struct fg_st_file *f = NULL;
         fg_status st = load ? fg_st_load(path, &a, &f, err, sizeof err)
                             : fg_st_parse(raw, len, &a, &f, err, sizeof err);
@@ -881,9 +844,9 @@ TEST(safetensors_alloc_failures)
         size_t n_ok = c.n_alloc;
         CHECK(t, n_ok >= (size_t)(4 + load));
         for (size_t k = 1; k <= n_ok + 2; k++) {
-            struct count_alloc ck = { 0 };
+            struct fg_test_alloc ck = { 0 };
             ck.fail_at = k;
-            a = counting(&ck);
+            a = fg_test_allocator(&ck);
             f = (struct fg_st_file *)&ck;
             err[0] = '\0';
             st = load ? fg_st_load(path, &a, &f, err, sizeof err)

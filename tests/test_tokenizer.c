@@ -1104,45 +1104,19 @@ TEST(bad_gpt2_files_on_disk)
 }
 
 /* ---- allocation failures --------------------------------------------------------------------- */
-struct count_alloc {
-    size_t n_alloc, live, fail_at;
-};
-
-static void *count_alloc_fn(void *user, size_t size, size_t align)
-{
-    struct count_alloc *c = user;
-    c->n_alloc++;
-    if (c->fail_at && c->n_alloc == c->fail_at)
-        return NULL;
-    void *p = NULL;
-    if (posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, size) != 0)
-        return NULL;
-    c->live++;
-    return p;
-}
-
-static void count_free_fn(void *user, void *ptr)
-{
-    struct count_alloc *c = user;
-    if (ptr) {
-        c->live--;
-        free(ptr);
-    }
-}
-
 TEST(alloc_failures)
 {
     struct text enc = { 0 }, voc = { 0 };
     mini_encoder(&enc);
     mini_vocab(&voc);
-    struct count_alloc c = { 0, 0, 0 };
+    struct fg_test_alloc c = { 0 };
     struct fg_tokenizer_params p = fg_tokenizer_params_default();
-    p.alloc = (struct fg_allocator){ count_alloc_fn, count_free_fn, &c };
+    p.alloc = fg_test_allocator(&c);
     p.n_threads = 2;
     p.cache_slots = 16;
     int n_fail = 0, loaded = 0;
     for (size_t k = 1; k < 200 && !loaded; k++) {
-        c = (struct count_alloc){ 0, 0, k };
+        c = (struct fg_test_alloc){ .fail_at = k };
         struct fg_tokenizer *tok = NULL;
         char err[256];
         fg_status st = fg_tokenizer_load_gpt2_buffers(&tok, enc.p, enc.n, NULL, voc.p, voc.n, NULL,

@@ -901,32 +901,6 @@ TEST(bad_json_files)
 }
 
 /* ---- allocation failures --------------------------------------------------------------------- */
-struct count_alloc {
-    size_t n_alloc, live, fail_at;
-};
-
-static void *count_alloc_fn(void *user, size_t size, size_t align)
-{
-    struct count_alloc *c = user;
-    c->n_alloc++;
-    if (c->fail_at && c->n_alloc == c->fail_at)
-        return NULL;
-    void *p = NULL;
-    if (posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, size) != 0)
-        return NULL;
-    c->live++;
-    return p;
-}
-
-static void count_free_fn(void *user, void *ptr)
-{
-    struct count_alloc *c = user;
-    if (ptr) {
-        c->live--;
-        free(ptr);
-    }
-}
-
 /* Fail each allocation of a small training run (and of loading its JSON) in turn. */
 TEST(alloc_failures)
 {
@@ -934,15 +908,15 @@ TEST(alloc_failures)
                                "aaaa abab the end, the end\n";
     const void *doc = text;
     size_t len = sizeof text - 1;
-    struct count_alloc c = { 0, 0, 0 };
+    struct fg_test_alloc c = { 0 };
     struct fg_tokenizer_train_params p = fg_tokenizer_train_params_default();
-    p.tok.alloc = (struct fg_allocator){ count_alloc_fn, count_free_fn, &c };
+    p.tok.alloc = fg_test_allocator(&c);
     p.tok.cache_slots = 16;
     p.min_pair_count = 1;
     char err[256];
     int n_fail = 0, done = 0;
     for (size_t k = 1; k < 400 && !done; k++) {
-        c = (struct count_alloc){ 0, 0, k };
+        c = (struct fg_test_alloc){ .fail_at = k };
         struct fg_tokenizer *tok = NULL;
         fg_status st = fg_tokenizer_train(&tok, &doc, &len, 1, 400, &p, NULL, err, sizeof err);
         if (st == FG_OK) {
@@ -962,7 +936,7 @@ TEST(alloc_failures)
     done = 0;
     n_fail = 0;
     for (size_t k = 1; k < 200 && !done; k++) {
-        c = (struct count_alloc){ 0, 0, k };
+        c = (struct fg_test_alloc){ .fail_at = k };
         struct fg_tokenizer *tok = NULL;
         fg_status st = fg_tokenizer_load_json_buffer(&tok, good, strlen(good), "mini", &p.tok, err,
                                                      sizeof err);

@@ -455,34 +455,11 @@ TEST(corrupt_checkpoint_rejected)
     CHECK(t, st == FG_ERR_FORMAT);
 }
 
-struct counting {
-    long n_alloc, n_free;
-};
-
-static void *count_alloc(void *user, size_t size, size_t align)
-{
-    struct counting *c = user;
-    void *p = NULL;
-    if (posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, size))
-        return NULL;
-    c->n_alloc++;
-    return p;
-}
-
-static void count_free(void *user, void *ptr)
-{
-    struct counting *c = user;
-    if (ptr)
-        c->n_free++;
-    free(ptr);
-}
-
 TEST(no_allocation_in_step_loop)
 {
     CHECK(t, make_data());
-    struct counting c2 = { 0, 0 }, c6 = { 0, 0 };
-    struct fg_allocator a2 = { count_alloc, count_free, &c2 },
-                        a6 = { count_alloc, count_free, &c6 };
+    struct fg_test_alloc c2 = { 0 }, c6 = { 0 };
+    struct fg_allocator a2 = fg_test_allocator(&c2), a6 = fg_test_allocator(&c6);
     struct losses l;
     struct fg_train_params p = tiny_params(NULL, &l);
     struct fg_train_result r;
@@ -498,30 +475,6 @@ TEST(no_allocation_in_step_loop)
     CHECK_EQ_I64(t, c6.n_alloc, c6.n_free);
 }
 
-struct failing {
-    long n, fail_at, live;
-};
-
-static void *fail_alloc(void *user, size_t size, size_t align)
-{
-    struct failing *f = user;
-    if (++f->n == f->fail_at)
-        return NULL;
-    void *p = NULL;
-    if (posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, size))
-        return NULL;
-    f->live++;
-    return p;
-}
-
-static void fail_free(void *user, void *ptr)
-{
-    struct failing *f = user;
-    if (ptr)
-        f->live--;
-    free(ptr);
-}
-
 TEST(failing_allocations_are_clean)
 {
     /* fail the k-th allocation for every k: FG_ERR_NOMEM each time, nothing leaks */
@@ -531,18 +484,18 @@ TEST(failing_allocations_are_clean)
     p.steps = 1;
     struct fg_train_result r;
     char err[1024];
-    struct failing probe = { 0, -1, 0 };
-    struct fg_allocator ap = { fail_alloc, fail_free, &probe };
+    struct fg_test_alloc probe = { 0 };
+    struct fg_allocator ap = fg_test_allocator(&probe);
     p.allocator = &ap;
     CHECK_OK(t, fg_train(&p, &r, err, sizeof err));
-    CHECK(t, probe.n >= 3);
-    for (long k = 1; k <= probe.n; k++) {
-        struct failing f = { 0, k, 0 };
-        struct fg_allocator a = { fail_alloc, fail_free, &f };
+    CHECK(t, probe.n_alloc >= 3);
+    for (size_t k = 1; k <= probe.n_alloc; k++) {
+        struct fg_test_alloc f = { .fail_at = k };
+        struct fg_allocator a = fg_test_allocator(&f);
         p.allocator = &a;
         fg_status st = fg_train(&p, &r, err, sizeof err);
         if (st != FG_ERR_NOMEM)
-            fg_test_fail(t, __FILE__, __LINE__, "allocation %ld failing gave status %d", k,
+            fg_test_fail(t, __FILE__, __LINE__, "allocation %zu failing gave status %d", k,
                          (int)st);
         CHECK_EQ_I64(t, f.live, 0);
     }
