@@ -316,6 +316,52 @@ expect_rc 0
 expect_no_tmp "$W"
 finish
 
+begin "a model on a learned vocabulary: eval --tokenizer gives bits per byte, sample prints text"
+run "$FRUGAL" prepare -o "$W/bpe" --quiet --val-fraction 0.3 --tokenizer "$W/tok.json" "$W/emma8k.txt"
+expect_rc 0
+run "$FRUGAL" train --data "$W/bpe/train.bin" --val "$W/bpe/val.bin" --vocab-size 300 \
+    --n-layer 1 --n-head 1 --n-embd 16 --block-size 16 --batch 2 --seq 16 --steps 2 \
+    --ckpt-dir "$W/bpe" --threads 2 --quiet
+expect_rc 0
+CK=$(ls "$W"/bpe/ckpt_*.safetensors 2>/dev/null | tail -n 1)
+[ -n "$CK" ] || fail_because "no checkpoint in $W/bpe"
+run "$FRUGAL" eval --ckpt "$CK" --data "$W/bpe/val.bin" --batch 2 --seq 16 \
+    --tokenizer "$W/tok.json" --json
+expect_rc 0
+echo "$(cat "$W/out")" >"$W/eval.json"
+# independent count: the scored targets are ids 1..n of the shard; decode them (without the
+# <|endoftext|> id 299, which counts 0 bytes) with frugal tokenizer decode and count bytes
+N=$(sed -n 's/.*"tokens":\([0-9]*\).*/\1/p' "$W/eval.json")
+TB=$(sed -n 's/.*"text_bytes":\([0-9]*\).*/\1/p' "$W/eval.json")
+od -An -v -t u2 -j 1024 "$W/bpe/val.bin" | tr -s ' ' '\n' | sed '/^$/d' |
+    sed -n "2,$((${N:-0} + 1))p" | grep -vx 299 >"$W/targets.ids"
+"$FRUGAL" tokenizer decode --tokenizer "$W/tok.json" -o "$W/targets.txt" "$W/targets.ids" 2>/dev/null
+WANT=$(wc -c <"$W/targets.txt")
+[ -n "$TB" ] && [ "$TB" -eq "$WANT" ] ||
+    fail_because "eval says the scored tokens are '${TB:-?}' bytes of text; decoding them gives $WANT"
+awk -v j="$(cat "$W/eval.json")" 'BEGIN {
+    match(j, /"bits_per_token":[0-9.]+/); bpt = substr(j, RSTART + 17, RLENGTH - 17) + 0
+    match(j, /"bits_per_byte":[0-9.]+/); bpb = substr(j, RSTART + 16, RLENGTH - 16) + 0
+    match(j, /"tokens":[0-9]+/); n = substr(j, RSTART + 9, RLENGTH - 9) + 0
+    match(j, /"text_bytes":[0-9]+/); b = substr(j, RSTART + 13, RLENGTH - 13) + 0
+    d = bpb - bpt * n / b; exit !(b > 0 && d < 1e-4 && d > -1e-4) }' ||
+    fail_because "bits per byte is not bits per token x tokens / bytes: $(cat "$W/eval.json")"
+run "$FRUGAL" sample --ckpt "$CK" --tokenizer "$W/tok.json" --prompt "Emma Woodhouse" --n 20 \
+    --threads 2
+expect_rc 0
+expect_no_crash
+case "$(head -c 14 "$W/out")" in "Emma Woodhouse") ;; *) fail_because "sample does not echo the prompt as text" ;; esac
+[ "$(wc -c <"$W/out")" -gt 16 ] || fail_because "sample printed no text after the prompt"
+grep -qE '^[0-9]+( [0-9]+)+$' "$W/out" && fail_because "sample printed ids, not text"
+finish
+
+begin "eval/sample --tokenizer: a vocabulary larger than the model's; --vocab alone"
+run "$FRUGAL" sample --ckpt "$CK" --tokenizer gpt2 "${V[@]}" --prompt "Hi"
+expect_error 2 "50257"
+run "$FRUGAL" eval --ckpt "$CK" --data "$W/bpe/val.bin" --vocab "$W"
+expect_error 2 "--vocab"
+finish
+
 begin "train: --vocab-size below 257"
 run "$FRUGAL" tokenizer train --vocab-size 100 -o "$W/small.json" "$W/emma8k.txt"
 expect_error 2 "--vocab-size" "257"

@@ -7,9 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "frugal/core.h"
+#include "frugal/tokenizer.h"
 
 const struct opt *cli_find(const struct opt *opts, size_t n, const char *name)
 {
@@ -181,4 +184,61 @@ int cli_default_vocab_dir(char *dir, size_t n)
     snprintf(dir, n, "%s/../../data/gpt2", exe);
     snprintf(probe, sizeof probe, "%s/encoder.json", dir);
     return access(probe, R_OK) == 0 ? 0 : -1;
+}
+
+/* ---- vocabulary --------------------------------------------------------------------------- */
+
+/* Load the tokenizer that the flags name. Prints a one-line error and returns its exit code. */
+int cli_load_tokenizer(const char *cmd, const struct cli_vocab *v, int n_threads,
+                          struct fg_tokenizer **out)
+{
+    char dir[4096] = ".", enc[4200], bpe[4200], err[4400];
+    struct fg_tokenizer_params p = fg_tokenizer_params_default();
+    p.n_threads = n_threads;
+    *out = NULL;
+    if (v->json && (v->dir || v->encoder || v->merges)) {
+        fprintf(stderr,
+                "frugal %s: --tokenizer names a whole vocabulary: leave out --vocab, --encoder "
+                "and --merges\n",
+                cmd);
+        return EXIT_USAGE;
+    }
+    if (v->json) {
+        fg_status st = fg_tokenizer_load_json(out, v->json, &p, err, sizeof err);
+        if (st != FG_OK) {
+            fprintf(stderr, "frugal %s: %s\n", cmd, err);
+            return st == FG_ERR_INVALID_ARG ? EXIT_USAGE : EXIT_FAIL;
+        }
+        return EXIT_OK;
+    }
+    if (v->dir) {
+        struct stat st;
+        int bad = stat(v->dir, &st) != 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+        if (bad) {
+            char what[4200];
+            snprintf(what, sizeof what, "cannot read the vocabulary directory %s", v->dir);
+            fg_errno_msg(err, sizeof err, bad, what);
+            fprintf(stderr,
+                    "frugal %s: %s (--vocab DIR must be a directory holding encoder.json and "
+                    "vocab.bpe)\n",
+                    cmd, err);
+            return EXIT_FAIL;
+        }
+        snprintf(dir, sizeof dir, "%s", v->dir);
+    } else if ((!v->encoder || !v->merges) && cli_default_vocab_dir(dir, sizeof dir) != 0) {
+        fprintf(stderr,
+                "frugal %s: GPT-2's vocabulary is neither in ./data/gpt2 nor next to this "
+                "binary: give --vocab DIR (a directory holding encoder.json and vocab.bpe)\n",
+                cmd);
+        return EXIT_FAIL;
+    }
+    snprintf(enc, sizeof enc, "%s/encoder.json", dir);
+    snprintf(bpe, sizeof bpe, "%s/vocab.bpe", dir);
+    fg_status st = fg_tokenizer_load_gpt2(out, v->encoder ? v->encoder : enc,
+                                          v->merges ? v->merges : bpe, &p, err, sizeof err);
+    if (st != FG_OK) {
+        fprintf(stderr, "frugal %s: %s\n", cmd, err);
+        return st == FG_ERR_INVALID_ARG ? EXIT_USAGE : EXIT_FAIL;
+    }
+    return EXIT_OK;
 }

@@ -42,6 +42,17 @@ const struct opt *cli_find(const struct opt *opts, size_t n, const char *name);
  * then holds the last place tried). */
 int cli_default_vocab_dir(char *dir, size_t n);
 
+/* The tokenizer the flags name: json (a tokenizer.json) or GPT-2's encoder.json + vocab.bpe
+ * from dir (default: cli_default_vocab_dir), each overridable by encoder / merges. */
+struct cli_vocab {
+    const char *dir, *encoder, *merges, *json;
+};
+struct fg_tokenizer;
+/* Load it with n_threads encoding threads. Prints a one-line error naming cmd and returns its
+ * exit code (EXIT_OK on success, *out then owned by the caller). */
+int cli_load_tokenizer(const char *cmd, const struct cli_vocab *v, int n_threads,
+                       struct fg_tokenizer **out);
+
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_sample(int argc, char **argv);

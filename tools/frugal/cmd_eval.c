@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "frugal/kernels.h"
+#include "frugal/tokenizer.h"
 #include "frugal/train.h"
 
 static fg_status load_model(const char *ckpt, size_t B, size_t T, int threads,
@@ -45,9 +46,48 @@ static fg_status load_model(const char *ckpt, size_t B, size_t T, int threads,
     return st;
 }
 
+/* --tokenizer NAME (gpt2 or a tokenizer.json) and --vocab DIR: load the tokenizer, check that
+ * the model can emit every id of it. Returns an exit code (EXIT_OK with *out NULL when no
+ * tokenizer was asked for). */
+static int open_tokenizer(const char *cmd, const char *name, const char *vocab,
+                          const struct fg_model *m, struct fg_tokenizer **out)
+{
+    *out = NULL;
+    if (!name) {
+        if (vocab) {
+            fprintf(stderr, "frugal %s: --vocab needs --tokenizer gpt2\n", cmd);
+            return EXIT_USAGE;
+        }
+        return EXIT_OK;
+    }
+    struct cli_vocab v = { 0 };
+    if (!strcmp(name, "gpt2"))
+        v.dir = vocab;
+    else if (vocab) {
+        fprintf(stderr, "frugal %s: --vocab goes with --tokenizer gpt2, not with a tokenizer.json\n",
+                cmd);
+        return EXIT_USAGE;
+    } else
+        v.json = name;
+    int rc = cli_load_tokenizer(cmd, &v, 1, out);
+    if (rc)
+        return rc;
+    size_t nv = fg_tokenizer_n_vocab(*out);
+    if (nv > (size_t)m->cfg.vocab_size) {
+        fprintf(stderr,
+                "frugal %s: the tokenizer %s has %zu ids but the model only %d: give the "
+                "tokenizer the model was trained with\n",
+                cmd, name, nv, m->cfg.vocab_size);
+        fg_tokenizer_free(*out);
+        *out = NULL;
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}
+
 int cmd_eval(int argc, char **argv)
 {
-    const char *ckpt = NULL, *data = NULL;
+    const char *ckpt = NULL, *data = NULL, *tok_name = NULL, *vocab = NULL;
     size_t B = 8, T = 0;
     int threads = fg_cpu_count(), max_batches = 0, json = 0;
     struct opt o[] = {
@@ -58,6 +98,10 @@ int cmd_eval(int argc, char **argv)
         { "--max-batches", OPT_INT, &max_batches, "N", "score at most N batches, 0 = all [0]", 0, 0,
           0, 0 },
         { "--threads", OPT_INT, &threads, "N", "threads [all cores]", 1, 0, 0, 0 },
+        { "--tokenizer", OPT_STR, &tok_name, "NAME",
+          "gpt2 or a tokenizer.json: also report bits per byte of text", 0, 0, 0, 0 },
+        { "--vocab", OPT_STR, &vocab, "DIR",
+          "gpt2: directory with encoder.json and vocab.bpe [data/gpt2]", 0, 0, 0, 0 },
         { "--json", OPT_FLAG, &json, NULL, "print one JSON object", 0, 0, 0, 0 },
     };
     const char *pos[1];
@@ -65,7 +109,10 @@ int cmd_eval(int argc, char **argv)
     int rc = cli_parse(argc, argv, 2, o, sizeof o / sizeof o[0], "eval",
                        "--ckpt FILE --data FILE [options]",
                        "Mean next-token loss of a checkpoint over consecutive windows of a shard,\n"
-                       "with perplexity, bits per token and (byte-level vocabulary) bits per byte.",
+                       "with perplexity, bits per token and bits per byte of text: for a byte-level\n"
+                       "vocabulary directly; otherwise with --tokenizer, from the bytes the scored\n"
+                       "tokens decode to (<|endoftext|> counts as 0 bytes, so the figure errs\n"
+                       "high).",
                        pos, 0, &n_pos);
     if (rc)
         return rc < 0 ? EXIT_OK : rc;
@@ -83,8 +130,15 @@ int cmd_eval(int argc, char **argv)
         return cli_exit_code(st);
     T = m->T;
     struct fg_shard s;
+    struct fg_tokenizer *tok = NULL;
     char err[1024];
-    int32_t *in = malloc(B * T * sizeof *in), *tg = malloc(B * T * sizeof *tg);
+    int32_t *in = NULL, *tg = NULL;
+    if ((rc = open_tokenizer("eval", tok_name, vocab, m, &tok)) != EXIT_OK) {
+        fg_model_free(m);
+        return rc;
+    }
+    in = malloc(B * T * sizeof *in);
+    tg = malloc(B * T * sizeof *tg);
     if (!in || !tg) {
         fprintf(stderr, "frugal eval: out of memory for a batch of %zu x %zu\n", B, T);
         st = FG_ERR_NOMEM;
@@ -106,36 +160,56 @@ int cmd_eval(int argc, char **argv)
     double loss;
     uint64_t n;
     st = fg_eval_shard(m, &s, B, T, max_batches, in, tg, &loss, &n);
+    /* bytes of text behind the scored targets: windows k = 0.. of fg_eval_shard, n tokens */
+    uint64_t text_bytes = 0;
+    if (!st && tok) {
+        uint32_t eot = fg_tokenizer_eot_id(tok);
+        for (size_t k = 0; (uint64_t)k * B * T < n && fg_shard_window(&s, k, B, T, in, tg); k++)
+            for (size_t i = 0; i < B * T; i++) {
+                size_t len = 0;
+                if ((uint32_t)tg[i] != eot && fg_tokenizer_token_bytes(tok, (uint32_t)tg[i], &len))
+                    text_bytes += len;
+            }
+    }
     fg_shard_close(&s);
     if (st) {
         fprintf(stderr, "frugal eval: %s\n", fg_model_errmsg(m));
         goto done;
     }
     double bpt = loss / log(2.0);
+    double bpb = m->cfg.vocab_size == 256 && !tok ? bpt
+                 : text_bytes ? bpt * (double)n / (double)text_bytes
+                              : -1.0;
     if (json) {
         printf("{\"loss\":%.6f,\"perplexity\":%.4f,\"bits_per_token\":%.6f,", loss, exp(loss), bpt);
-        if (m->cfg.vocab_size == 256)
-            printf("\"bits_per_byte\":%.6f,", bpt);
+        if (bpb >= 0)
+            printf("\"bits_per_byte\":%.6f,\"nats_per_byte\":%.6f,", bpb, bpb * log(2.0));
+        if (tok)
+            printf("\"text_bytes\":%llu,", (unsigned long long)text_bytes);
         printf("\"tokens\":%llu}\n", (unsigned long long)n);
     } else {
         printf("tokens scored   %llu\nloss            %.4f nats/token\nperplexity      %.3f\n"
                "bits per token  %.4f\n",
                (unsigned long long)n, loss, exp(loss), bpt);
-        if (m->cfg.vocab_size == 256)
-            printf("bits per byte   %.4f\n", bpt);
+        if (tok)
+            printf("text bytes      %llu (%.3f per token)\n", (unsigned long long)text_bytes,
+                   (double)text_bytes / (double)n);
+        if (bpb >= 0)
+            printf("bits per byte   %.4f\nnats per byte   %.4f\n", bpb, bpb * log(2.0));
         else
-            printf("bits per byte   n/a (needs the tokenizer's bytes per token)\n");
+            printf("bits per byte   n/a (give --tokenizer: the bytes per token are needed)\n");
     }
 done:
     free(in);
     free(tg);
+    fg_tokenizer_free(tok);
     fg_model_free(m);
     return cli_exit_code(st);
 }
 
 int cmd_sample(int argc, char **argv)
 {
-    const char *ckpt = NULL, *prompt = "\n", *prompt_ids = NULL;
+    const char *ckpt = NULL, *prompt = "\n", *prompt_ids = NULL, *tok_name = NULL, *vocab = NULL;
     int n_tokens = 200, top_k = 40, threads = fg_cpu_count();
     float temperature = 0.8f;
     uint64_t seed = 1;
@@ -149,6 +223,10 @@ int cmd_sample(int argc, char **argv)
           "prompt as comma-separated token ids "
           "(models without a byte vocabulary)",
           0, 0, 0, 0 },
+        { "--tokenizer", OPT_STR, &tok_name, "NAME",
+          "gpt2 or a tokenizer.json: encode the prompt, print text", 0, 0, 0, 0 },
+        { "--vocab", OPT_STR, &vocab, "DIR",
+          "gpt2: directory with encoder.json and vocab.bpe [data/gpt2]", 0, 0, 0, 0 },
         { "--n", OPT_INT, &n_tokens, "N", "tokens to generate [200]", 1, 0, 0, 0 },
         { "--temperature", OPT_FLOAT, &temperature, "X", "softmax temperature [0.8]", 0, 1, 0, 0 },
         { "--top-k", OPT_INT, &top_k, "K", "sample among the K likeliest, 0 = all [40]", 0, 0, 0,
@@ -161,7 +239,12 @@ int cmd_sample(int argc, char **argv)
     int rc = cli_parse(argc, argv, 2, o, sizeof o / sizeof o[0], "sample",
                        "--ckpt FILE [--prompt TEXT] [options]",
                        "Generate a continuation of the prompt, one token at a time (temperature\n"
-                       "and top-k sampling). A byte-level model prints bytes; others print ids.",
+                       "and top-k sampling). A byte-level model prints bytes; a model trained on BPE\n"
+                       "tokens prints text with --tokenizer (the one its data was prepared with;\n"
+                       "<|endoftext|> prints as a blank line), ids without it.\n\n"
+                       "example:\n"
+                       "  frugal sample --ckpt runs/austen/ckpt_002100.safetensors \\\n"
+                       "      --tokenizer runs/austen/tokenizer.json --prompt \"It is a truth\"",
                        pos, 0, &n_pos);
     if (rc)
         return rc < 0 ? EXIT_OK : rc;
@@ -174,11 +257,25 @@ int cmd_sample(int argc, char **argv)
     if (st)
         return cli_exit_code(st);
     size_t T = m->T, V = (size_t)m->cfg.vocab_size, plen = strlen(prompt);
-    int byte_level = V == 256;
-    if (!byte_level && !prompt_ids) {
+    struct fg_tokenizer *tok = NULL;
+    if ((rc = open_tokenizer("sample", tok_name, vocab, m, &tok)) != EXIT_OK) {
+        fg_model_free(m);
+        return rc;
+    }
+    if (tok && prompt_ids) {
+        fprintf(stderr, "frugal sample: give the prompt as --prompt TEXT with --tokenizer, not as "
+                        "--prompt-ids\n");
+        fg_tokenizer_free(tok);
+        fg_model_free(m);
+        return EXIT_USAGE;
+    }
+    int byte_level = V == 256 && !tok, text = byte_level || tok;
+    uint32_t eot = tok ? fg_tokenizer_eot_id(tok) : 0;
+    if (!text && !prompt_ids) {
         fprintf(stderr,
                 "frugal sample: this model's vocabulary has %zu tokens, not bytes: give the "
-                "prompt as --prompt-ids (text prompts need a tokenizer)\n",
+                "prompt as --prompt-ids, or give --tokenizer (the one its data was prepared "
+                "with)\n",
                 V);
         fg_model_free(m);
         return EXIT_USAGE;
@@ -188,10 +285,13 @@ int cmd_sample(int argc, char **argv)
     size_t cap = plen + (size_t)n_tokens + 1;
     int32_t *ctx = malloc(cap * sizeof *ctx);
     float *probs = malloc(V * sizeof *probs);
-    if (!ctx || !probs) {
+    uint32_t *ids = tok ? malloc((plen + 1) * sizeof *ids) : NULL;
+    if (!ctx || !probs || (tok && !ids)) {
         fprintf(stderr, "frugal sample: out of memory\n");
         free(ctx);
         free(probs);
+        free(ids);
+        fg_tokenizer_free(tok);
         fg_model_free(m);
         return EXIT_FAIL;
     }
@@ -214,20 +314,36 @@ int cmd_sample(int argc, char **argv)
             ctx[len++] = (int32_t)v;
             s = *end ? end + 1 : end;
         }
+    } else if (tok) {
+        size_t n_ids = 0;
+        if (fg_tokenizer_encode(tok, prompt, plen, 0, ids, plen + 1, &n_ids) != FG_OK) {
+            fprintf(stderr, "frugal sample: cannot encode the prompt: %s\n",
+                    fg_tokenizer_errmsg(tok));
+            free(ctx);
+            free(probs);
+            free(ids);
+            fg_tokenizer_free(tok);
+            fg_model_free(m);
+            return EXIT_FAIL;
+        }
+        for (size_t i = 0; i < n_ids; i++)
+            ctx[len++] = (int32_t)ids[i];
     } else {
         for (size_t i = 0; i < plen; i++)
             ctx[len++] = (int32_t)(unsigned char)prompt[i];
     }
+    free(ids);
     if (len == 0) {
         fprintf(stderr, "frugal sample: the prompt is empty\n");
         free(ctx);
         free(probs);
+        fg_tokenizer_free(tok);
         fg_model_free(m);
         return EXIT_USAGE;
     }
     struct fg_rng rng;
     fg_rng_seed(&rng, seed);
-    if (byte_level && !prompt_ids)
+    if (text && !prompt_ids)
         fwrite(prompt, 1, plen, stdout);
     else
         for (size_t i = 0; i < len; i++)
@@ -270,7 +386,16 @@ int cmd_sample(int argc, char **argv)
             }
         }
         ctx[len++] = (int32_t)pick;
-        if (byte_level && !prompt_ids)
+        if (tok) {
+            size_t tlen = 0;
+            const uint8_t *b = fg_tokenizer_token_bytes(tok, (uint32_t)pick, &tlen);
+            if ((uint32_t)pick == eot)
+                fputs("\n\n", stdout);
+            else if (b)
+                fwrite(b, 1, tlen, stdout);
+            else
+                printf("<%zu>", pick); /* padded ids past the tokenizer's vocabulary */
+        } else if (byte_level && !prompt_ids)
             putchar((int)pick);
         else
             printf(" %zu", pick);
@@ -279,6 +404,7 @@ int cmd_sample(int argc, char **argv)
     putchar('\n');
     free(ctx);
     free(probs);
+    fg_tokenizer_free(tok);
     fg_model_free(m);
     return cli_exit_code(st);
 }

@@ -37,66 +37,6 @@ static const char FORMATS_HELP[] =
     "         one little-endian uint16 per id; every file starts with <|endoftext|> (50256\n"
     "         in GPT-2's vocabulary) unless encode is given --no-eot\n";
 
-/* ---- vocabulary --------------------------------------------------------------------------- */
-
-struct vocab_args {
-    const char *dir, *encoder, *merges, *json;
-};
-
-/* Load the tokenizer that the flags name. Prints a one-line error and returns its exit code. */
-static int load_tokenizer(const char *cmd, const struct vocab_args *v, int n_threads,
-                          struct fg_tokenizer **out)
-{
-    char dir[4096] = ".", enc[4200], bpe[4200], err[4400];
-    struct fg_tokenizer_params p = fg_tokenizer_params_default();
-    p.n_threads = n_threads;
-    *out = NULL;
-    if (v->json && (v->dir || v->encoder || v->merges)) {
-        fprintf(stderr,
-                "frugal %s: --tokenizer names a whole vocabulary: leave out --vocab, --encoder "
-                "and --merges\n",
-                cmd);
-        return EXIT_USAGE;
-    }
-    if (v->json) {
-        fg_status st = fg_tokenizer_load_json(out, v->json, &p, err, sizeof err);
-        if (st != FG_OK) {
-            fprintf(stderr, "frugal %s: %s\n", cmd, err);
-            return st == FG_ERR_INVALID_ARG ? EXIT_USAGE : EXIT_FAIL;
-        }
-        return EXIT_OK;
-    }
-    if (v->dir) {
-        struct stat st;
-        int bad = stat(v->dir, &st) != 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
-        if (bad) {
-            char what[4200];
-            snprintf(what, sizeof what, "cannot read the vocabulary directory %s", v->dir);
-            fg_errno_msg(err, sizeof err, bad, what);
-            fprintf(stderr,
-                    "frugal %s: %s (--vocab DIR must be a directory holding encoder.json and "
-                    "vocab.bpe)\n",
-                    cmd, err);
-            return EXIT_FAIL;
-        }
-        snprintf(dir, sizeof dir, "%s", v->dir);
-    } else if ((!v->encoder || !v->merges) && cli_default_vocab_dir(dir, sizeof dir) != 0) {
-        fprintf(stderr,
-                "frugal %s: GPT-2's vocabulary is neither in ./data/gpt2 nor next to this "
-                "binary: give --vocab DIR (a directory holding encoder.json and vocab.bpe)\n",
-                cmd);
-        return EXIT_FAIL;
-    }
-    snprintf(enc, sizeof enc, "%s/encoder.json", dir);
-    snprintf(bpe, sizeof bpe, "%s/vocab.bpe", dir);
-    fg_status st = fg_tokenizer_load_gpt2(out, v->encoder ? v->encoder : enc,
-                                          v->merges ? v->merges : bpe, &p, err, sizeof err);
-    if (st != FG_OK) {
-        fprintf(stderr, "frugal %s: %s\n", cmd, err);
-        return st == FG_ERR_INVALID_ARG ? EXIT_USAGE : EXIT_FAIL;
-    }
-    return EXIT_OK;
-}
 
 /* ---- input and output --------------------------------------------------------------------- */
 
@@ -477,7 +417,7 @@ static int check_inputs(const char *cmd, const char *const *files, int n)
 static int cmd_encode(int argc, char **argv)
 {
     const char *cmd = "tokenizer encode", *format = "ids", *out_path = NULL;
-    struct vocab_args v = { NULL, NULL, NULL, NULL };
+    struct cli_vocab v = { NULL, NULL, NULL, NULL };
     int allow_special = 0, eot = 0, no_eot = 0, quiet = 0, threads = fg_cpu_count();
     struct opt o[] = {
         { "--vocab", OPT_STR, &v.dir, "DIR",
@@ -548,7 +488,7 @@ static int cmd_encode(int argc, char **argv)
     struct output out;
     memset(&out, 0, sizeof out);
     if (rc == EXIT_OK)
-        rc = load_tokenizer(cmd, &v, threads, &j.tok);
+        rc = cli_load_tokenizer(cmd, &v, threads, &j.tok);
     double t0 = fg_time_now();
     if (rc == EXIT_OK && j.fmt != FMT_SHARD)
         rc = out_open(cmd, &out, out_path);
@@ -723,7 +663,7 @@ static int decode_ids(const char *cmd, struct fg_tokenizer *tok, struct output *
 static int cmd_decode(int argc, char **argv)
 {
     const char *cmd = "tokenizer decode", *format = "ids", *out_path = NULL;
-    struct vocab_args v = { NULL, NULL, NULL, NULL };
+    struct cli_vocab v = { NULL, NULL, NULL, NULL };
     struct opt o[] = {
         { "--vocab", OPT_STR, &v.dir, "DIR",
           "directory with encoder.json and vocab.bpe [data/gpt2]", 0, 0, 0, 0 },
@@ -763,7 +703,7 @@ static int cmd_decode(int argc, char **argv)
         rc = check_inputs(cmd, files, n_files);
     struct fg_tokenizer *tok = NULL;
     if (rc == EXIT_OK)
-        rc = load_tokenizer(cmd, &v, 1, &tok);
+        rc = cli_load_tokenizer(cmd, &v, 1, &tok);
     struct output out;
     memset(&out, 0, sizeof out);
     if (rc == EXIT_OK)
@@ -799,7 +739,7 @@ static int cmd_decode(int argc, char **argv)
 static int cmd_info(int argc, char **argv)
 {
     const char *cmd = "tokenizer info";
-    struct vocab_args v = { NULL, NULL, NULL, NULL };
+    struct cli_vocab v = { NULL, NULL, NULL, NULL };
     struct opt o[] = {
         { "--vocab", OPT_STR, &v.dir, "DIR",
           "directory with encoder.json and vocab.bpe [data/gpt2]", 0, 0, 0, 0 },
@@ -819,7 +759,7 @@ static int cmd_info(int argc, char **argv)
     if (rc)
         return rc < 0 ? EXIT_OK : rc;
     struct fg_tokenizer *tok;
-    if ((rc = load_tokenizer(cmd, &v, 1, &tok)) != EXIT_OK)
+    if ((rc = cli_load_tokenizer(cmd, &v, 1, &tok)) != EXIT_OK)
         return rc;
     size_t n = fg_tokenizer_n_vocab(tok), longest = 0, max_len = 0;
     for (size_t id = 0; id < n; id++) {
