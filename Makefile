@@ -16,6 +16,7 @@ O       := build/$(VARIANT)
 
 BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null || echo -I/usr/include/x86_64-linux-gnu/openblas-openmp)
 BLAS_LIBS   := $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
+DSS_LIBS    := $(shell pkg-config --libs libdivsufsort libdivsufsort64 2>/dev/null || echo -ldivsufsort -ldivsufsort64)
 
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \
         -Wformat=2 -Wundef -Wdouble-promotion -Wfloat-conversion
@@ -40,7 +41,7 @@ endif
 ifeq ($(WERROR),1)
   CFLAGS_BASE += -Werror
 endif
-LDLIBS := $(BLAS_LIBS) -lcjson -lm
+LDLIBS := $(BLAS_LIBS) $(DSS_LIBS) -lcjson -lm
 
 LIB_SRC   := $(sort $(wildcard src/*/*.c))
 TOOL_SRC  := $(sort $(wildcard tools/frugal/*.c))
@@ -111,7 +112,7 @@ fuzz:
 	@mkdir -p build/fuzz
 	@for f in $(FUZZ_SRC); do t=$$(basename $$f .c | sed 's/^fuzz_//'); \
 	  clang -std=c11 -O1 -g -Iinclude $(BLAS_CFLAGS) -fsanitize=fuzzer,address,undefined \
-	    -Wno-unknown-pragmas -o build/fuzz/$$t $$f $(LIB_SRC) $(BLAS_LIBS) -lcjson -lm || exit 1; \
+	    -Wno-unknown-pragmas -o build/fuzz/$$t $$f $(LIB_SRC) $(BLAS_LIBS) $(DSS_LIBS) -lcjson -lm || exit 1; \
 	  mkdir -p build/fuzz/corpus_$$t && cp fuzz/corpus/$$t/* build/fuzz/corpus_$$t/; \
 	  build/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=fuzz/crash- \
 	    build/fuzz/corpus_$$t || exit 1; done
