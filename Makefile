@@ -2,6 +2,7 @@
 #   make                 release build (build/release/)
 #   make BUILD=debug     -O0 -g;   make SAN=1   ASan + UBSan;   make OMP=0   OpenMP off
 #   make test            build and run the whole test suite (ends with "N passed, N failed")
+#   make test-slow       exhaustive numerics checks (all 2^32 fp32 patterns; CI runs it)
 #   make demo            install missing Debian packages, build, train on Jane Austen (~3 min)
 #   make bench           speed benchmarks (see BENCHMARKS.md)
 #   WERROR=1             treat warnings as errors (CI)
@@ -57,7 +58,7 @@ REPLAY_BIN := $(FUZZ_SRC:fuzz/fuzz_%.c=$(O)/fuzz/replay_%)
 LIB       := $(O)/libfrugal.a
 FRUGAL    := $(O)/frugal
 
-.PHONY: all test demo bench deps clean format format-check fuzz
+.PHONY: all test test-slow demo bench deps clean format format-check fuzz
 all: $(FRUGAL) $(LIB)
 
 $(O)/%.o: %.c
@@ -104,6 +105,12 @@ $(O)/fuzz/replay_%: fuzz/fuzz_%.c fuzz/replay.c $(LIB)
 
 test: $(FRUGAL) $(TEST_BIN) $(REPLAY_BIN)
 	@FRUGAL=$(FRUGAL) O=$(O) sh tests/run_all.sh $(TEST_BIN)
+
+# Exhaustive checks too slow for every build variant: every fp32 bit pattern through
+# fp32 -> bf16/fp16 -> fp32 on each code path (about 1-2 minutes on 2 cores; `make test` runs
+# a sample of the same checks).
+test-slow: $(O)/tests/test_numerics_slow
+	@FG_TEST_SLOW=1 $(O)/tests/test_numerics_slow exhaustive
 
 # libFuzzer (clang), FUZZ_SECONDS per target; new crashes go to fuzz/crash-*; add minimized
 # ones to fuzz/corpus/<target>/ so that the replay keeps checking them.
