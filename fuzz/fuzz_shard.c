@@ -1,6 +1,7 @@
-/* libFuzzer target for the token-shard validator (fg_shard_check). Properties: no crash; on
- * success the header's count matches the size exactly and every token is below the vocabulary;
- * the answer does not depend on anything but the bytes (checked twice). */
+/* libFuzzer target for the token-shard validator (fg_shard_check), both variants (uint16 and
+ * uint32 ids). Properties: no crash; on success the header names a known width, its count
+ * matches the size exactly and every token is below the vocabulary; the answer does not depend
+ * on anything but the bytes (checked twice). */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -20,7 +21,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (st != FG_OK)
         return 0;
-    if (n != n2 || maxv != maxv2 || FG_SHARD_HEADER_BYTES + 2 * n != size || maxv >= vocab)
+    int width = fg_shard_token_bytes(data, size);
+    if (width != 2 && width != 4)
+        abort();
+    if (n != n2 || maxv != maxv2 || FG_SHARD_HEADER_BYTES + (size_t)width * n != size ||
+        maxv >= vocab)
         abort();
     return 0;
 }

@@ -777,7 +777,7 @@ expect_rc 0
 expect_no_crash
 finish
 
-begin "15q prepare: a vocabulary over 65,535 ids is refused (uint32 shards are not built yet)"
+begin "15q prepare: a vocabulary over 65,535 ids gives uint32 shards that train reads"
 # 40,000 random 12-letter words: enough distinct pairs for 66,000 tokens
 awk 'BEGIN { srand(1); for (i = 0; i < 40000; i++) { w = "";
      for (j = 0; j < 12; j++) w = w sprintf("%c", 97 + int(rand() * 26)); printf "%s ", w } }' \
@@ -786,9 +786,27 @@ run "$FRUGAL" tokenizer train --vocab-size 66000 --min-count 1 -o "$W/tok66k.jso
     "$W/words.txt"
 expect_rc 0
 OUT=$W/p15q
-run "$FRUGAL" prepare -o "$OUT" --tokenizer "$W/tok66k.json" "$W/in.txt"
-expect_error 1 "$W/tok66k.json" "66000 ids" "uint32"
-expect_empty_dir "$OUT"
+run "$FRUGAL" prepare -o "$OUT" --tokenizer "$W/tok66k.json" "$W/words.txt"
+expect_rc 0
+expect_no_crash
+hdr=$(od -An -td4 -N 8 "$OUT/train.bin" 2>/dev/null | tr -s ' ' | sed 's/^ //')
+[ "$hdr" = "20240801 7" ] || fail_because "train.bin header is '$hdr', not llm.c's uint32 layout (20240801 7)"
+n=$(tokens_in "$OUT/train.bin")
+[ "$(wc -c <"$OUT/train.bin")" -eq $((1024 + 4 * n)) ] || fail_because "train.bin is not 1024 + 4 x $n bytes"
+# the ids are those of frugal tokenizer encode (uint32, with <|endoftext|> first), cut in two
+run "$FRUGAL" tokenizer encode --tokenizer "$W/tok66k.json" --format bin --eot -o "$W/ids66k.bin" \
+    --quiet "$W/words.txt"
+expect_rc 0
+cat <(tail -c +1025 "$OUT/train.bin") <(tail -c +1025 "$OUT/val.bin") | cmp -s - "$W/ids66k.bin" ||
+    fail_because "the shards' ids differ from frugal tokenizer encode --format bin"
+max=$(od -An -tu4 -v -j 1024 "$OUT/train.bin" | tr -s ' ' '\n' | sort -n | tail -n 1)
+[ "${max:-0}" -gt 65535 ] || fail_because "no id above 65,535 in train.bin (largest $max)"
+run "$FRUGAL" train --data "$OUT/train.bin" --val "$OUT/val.bin" --vocab-size 66000 "${TINY[@]}" \
+    --steps 2 --eval-batches 1 --quiet
+expect_rc 0
+expect_no_crash
+run "$FRUGAL" train --data "$OUT/train.bin" --vocab-size 60000 "${TINY[@]}" --steps 2 --quiet
+expect_error 1 "$OUT/train.bin" "outside the vocabulary of 60000"
 finish
 
 echo "$PASS passed, $FAILN failed"

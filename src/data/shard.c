@@ -1,5 +1,6 @@
-/* Token shards (the llm.c layout) and the random-window loader. Files are memory-mapped and
- * checked once on open: header, size, and every token below the vocabulary. */
+/* Token shards (the llm.c layout, uint16 or uint32 ids) and the random-window loader. Files are
+ * memory-mapped and checked once on open: header, size, and every token below the vocabulary;
+ * after that, ids are read through fg_shard_token, which handles both widths. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +18,39 @@ static int32_t rd_i32(const unsigned char *p)
                      (uint32_t)p[3] << 24);
 }
 
+int fg_shard_token_bytes(const void *buf, size_t len)
+{
+    const unsigned char *b = buf;
+    if (!b || len < 12)
+        return 0;
+    int32_t magic = rd_i32(b), version = rd_i32(b + 4);
+    if (magic == FG_SHARD_MAGIC && version == FG_SHARD_VERSION_U16)
+        return 2;
+    if (magic == FG_SHARD_MAGIC_U32 && version == FG_SHARD_VERSION_U32)
+        return 4;
+    return 0;
+}
+
+int fg_shard_token_bytes_for_vocab(size_t n_vocab)
+{
+    return n_vocab <= FG_SHARD_U16_MAX_VOCAB ? 2 : 4;
+}
+
+fg_status fg_shard_header(void *hdr, size_t n_tokens, int token_bytes)
+{
+    if (n_tokens > INT32_MAX || (token_bytes != 2 && token_bytes != 4))
+        return FG_ERR_INVALID_ARG;
+    unsigned char *b = hdr;
+    memset(b, 0, FG_SHARD_HEADER_BYTES);
+    uint32_t h[3] = { token_bytes == 2 ? FG_SHARD_MAGIC : FG_SHARD_MAGIC_U32,
+                      token_bytes == 2 ? FG_SHARD_VERSION_U16 : FG_SHARD_VERSION_U32,
+                      (uint32_t)n_tokens };
+    for (int i = 0; i < 3; i++)
+        for (int k = 0; k < 4; k++)
+            b[4 * i + k] = (unsigned char)(h[i] >> (8 * k));
+    return FG_OK;
+}
+
 fg_status fg_shard_check(const void *buf, size_t len, int vocab_size, size_t *n_tokens,
                          int *max_token, char *errmsg, size_t errmsg_len)
 {
@@ -29,42 +63,57 @@ fg_status fg_shard_check(const void *buf, size_t len, int vocab_size, size_t *n_
         return FG_ERR_FORMAT;
     }
     int32_t magic = rd_i32(b), version = rd_i32(b + 4), count = rd_i32(b + 8);
-    if (magic != FG_SHARD_MAGIC) {
+    if (magic != FG_SHARD_MAGIC && magic != FG_SHARD_MAGIC_U32) {
         snprintf(errmsg, errmsg_len,
-                 "has magic %d, not %d: not an llm.c token shard (make one with `frugal "
-                 "prepare`)",
-                 (int)magic, FG_SHARD_MAGIC);
+                 "has magic %d, not %d (uint16 tokens) or %d (uint32 tokens): not an llm.c "
+                 "token shard (make one with `frugal prepare`)",
+                 (int)magic, FG_SHARD_MAGIC, FG_SHARD_MAGIC_U32);
         return FG_ERR_FORMAT;
     }
-    if (version != FG_SHARD_VERSION_U16) {
-        snprintf(errmsg, errmsg_len, "has version %d; this build reads version %d (uint16 tokens)",
-                 (int)version, FG_SHARD_VERSION_U16);
+    int width = fg_shard_token_bytes(b, len);
+    if (width == 0) {
+        int want = magic == FG_SHARD_MAGIC ? FG_SHARD_VERSION_U16 : FG_SHARD_VERSION_U32;
+        snprintf(errmsg, errmsg_len,
+                 "has magic %d with version %d; this build reads version %d with that magic "
+                 "(%s tokens)",
+                 (int)magic, (int)version, want,
+                 want == FG_SHARD_VERSION_U16 ? "uint16" : "uint32");
         return FG_ERR_FORMAT;
     }
-    if (count < 0 || (size_t)count * 2 != len - FG_SHARD_HEADER_BYTES) {
+    size_t body = len - FG_SHARD_HEADER_BYTES;
+    if (count < 0 || body % (size_t)width != 0 || (size_t)count != body / (size_t)width) {
         snprintf(errmsg, errmsg_len,
-                 "header says %d tokens (%lld bytes) but the file holds %zu token bytes: "
-                 "truncated or corrupt",
-                 (int)count, (long long)count * 2, len - FG_SHARD_HEADER_BYTES);
+                 "header says %d tokens (%lld bytes of uint%d) but the file holds %zu token "
+                 "bytes: truncated or corrupt",
+                 (int)count, (long long)count * width, 8 * width, body);
         return FG_ERR_FORMAT;
     }
     const unsigned char *t = b + FG_SHARD_HEADER_BYTES;
-    int maxv = -1;
+    int64_t maxv = -1;
     for (size_t i = 0; i < (size_t)count; i++) {
-        int v = t[2 * i] | t[2 * i + 1] << 8;
+        const unsigned char *p = t + i * (size_t)width;
+        int64_t v = (int64_t)((uint32_t)p[0] | (uint32_t)p[1] << 8);
+        if (width == 4)
+            v |= (int64_t)((uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
         if (v > maxv)
             maxv = v;
-        if (vocab_size > 0 && v >= vocab_size) {
-            snprintf(errmsg, errmsg_len,
-                     "token %zu has id %d, outside the vocabulary of %d (shard made with a "
-                     "different tokenizer? set --vocab-size or re-prepare the data)",
-                     i, v, vocab_size);
+        if (v > INT32_MAX || (vocab_size > 0 && v >= vocab_size)) {
+            if (vocab_size > 0)
+                snprintf(errmsg, errmsg_len,
+                         "token %zu has id %lld, outside the vocabulary of %d (shard made with a "
+                         "different tokenizer? set --vocab-size or re-prepare the data)",
+                         i, (long long)v, vocab_size);
+            else
+                snprintf(errmsg, errmsg_len,
+                         "token %zu has id %lld, above the largest id frugal reads (2^31 - 1): "
+                         "corrupt",
+                         i, (long long)v);
             return FG_ERR_FORMAT;
         }
     }
     *n_tokens = (size_t)count;
     if (max_token)
-        *max_token = maxv;
+        *max_token = (int)maxv;
     return FG_OK;
 }
 
@@ -109,10 +158,11 @@ fg_status fg_shard_open(struct fg_shard *s, const char *path, int vocab_size, ch
     s->map = map;
     s->map_len = len;
     s->mapped = 1;
-    s->tokens = (const uint16_t *)((const char *)map + FG_SHARD_HEADER_BYTES);
+    s->tokens = (const char *)map + FG_SHARD_HEADER_BYTES;
     s->n_tokens = n;
+    s->token_bytes = fg_shard_token_bytes(map, len);
     s->max_token = maxv;
-    s->crc32c = fg_crc32c(0, s->tokens, n * 2);
+    s->crc32c = fg_crc32c(0, s->tokens, n * (size_t)s->token_bytes);
     return FG_OK;
 }
 
@@ -132,11 +182,7 @@ fg_status fg_shard_write(const char *path, const uint16_t *tokens, size_t n, cha
         return FG_ERR_INVALID_ARG;
     }
     unsigned char hdr[FG_SHARD_HEADER_BYTES];
-    memset(hdr, 0, sizeof hdr);
-    int32_t h[3] = { FG_SHARD_MAGIC, FG_SHARD_VERSION_U16, (int32_t)n };
-    for (int i = 0; i < 3; i++)
-        for (int k = 0; k < 4; k++)
-            hdr[4 * i + k] = (unsigned char)((uint32_t)h[i] >> (8 * k));
+    fg_shard_header(hdr, n, 2);
     struct fg_atomic_file f;
     FG_TRY(fg_atomic_open(&f, path, errmsg, errmsg_len));
     fg_status st = fg_atomic_write(&f, hdr, sizeof hdr, errmsg, errmsg_len);
@@ -181,10 +227,9 @@ void fg_loader_next(struct fg_loader *l, int32_t *inputs, int32_t *targets)
     size_t T = l->T, n_start = l->shard->n_tokens - T; /* starts in [0, n - T - 1] */
     for (size_t b = 0; b < l->B; b++) {
         size_t s = (size_t)fg_rng_below(&l->rng, n_start);
-        const uint16_t *p = l->shard->tokens + s;
         for (size_t t = 0; t < T; t++) {
-            inputs[b * T + t] = p[t];
-            targets[b * T + t] = p[t + 1];
+            inputs[b * T + t] = (int32_t)fg_shard_token(l->shard, s + t);
+            targets[b * T + t] = (int32_t)fg_shard_token(l->shard, s + t + 1);
         }
     }
     l->n_batches++;
@@ -198,10 +243,9 @@ int fg_shard_window(const struct fg_shard *s, size_t k, size_t B, size_t T, int3
     size_t start = k * B * T;
     if (start + B * T + 1 > s->n_tokens)
         return 0;
-    const uint16_t *p = s->tokens + start;
     for (size_t i = 0; i < B * T; i++) {
-        inputs[i] = p[i];
-        targets[i] = p[i + 1];
+        inputs[i] = (int32_t)fg_shard_token(s, start + i);
+        targets[i] = (int32_t)fg_shard_token(s, start + i + 1);
     }
     return 1;
 }

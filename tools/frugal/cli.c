@@ -190,7 +190,7 @@ int cli_default_vocab_dir(char *dir, size_t n)
 
 /* Load the tokenizer that the flags name. Prints a one-line error and returns its exit code. */
 int cli_load_tokenizer(const char *cmd, const struct cli_vocab *v, int n_threads,
-                          struct fg_tokenizer **out)
+                       struct fg_tokenizer **out)
 {
     char dir[4096] = ".", enc[4200], bpe[4200], err[4400];
     struct fg_tokenizer_params p = fg_tokenizer_params_default();

@@ -64,8 +64,8 @@ static int open_tokenizer(const char *cmd, const char *name, const char *vocab,
     if (!strcmp(name, "gpt2"))
         v.dir = vocab;
     else if (vocab) {
-        fprintf(stderr, "frugal %s: --vocab goes with --tokenizer gpt2, not with a tokenizer.json\n",
-                cmd);
+        fprintf(stderr,
+                "frugal %s: --vocab goes with --tokenizer gpt2, not with a tokenizer.json\n", cmd);
         return EXIT_USAGE;
     } else
         v.json = name;
@@ -106,14 +106,14 @@ int cmd_eval(int argc, char **argv)
     };
     const char *pos[1];
     int n_pos;
-    int rc = cli_parse(argc, argv, 2, o, sizeof o / sizeof o[0], "eval",
-                       "--ckpt FILE --data FILE [options]",
-                       "Mean next-token loss of a checkpoint over consecutive windows of a shard,\n"
-                       "with perplexity, bits per token and bits per byte of text: for a byte-level\n"
-                       "vocabulary directly; otherwise with --tokenizer, from the bytes the scored\n"
-                       "tokens decode to (<|endoftext|> counts as 0 bytes, so the figure errs\n"
-                       "high).",
-                       pos, 0, &n_pos);
+    int rc = cli_parse(
+        argc, argv, 2, o, sizeof o / sizeof o[0], "eval", "--ckpt FILE --data FILE [options]",
+        "Mean next-token loss of a checkpoint over consecutive windows of a shard,\n"
+        "with perplexity, bits per token and bits per byte of text: for a byte-level\n"
+        "vocabulary directly; otherwise with --tokenizer, from the bytes the scored\n"
+        "tokens decode to (<|endoftext|> counts as 0 bytes, so the figure errs\n"
+        "high).",
+        pos, 0, &n_pos);
     if (rc)
         return rc < 0 ? EXIT_OK : rc;
     if (!ckpt || !data) {
@@ -178,8 +178,8 @@ int cmd_eval(int argc, char **argv)
     }
     double bpt = loss / log(2.0);
     double bpb = m->cfg.vocab_size == 256 && !tok ? bpt
-                 : text_bytes ? bpt * (double)n / (double)text_bytes
-                              : -1.0;
+                 : text_bytes                     ? bpt * (double)n / (double)text_bytes
+                                                  : -1.0;
     if (json) {
         printf("{\"loss\":%.6f,\"perplexity\":%.4f,\"bits_per_token\":%.6f,", loss, exp(loss), bpt);
         if (bpb >= 0)
@@ -236,16 +236,16 @@ int cmd_sample(int argc, char **argv)
     };
     const char *pos[1];
     int n_pos;
-    int rc = cli_parse(argc, argv, 2, o, sizeof o / sizeof o[0], "sample",
-                       "--ckpt FILE [--prompt TEXT] [options]",
-                       "Generate a continuation of the prompt, one token at a time (temperature\n"
-                       "and top-k sampling). A byte-level model prints bytes; a model trained on BPE\n"
-                       "tokens prints text with --tokenizer (the one its data was prepared with;\n"
-                       "<|endoftext|> prints as a blank line), ids without it.\n\n"
-                       "example:\n"
-                       "  frugal sample --ckpt runs/austen/ckpt_002100.safetensors \\\n"
-                       "      --tokenizer runs/austen/tokenizer.json --prompt \"It is a truth\"",
-                       pos, 0, &n_pos);
+    int rc = cli_parse(
+        argc, argv, 2, o, sizeof o / sizeof o[0], "sample", "--ckpt FILE [--prompt TEXT] [options]",
+        "Generate a continuation of the prompt, one token at a time (temperature\n"
+        "and top-k sampling). A byte-level model prints bytes; a model trained on BPE\n"
+        "tokens prints text with --tokenizer (the one its data was prepared with;\n"
+        "<|endoftext|> prints as a blank line), ids without it.\n\n"
+        "example:\n"
+        "  frugal sample --ckpt runs/austen/ckpt_002100.safetensors \\\n"
+        "      --tokenizer runs/austen/tokenizer.json --prompt \"It is a truth\"",
+        pos, 0, &n_pos);
     if (rc)
         return rc < 0 ? EXIT_OK : rc;
     if (!ckpt) {

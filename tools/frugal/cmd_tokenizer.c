@@ -35,8 +35,9 @@ static const char FORMATS_HELP[] =
     "  shard  an llm.c token shard, what frugal train --data reads: a 1024-byte header of\n"
     "         256 little-endian int32 (20240520, version 1, token count, then zeros) and\n"
     "         one little-endian uint16 per id; every file starts with <|endoftext|> (50256\n"
-    "         in GPT-2's vocabulary) unless encode is given --no-eot\n";
-
+    "         in GPT-2's vocabulary) unless encode is given --no-eot; decode also reads\n"
+    "         the uint32 variant (20240801, version 7) that frugal prepare writes for\n"
+    "         vocabularies over 65,535 ids\n";
 
 /* ---- input and output --------------------------------------------------------------------- */
 
@@ -255,8 +256,9 @@ static int emit_ids(struct enc_job *j, const char *name, const uint32_t *ids, si
             uint32_t id = j->eot ? (i ? ids[i - 1] : eot) : ids[i];
             if (id > 65535) {
                 fprintf(stderr,
-                        "frugal %s: %s: token id %u does not fit a shard's 16 bits (use --format "
-                        "bin for vocabularies over 65536 tokens)\n",
+                        "frugal %s: %s: token id %u does not fit a uint16 shard (for vocabularies "
+                        "over 65,536 tokens use frugal prepare, which writes uint32 shards, or "
+                        "--format bin)\n",
                         j->cmd, name, id);
                 return EXIT_FAIL;
             }
@@ -595,7 +597,8 @@ static int parse_ids_text(const char *cmd, const char *name, const uint8_t *s, s
 static int parse_ids_binary(const char *cmd, const char *name, const uint8_t *s, size_t len,
                             enum fmt f, size_t n_vocab, struct vec *ids)
 {
-    size_t n, width = f == FMT_BIN ? 4 : 2, off = f == FMT_BIN ? 0 : FG_SHARD_HEADER_BYTES;
+    size_t n, width = f == FMT_BIN ? 4 : (size_t)fg_shard_token_bytes(s, len),
+              off = f == FMT_BIN ? 0 : FG_SHARD_HEADER_BYTES;
     if (f == FMT_SHARD) {
         char err[512];
         int max_tok;
