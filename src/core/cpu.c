@@ -2,6 +2,7 @@
  * facts (cores, peak RSS) and a monotonic clock. */
 #define _GNU_SOURCE
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -53,7 +54,15 @@ static enum fg_isa detect(void)
 
 enum fg_isa fg_cpu_isa(void)
 {
-    enum fg_isa best = detect();
+    /* cpuid is cheap on bare metal but traps to the hypervisor in a VM (microseconds), so
+     * the hardware answer is computed once; FG_ISA is still read on every call */
+    static atomic_int detected = -1;
+    int d = atomic_load_explicit(&detected, memory_order_relaxed);
+    if (d < 0) {
+        d = (int)detect();
+        atomic_store_explicit(&detected, d, memory_order_relaxed);
+    }
+    enum fg_isa best = (enum fg_isa)d;
     const char *env = getenv("FG_ISA");
     if (env) {
         enum fg_isa want = best;

@@ -7,10 +7,6 @@
 #include "frugal/core.h"
 #include "frugal/dedup.h"
 
-__extension__ typedef unsigned __int128 u128;
-
-#define MERSENNE61 ((UINT64_C(1) << 61) - 1)
-
 struct fg_dedup_params fg_dedup_params_default(void)
 {
     struct fg_dedup_params p = { 1, 1, 0, 5, 14, 8, 0.7, 0x5eed, 1 };
@@ -83,7 +79,10 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-size_t fg_dedup_shingles(const char *doc, size_t len, int shingle, uint64_t *out, size_t cap)
+/* The hashes of the document's shingles in text order, repeats included (MinHash needs no
+ * more: the minimum over a multiset is the minimum over its set); returns how many there are
+ * (only cap are written). */
+static size_t shingles_raw(const char *doc, size_t len, int shingle, uint64_t *out, size_t cap)
 {
     const unsigned char *s = (const unsigned char *)doc;
     uint64_t ring[64];
@@ -116,6 +115,12 @@ size_t fg_dedup_shingles(const char *doc, size_t len, int shingle, uint64_t *out
             out[n] = sh;
         n++;
     }
+    return n;
+}
+
+size_t fg_dedup_shingles(const char *doc, size_t len, int shingle, uint64_t *out, size_t cap)
+{
+    size_t n = shingles_raw(doc, len, shingle, out, cap);
     if (n > cap)
         return n;
     if (n < 2)
@@ -187,10 +192,12 @@ static fg_status bad(char *err, size_t errlen, const char *msg)
 }
 
 /* shingle set of one document into a growing buffer */
-static fg_status shingle_set(const char *doc, size_t len, int k, uint64_t **buf, size_t *cap,
-                             size_t *n)
+static fg_status shingle_set(const char *doc, size_t len, int k, int raw, uint64_t **buf,
+                             size_t *cap, size_t *n)
 {
-    size_t m = fg_dedup_shingles(doc, len, k, *buf, *cap);
+    size_t (*get)(const char *, size_t, int, uint64_t *, size_t) =
+        raw ? shingles_raw : fg_dedup_shingles;
+    size_t m = get(doc, len, k, *buf, *cap);
     if (m > *cap) {
         size_t c = m + m / 2 + 16;
         uint64_t *nb = realloc(*buf, c * sizeof **buf);
@@ -198,19 +205,48 @@ static fg_status shingle_set(const char *doc, size_t len, int k, uint64_t **buf,
             return FG_ERR_NOMEM;
         *buf = nb;
         *cap = c;
-        m = fg_dedup_shingles(doc, len, k, *buf, *cap);
+        m = get(doc, len, k, *buf, *cap);
     }
     *n = m;
     return FG_OK;
 }
 
+/* mins[h] = min over the shingles x of hash h: the high 32 bits of pa[h] * x32 + pb[h]
+ * (mod 2^64), x32 the 32-bit fold of x: Dietzfelbinger's multiply-add-shift, a 2-independent
+ * family on 32-bit keys. One multiply per hash; the loop over h vectorizes (the AVX-512 copy
+ * has 64-bit vector multiplies, AVX512DQ, and computes the same values). */
+#define MINHASH_BODY                                            \
+    for (size_t j = 0; j < n; j++) {                            \
+        uint64_t x = (uint32_t)(sh[j] ^ (sh[j] >> 32));         \
+        for (size_t h = 0; h < H; h++) {                        \
+            uint32_t r = (uint32_t)((pa[h] * x + pb[h]) >> 32); \
+            mins[h] = r < mins[h] ? r : mins[h];                \
+        }                                                       \
+    }
+
+static void minhash(uint32_t *restrict mins, const uint64_t *restrict pa,
+                    const uint64_t *restrict pb, size_t H, const uint64_t *sh, size_t n)
+{
+    MINHASH_BODY
+}
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx512f,avx512dq,avx512vl"))) static void
+minhash_avx512(uint32_t *restrict mins, const uint64_t *restrict pa, const uint64_t *restrict pb,
+               size_t H, const uint64_t *sh, size_t n)
+{
+    MINHASH_BODY
+}
+#else
+#    define minhash_avx512 minhash
+#endif
+
 /* MinHash band keys of document i: keys[b] for b < bands (0 when the document has no word) */
 static fg_status band_keys(const char *doc, size_t len, const struct fg_dedup_params *p,
                            const uint64_t *pa, const uint64_t *pb, uint64_t *keys, uint64_t **buf,
-                           size_t *cap, uint64_t *mins)
+                           size_t *cap, uint32_t *mins, int avx512)
 {
     size_t n;
-    fg_status st = shingle_set(doc, len, p->shingle, buf, cap, &n);
+    fg_status st = shingle_set(doc, len, p->shingle, 1, buf, cap, &n);
     if (st != FG_OK)
         return st;
     size_t H = (size_t)p->bands * (size_t)p->rows;
@@ -219,19 +255,11 @@ static fg_status band_keys(const char *doc, size_t len, const struct fg_dedup_pa
         return FG_OK;
     }
     for (size_t h = 0; h < H; h++)
-        mins[h] = UINT64_MAX;
-    for (size_t j = 0; j < n; j++) {
-        uint64_t x = (*buf)[j] % MERSENNE61;
-        for (size_t h = 0; h < H; h++) {
-            u128 v = (u128)pa[h] * x + pb[h];
-            uint64_t r = (uint64_t)(v & MERSENNE61) + (uint64_t)(v >> 61);
-            r = (r & MERSENNE61) + (r >> 61);
-            if (r >= MERSENNE61)
-                r -= MERSENNE61;
-            if (r < mins[h])
-                mins[h] = r;
-        }
-    }
+        mins[h] = UINT32_MAX;
+    if (avx512)
+        minhash_avx512(mins, pa, pb, H, *buf, n);
+    else
+        minhash(mins, pa, pb, H, *buf, n);
     for (int b = 0; b < p->bands; b++) {
         uint64_t k = mix64((uint64_t)b + 1);
         for (int r = 0; r < p->rows; r++)
@@ -315,15 +343,16 @@ fg_status fg_dedup(const char *const *docs, const size_t *lens, size_t n,
         struct fg_rng rng;
         fg_rng_seed(&rng, p->seed);
         for (size_t h = 0; h < H; h++) {
-            pa[h] = 1 + fg_rng_below(&rng, MERSENNE61 - 1);
-            pb[h] = fg_rng_below(&rng, MERSENNE61);
+            pa[h] = fg_rng_u64(&rng);
+            pb[h] = fg_rng_u64(&rng);
         }
         long nl = (long)n;
-        int failed = 0;
+        int failed = 0, avx512 = fg_cpu_isa() >= FG_ISA_AVX512; /* cpuid: once, not per document */
 #pragma omp parallel num_threads(p->n_threads > 0 ? p->n_threads : 1) default(none) \
-    shared(docs, lens, nl, p, pa, pb, keys, out, B, H, failed)
+    shared(docs, lens, nl, p, pa, pb, keys, out, B, H, failed, avx512)
         {
-            uint64_t *buf = NULL, *mins = malloc(H * sizeof *mins);
+            uint64_t *buf = NULL;
+            uint32_t *mins = malloc(H * sizeof *mins);
             size_t cap = 0;
             if (!mins) {
 #pragma omp atomic write
@@ -335,8 +364,8 @@ fg_status fg_dedup(const char *const *docs, const size_t *lens, size_t n,
                     memset(keys + (size_t)i * B, 0, B * sizeof *keys);
                     continue;
                 }
-                if (band_keys(docs[i], lens[i], p, pa, pb, keys + (size_t)i * B, &buf, &cap,
-                              mins) != FG_OK) {
+                if (band_keys(docs[i], lens[i], p, pa, pb, keys + (size_t)i * B, &buf, &cap, mins,
+                              avx512) != FG_OK) {
 #pragma omp atomic write
                     failed = 1;
                 }
@@ -376,11 +405,11 @@ fg_status fg_dedup(const char *const *docs, const size_t *lens, size_t n,
                         break; /* already one cluster */
                     s.candidates++;
                     if (cached_a != x) {
-                        st = shingle_set(docs[x], lens[x], p->shingle, &sa, &ca, &na);
+                        st = shingle_set(docs[x], lens[x], p->shingle, 0, &sa, &ca, &na);
                         cached_a = x;
                     }
                     if (st == FG_OK)
-                        st = shingle_set(docs[y], lens[y], p->shingle, &sb, &cb, &nb);
+                        st = shingle_set(docs[y], lens[y], p->shingle, 0, &sb, &cb, &nb);
                     if (st != FG_OK) {
                         cached_a = SIZE_MAX;
                         break;
