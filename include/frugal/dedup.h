@@ -11,8 +11,16 @@
  *          removes anything. Verified pairs are joined by union-find; each cluster keeps its
  *          first document.
  * A pair of documents with Jaccard similarity s becomes a candidate with probability
- * 1 - (1 - s^rows)^bands (the LSH S-curve). With the defaults, 14 bands of 8 rows, its
- * midpoint (1/14)^(1/8) is 0.72; P = 0.56 at s = 0.7, 0.92 at 0.8, 0.9998 at 0.9.
+ * 1 - (1 - s^rows)^bands (the LSH S-curve). The defaults are 5-word shingles, 50 bands of 3
+ * rows (150 MinHash values) and a verified threshold of 0.35: the S-curve's midpoint
+ * (1/50)^(1/3) is 0.27, and P = 0.33 at s = 0.2, 0.75 at 0.3, 0.89 at 0.35, 0.96 at 0.4, 0.9987
+ * at 0.5. They were chosen on the planted benchmark (scripts/bench_dedup_quality.sh): copies
+ * with 10% of their words substituted have 5-word Jaccard 0.38-0.48, which datatrove's 14 x 8
+ * (midpoint 0.72; P = 0.56 at 0.7, 0.92 at 0.8) and threshold 0.7 never reach; with these
+ * defaults every planted copy type is found (recall 1.0, precision 1.0), at about half the
+ * speed of 14 x 8 (BENCHMARKS.md). For FineWeb's behaviour give bands 14, rows 8, threshold
+ * 0.7. MinHash value h of a shingle is the high 32 bits of a_h x + b_h mod 2^64 for the
+ * shingle hash's 32-bit fold x (Dietzfelbinger's multiply-add-shift, 2-independent).
  *
  * Memory: 16 bytes per document for the exact stage; for the near stage bands x 8 bytes of
  * band keys per document plus the shingle sets of one candidate pair at a time, never all the
@@ -35,8 +43,8 @@ struct fg_dedup_params {
     int near;         /* 1: run the near-duplicate stage */
     int casefold;     /* 1: ASCII case folding in the exact stage (the near stage always folds) */
     int shingle;      /* words per shingle (5) */
-    int bands, rows;  /* LSH: bands x rows MinHash values (14 x 8) */
-    double threshold; /* a verified near duplicate has Jaccard >= threshold (0.7) */
+    int bands, rows;  /* LSH: bands x rows MinHash values (50 x 3) */
+    double threshold; /* a verified near duplicate has Jaccard >= threshold (0.35) */
     uint64_t seed;    /* MinHash permutations */
     int n_threads;
 };

@@ -9,7 +9,7 @@
 
 struct fg_dedup_params fg_dedup_params_default(void)
 {
-    struct fg_dedup_params p = { 1, 1, 0, 5, 14, 8, 0.7, 0x5eed, 1 };
+    struct fg_dedup_params p = { 1, 1, 0, 5, 50, 3, 0.35, 0x5eed, 1 }; /* see dedup.h */
     return p;
 }
 
@@ -174,6 +174,32 @@ struct keyed {
     size_t doc;
 };
 
+/* Stable LSD radix sort of a[0..m) by k0 (16-bit digits, tmp holds m entries): equal keys
+ * keep their order, so entries filled in document order stay in document order; count holds
+ * 2^16 entries. Replaces a
+ * comparison sort that took half of the near stage on a 30 MB corpus. */
+static void radix_sort_k0(struct keyed *a, struct keyed *tmp, size_t m, size_t *count)
+{
+    struct keyed *src = a, *dst = tmp;
+    for (int shift = 0; shift < 64; shift += 16) {
+        memset(count, 0, ((size_t)1 << 16) * sizeof *count);
+        for (size_t i = 0; i < m; i++)
+            count[(src[i].k0 >> shift) & 0xffff]++;
+        size_t sum = 0;
+        for (size_t d = 0; d < (1u << 16); d++) {
+            size_t c = count[d];
+            count[d] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < m; i++)
+            dst[count[(src[i].k0 >> shift) & 0xffff]++] = src[i];
+        struct keyed *t = src;
+        src = dst;
+        dst = t;
+    }
+    /* four passes: the result is back in a */
+}
+
 static int cmp_keyed(const void *pa, const void *pb)
 {
     const struct keyed *a = pa, *b = pb;
@@ -291,7 +317,8 @@ fg_status fg_dedup(const char *const *docs, const size_t *lens, size_t n,
         s.bytes_in += lens[i];
     }
     fg_status st = FG_OK;
-    struct keyed *kv = NULL;
+    struct keyed *kv = NULL, *kv_tmp = NULL;
+    size_t *count = NULL;
     size_t *parent = NULL;
     uint64_t *keys = NULL, *pa = NULL, *pb = NULL;
 
@@ -336,7 +363,9 @@ fg_status fg_dedup(const char *const *docs, const size_t *lens, size_t n,
         pb = malloc(H * sizeof *pb);
         parent = malloc(n * sizeof *parent);
         kv = malloc(n * sizeof *kv);
-        if (!keys || !pa || !pb || !parent || !kv) {
+        kv_tmp = malloc(n * sizeof *kv_tmp);
+        count = malloc(((size_t)1 << 16) * sizeof *count);
+        if (!keys || !pa || !pb || !parent || !kv || !kv_tmp || !count) {
             st = FG_ERR_NOMEM;
             goto done;
         }
@@ -390,7 +419,7 @@ fg_status fg_dedup(const char *const *docs, const size_t *lens, size_t n,
                     kv[m].doc = i;
                     m++;
                 }
-            qsort(kv, m, sizeof *kv, cmp_keyed);
+            radix_sort_k0(kv, kv_tmp, m, count);
             for (size_t i = 1, first = 0; i < m && st == FG_OK; i++) {
                 if (kv[i].k0 != kv[i - 1].k0)
                     first = i;
@@ -455,6 +484,8 @@ fg_status fg_dedup(const char *const *docs, const size_t *lens, size_t n,
         }
 done:
     free(kv);
+    free(kv_tmp);
+    free(count);
     free(keys);
     free(pa);
     free(pb);

@@ -31,6 +31,7 @@
 #include "cli.h"
 #include "frugal/core.h"
 #include "frugal/data.h"
+#include "frugal/dedup.h"
 #include "frugal/tokenizer.h"
 #include "prepare.h"
 
@@ -123,13 +124,15 @@ void prep_memory_stop(struct prep *P)
 /* Heap bytes per document: what lives through the whole run, struct doc (80), the kept list
  * (8), the token offsets (8) and the split's pieces (24), plus the largest of the stages'
  * transient arrays: the dedup library's output, pointers and lengths (40) and, inside it, 24
- * for exact alone or bands x 8 + 32 for near (band keys, union-find parents, a sort entry);
+ * for exact alone or bands x 8 + 56 for near (band keys, union-find parents, a sort entry and
+ * its radix-sort copy);
  * records' hashes, status and sort entry (57); substr's pointers and lengths (16; its suffix
  * array counts per token). Measured with 200,000 one-line documents at the defaults: 280
- * bytes per document above the process's baseline, against 304 here. */
+ * bytes per document above the process's baseline with 14 bands, against 328 here (616 with
+ * the 50-band default). */
 size_t prep_bytes_per_doc(const struct prep *P)
 {
-    size_t dedup = P->dedup_near ? 40 + 8 * (size_t)P->o.bands + 32 : P->dedup_exact ? 40 + 24 : 0;
+    size_t dedup = P->dedup_near ? 40 + 8 * (size_t)P->o.bands + 56 : P->dedup_exact ? 40 + 24 : 0;
     size_t stage = dedup;
     if (P->dedup_records && 57 > stage)
         stage = 57;
@@ -567,8 +570,8 @@ static const char ABOUT[] =
     "\n"
     "memory: inputs are memory-mapped, and decoded text and token ids are spooled to\n"
     "files in DIR that are unlinked at once, so inputs larger than RAM work (every\n"
-    "stage but substr). The heap holds per-document metadata: at most 192 + 8 x\n"
-    "bands bytes per document with near dedup on (304 at the defaults), 184 with\n"
+    "stage but substr). The heap holds per-document metadata: at most 216 + 8 x\n"
+    "bands bytes per document with near dedup on (616 at the defaults), 184 with\n"
     "exact alone, plus up to about 50 MB of fixed buffers with BPE (8 MB of text and\n"
     "its ids per batch) and the largest record being parsed. substr holds every\n"
     "token id: about 10 bytes per token more with GPT-2 (include/frugal/substr.h).\n"
@@ -589,10 +592,10 @@ int cmd_prepare(int argc, char **argv)
                              .dedup = "exact,near",
                              .split = "hash",
                              .val_fraction = 0.1,
-                             .near_threshold = 0.7,
-                             .shingle = 5,
-                             .bands = 14,
-                             .rows = 8,
+                             .near_threshold = fg_dedup_params_default().threshold,
+                             .shingle = fg_dedup_params_default().shingle,
+                             .bands = fg_dedup_params_default().bands,
+                             .rows = fg_dedup_params_default().rows,
                              .threads = fg_cpu_count(),
                              .substr_min = 50 };
     struct opt opts[] = {
@@ -618,11 +621,13 @@ int cmd_prepare(int argc, char **argv)
         { "--record-key", OPT_STR, &o->record_key, "F,...",
           "records: equal key fields + equal shared fields are duplicates", 0, 0, 0, 0 },
         { "--near-threshold", OPT_DOUBLE, &o->near_threshold, "J",
-          "near duplicates: verified Jaccard similarity at least J, 0 < J <= 1 [0.7]", 0, 1, 0, 0 },
+          "near duplicates: verified Jaccard similarity at least J, 0 < J <= 1 [0.35]", 0, 1, 0,
+          0 },
         { "--shingle", OPT_INT, &o->shingle, "N", "near: words per shingle, 1..64 [5]", 1, 0, 0,
           0 },
-        { "--bands", OPT_INT, &o->bands, "B", "near: LSH bands [14]", 1, 0, 0, 0 },
-        { "--rows", OPT_INT, &o->rows, "R", "near: MinHash values per band [8]", 1, 0, 0, 0 },
+        { "--bands", OPT_INT, &o->bands, "B",
+          "near: LSH bands [50] (FineWeb: 14 bands x 8 rows, J 0.7)", 1, 0, 0, 0 },
+        { "--rows", OPT_INT, &o->rows, "R", "near: MinHash values per band [3]", 1, 0, 0, 0 },
         { "--substr-min", OPT_SIZE, &o->substr_min, "N",
           "substr: shortest repeated span removed, in tokens [50]", 1, 0, 0, 0 },
         { "--tokenizer", OPT_STR, &o->tokenizer, "NAME",
