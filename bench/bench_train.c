@@ -2,7 +2,10 @@
  * `frugal train` (forward, backward, global norm, AdamW that also clears the gradients) on random tokens.
  *
  *   bench_train --config S|M [--steps N] [--warmup N] [--threads N] [--profile]
+ *               [--mx-weights FMT] [--mx-activations FMT] [--mx-grads FMT] [--mx-scale RULE]
  *
+ * The --mx-* flags turn on the MX emulation of the block linear layers as in `frugal train`
+ * (quantize-dequantize copies, then the same fp32 sgemm: it measures the emulation's cost).
  * --profile adds a line with the mean milliseconds per step of each kind of operation
  * (fg_model_set_profile), GEMMs included, for finding where a step's time goes.
  * Prints one human line and one `JSON {...}` line. MFU = model FLOPs per second (PaLM
@@ -115,6 +118,10 @@ int main(int argc, char **argv)
 {
     const char *config = "S";
     int steps = 10, warmup = 2, threads = fg_cpu_count(), profile = 0;
+    struct fg_model_mx mx = fg_model_mx_default();
+    const char *usage = "usage: bench_train --config S|M [--steps N] [--warmup N] [--threads N] "
+                        "[--profile] [--mx-weights FMT] [--mx-activations FMT] [--mx-grads FMT] "
+                        "[--mx-scale floor|ceil|rceil]\n";
     for (int i = 1; i < argc; i += 2) {
         if (!strcmp(argv[i], "--profile")) {
             profile = 1;
@@ -122,9 +129,27 @@ int main(int argc, char **argv)
             continue;
         }
         if (i + 1 >= argc || !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fprintf(stderr, "usage: bench_train --config S|M [--steps N] [--warmup N] "
-                            "[--threads N] [--profile]\n");
+            fprintf(stderr, "%s", usage);
             return 2;
+        }
+        int *fmt = !strcmp(argv[i], "--mx-weights")       ? &mx.weights
+                   : !strcmp(argv[i], "--mx-activations") ? &mx.activations
+                   : !strcmp(argv[i], "--mx-grads")       ? &mx.grads
+                                                          : NULL;
+        char err[256];
+        if (fmt) {
+            if (fg_model_mx_parse(argv[i + 1], fmt, err, sizeof err) != FG_OK) {
+                fprintf(stderr, "bench_train: %s: %s\n", argv[i], err);
+                return 2;
+            }
+            continue;
+        }
+        if (!strcmp(argv[i], "--mx-scale")) {
+            if (fg_mx_scale_rule_from_name(argv[i + 1], &mx.scale_rule, err, sizeof err) != FG_OK) {
+                fprintf(stderr, "bench_train: --mx-scale: %s\n", err);
+                return 2;
+            }
+            continue;
         }
         if (!strcmp(argv[i], "--config"))
             config = argv[i + 1];
@@ -135,8 +160,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--threads"))
             threads = (int)strtol(argv[i + 1], NULL, 10);
         else {
-            fprintf(stderr, "usage: bench_train --config S|M [--steps N] [--warmup N] "
-                            "[--threads N] [--profile]\n");
+            fprintf(stderr, "%s", usage);
             return 2;
         }
     }
@@ -160,9 +184,15 @@ int main(int argc, char **argv)
         return 2;
     }
     p.n_threads = threads;
+    p.mx = mx;
     fg_kernels_set_blas_threads(threads);
     uint64_t rss0 = current_rss();
     struct fg_model *m = NULL;
+    char why[256];
+    if (fg_model_mx_check(&p.cfg, &p.mx, why, sizeof why) != FG_OK) {
+        fprintf(stderr, "bench_train: %s\n", why);
+        return 2;
+    }
     if (fg_model_init(&m, &p) != FG_OK) {
         fprintf(stderr, "bench_train: model init failed\n");
         return 1;
@@ -267,11 +297,19 @@ int main(int argc, char **argv)
                pr.mem_total / 1048576.0, above / 1048576.0,
                100.0 * (above - pr.mem_total) / pr.mem_total, pr.train_flops / steps);
     }
+    if (fg_model_mx_on(&p.mx))
+        printf("mx: weights %s, activations %s, grads %s (emulated: quantize-dequantize copies, "
+               "fp32 sgemm); scratch %.1f MiB\n",
+               fg_model_mx_name(p.mx.weights), fg_model_mx_name(p.mx.activations),
+               fg_model_mx_name(p.mx.grads), (double)m->mem.mx_bytes / 1048576.0);
     printf("JSON {\"config\":\"%s\",\"tokens_per_s\":%.1f,\"median_ms\":%.2f,\"best_ms\":%.2f,"
            "\"flops_per_token\":%.0f,\"peak_flops\":%.0f,\"mfu\":%.4f,\"peak_rss_bytes\":%llu,"
-           "\"predicted_bytes\":%llu,\"baseline_rss_bytes\":%llu,\"params\":%zu,\"threads\":%d}\n",
+           "\"predicted_bytes\":%llu,\"baseline_rss_bytes\":%llu,\"params\":%zu,\"threads\":%d,"
+           "\"mx_weights\":\"%s\",\"mx_activations\":\"%s\",\"mx_grads\":\"%s\"}\n",
            config, tok_s, med, best, fpt, peak_flops, mfu, (unsigned long long)peak,
-           (unsigned long long)predicted, (unsigned long long)rss0, m->mem.n_params, threads);
+           (unsigned long long)predicted, (unsigned long long)rss0, m->mem.n_params, threads,
+           fg_model_mx_name(p.mx.weights), fg_model_mx_name(p.mx.activations),
+           fg_model_mx_name(p.mx.grads));
     free(ms);
     free(mom);
     free(vel);

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "frugal/core.h"
+#include "frugal/numerics.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -75,13 +76,81 @@ struct fg_model_mem {
     size_t grad_bytes;    /* gradients: n_flat * 4 when training, else 0 */
     size_t act_bytes;     /* forward activations kept for backward (or for eval only) */
     size_t scratch_bytes; /* backward scratch (activation gradients), 0 when not training */
+    size_t mx_bytes;      /* MX emulation scratch (fg_model_mem_size_mx), 0 when MX is off */
     size_t total_bytes;   /* sum of the above */
 };
 
 /* Pure: no allocation, no globals. training=0 sizes an inference-only model. Returns
- * FG_ERR_INVALID_ARG for a bad config or on size overflow. */
+ * FG_ERR_INVALID_ARG for a bad config or on size overflow. Sizes a model without MX emulation
+ * (fg_model_mem_size_mx with mx NULL). */
 FG_API fg_status fg_model_mem_size(const struct fg_model_config *cfg, size_t B, size_t T,
                                    int training, struct fg_model_mem *out);
+
+/* ---- MX emulation of the linear layers (docs/numerics.md, section 11) -----------------------
+ * "Fake" quantization as Microsoft's microxcaling library does it (mx/linear.py): before each of
+ * the three matrix products of a block linear layer (qkv, attention projection, fc, fc
+ * projection), each operand is quantized to an OCP MX format and dequantized again, in blocks
+ * of 32 along that product's reduction axis, and the fp32 product then runs on the copies:
+ *   forward  Y  = X W^T : X (N,IC) and W (OC,IC) in blocks along IC;
+ *   backward dX = dY W  : dY (N,OC) and W in blocks along OC (W's columns);
+ *            dW = dY^T X: dY and X in blocks along the tokens of each sequence
+ *                         (N = B*T; a sequence's last block is zero-padded when T % 32 != 0).
+ * The bias gradient is summed from the unquantized dY (as mx/linear.py does). The same tensor is
+ * re-quantized from its fp32 copy for each use: MX quantization does not commute with
+ * transposition. Master weights, gradients and the optimizer state stay fp32; the LM head (tied
+ * to wte), the attention products (Q K^T, P V) and the vector ops stay fp32. Every product
+ * still runs as an fp32 sgemm, so the emulation costs time and saves nothing on a CPU; the
+ * ledger (fg_model_mx_ledger) reports what real MX storage and traffic would be. */
+#define FG_MODEL_MX_NONE (-1) /* an operand left in fp32 */
+
+struct fg_model_mx {
+    int weights;                      /* W: FG_MODEL_MX_NONE or an enum fg_mx_format */
+    int activations;                  /* X, the layer input: the same */
+    int grads;                        /* dY, the gradient of the layer output: the same */
+    enum fg_mx_scale_rule scale_rule; /* how each block's scale is chosen (numerics.h) */
+};
+
+/* Every operand FG_MODEL_MX_NONE, scale rule FLOOR (the OCP spec's). */
+FG_API struct fg_model_mx fg_model_mx_default(void);
+/* 1 if any operand is quantized (mx may be NULL: 0). */
+FG_API int fg_model_mx_on(const struct fg_model_mx *mx);
+/* Parse an operand format: "none" (FG_MODEL_MX_NONE) or any name fg_mx_format_from_name
+ * accepts (e4m3, e5m2, e3m2, e2m3, e2m1, int8 and aliases such as mxfp8_e4m3, mxfp4, mxint8),
+ * case-insensitively. Otherwise FG_ERR_INVALID_ARG and a one-line message listing the names. */
+FG_API fg_status fg_model_mx_parse(const char *name, int *out, char *errmsg, size_t errmsg_len);
+/* "none" or the canonical format name ("e4m3" ...); "unknown" for anything else. */
+FG_API const char *fg_model_mx_name(int fmt);
+/* Whether the emulation can run on this config: formats and scale rule valid, and n_embd a
+ * multiple of 32 when any operand is quantized (every reduction axis over a layer's width,
+ * C or 4C, must hold whole blocks; an n_embd of 48 is refused, not padded). mx may be NULL.
+ * FG_ERR_INVALID_ARG with the reason and the fix in errmsg otherwise. Pure. */
+FG_API fg_status fg_model_mx_check(const struct fg_model_config *cfg, const struct fg_model_mx *mx,
+                                   char *errmsg, size_t errmsg_len);
+/* Memory of a model with MX emulation: as fg_model_mem_size, plus mx_bytes for the quantized
+ * copies (in the activation arena: two (4C, B, round_up(T, 32)) fp32 buffers (one without
+ * training), a (4C, C) fp32 buffer, and the codes and scales of the largest of them).
+ * mx NULL or all none: the same as fg_model_mem_size. Pure. */
+FG_API fg_status fg_model_mem_size_mx(const struct fg_model_config *cfg, size_t B, size_t T,
+                                      int training, const struct fg_model_mx *mx,
+                                      struct fg_model_mem *out);
+
+/* What MX would store and move for the block linear layers (bytes), against fp32. An operand
+ * in MX format f takes n * bits(f) / 8 bytes of codes plus one E8M0 scale byte per block of 32
+ * (fg_mx_sizes); in fp32 (or format none) 4 n. The *_fp32 fields do not depend on mx. */
+struct fg_model_mx_ledger {
+    uint64_t weight_fp32, weight_mx; /* the 12 L C^2 weights of qkv, proj, fc, fcproj */
+    uint64_t act_fp32, act_mx;       /* their inputs saved for backward, one micro-batch of
+                                        B x T: ln1, atty, ln2, fch_gelu (7 L B T C), stored in
+                                        the activation format */
+    uint64_t moved_fp32, moved_mx;   /* operand bytes the 3 products of every layer read in one
+                                        micro-batch (forward and backward): X and W, dY and W,
+                                        dY and X; outputs are fp32 either way and not counted */
+};
+
+/* Fills *out for micro-batch B x T (mx NULL: all none). FG_ERR_INVALID_ARG for a bad config,
+ * a bad mx, or sizes that overflow. Pure. */
+FG_API fg_status fg_model_mx_ledger(const struct fg_model_config *cfg, size_t B, size_t T,
+                                    const struct fg_model_mx *mx, struct fg_model_mx_ledger *out);
 
 /* Training FLOPs per token at sequence length T, PaLM convention (Chowdhery et al. 2022,
  * appendix B): 6 * (matmul parameters) + 12 * L * T * C, where the matmul parameters are the
@@ -91,10 +160,11 @@ FG_API double fg_model_flops_per_token(const struct fg_model_config *cfg, size_t
 
 struct fg_model_params {
     struct fg_model_config cfg;
-    size_t B, T;   /* activation capacity: largest batch and sequence forward() accepts */
-    int training;  /* 1: allocate gradients and backward scratch */
-    int n_threads; /* OpenMP threads for kernels (>= 1) */
-    int use_ref;   /* 1: run the scalar _ref kernels (slow; for tests) */
+    size_t B, T;           /* activation capacity: largest batch and sequence forward() accepts */
+    int training;          /* 1: allocate gradients and backward scratch */
+    int n_threads;         /* OpenMP threads for kernels (>= 1) */
+    int use_ref;           /* 1: run the scalar _ref kernels (slow; for tests) */
+    struct fg_model_mx mx; /* MX emulation of the block linear layers; default all none */
     const struct fg_allocator *allocator; /* borrowed; NULL = default. Must outlive the model */
 };
 
@@ -126,6 +196,12 @@ struct fg_model_acts {
     float *datt;         /* (B,NH,T,T) */
     float *attn_scratch; /* (B,NH,HS,round_up(T,32)): packed K^T or V^T, or contiguous K/V/Q/dY
                             copies, for the AVX-512 attention */
+    /* MX emulation scratch (NULL when MX is off); Tp = round_up(T,32) */
+    float *mx_a;        /* (4C,B,Tp) quantized X or dY, or dY transposed to (OC, B, Tp) */
+    float *mx_b;        /* (4C,B,Tp) X transposed to (IC, B, Tp); NULL when not training */
+    float *mx_w;        /* (4C,C) quantized W, W^T, or the product dY^T X before it is added */
+    uint8_t *mx_codes;  /* element codes of the largest of the above */
+    uint8_t *mx_scales; /* and their E8M0 scales, one per 32 elements */
 };
 
 /* Per-operation wall-clock profile of forward + backward (opt in: fg_model_set_profile). */
@@ -144,6 +220,7 @@ enum fg_model_op {
     FG_OP_GELU_BWD,
     FG_OP_HEAD_BWD,
     FG_OP_ENCODER_BWD,
+    FG_OP_MX_QUANT, /* MX emulation: transposed copies, quantize + dequantize, bias gradients */
     FG_MODEL_N_OPS
 };
 
@@ -152,7 +229,8 @@ struct fg_model {
     size_t Vp;
     size_t B, T; /* capacity */
     int training, n_threads, use_ref;
-    int attn_avx512; /* 1: attention runs the AVX-512 kernel (chosen at init from cpuid) */
+    struct fg_model_mx mx; /* the emulation's formats (fg_model_mx_on: whether it runs) */
+    int attn_avx512;       /* 1: attention runs the AVX-512 kernel (chosen at init from cpuid) */
     struct fg_allocator alloc;
     struct fg_model_mem mem;
 
@@ -172,7 +250,8 @@ struct fg_model {
 };
 
 /* Allocates both arenas (nothing else is allocated later). Weights are zero until
- * fg_model_init_weights or a checkpoint load. Caller frees with fg_model_free. */
+ * fg_model_init_weights or a checkpoint load. Caller frees with fg_model_free.
+ * FG_ERR_INVALID_ARG for a bad shape or MX setting (fg_model_mx_check gives the reason). */
 FG_API fg_status fg_model_init(struct fg_model **out, const struct fg_model_params *p);
 FG_API void fg_model_free(struct fg_model *m);
 FG_API const char *fg_model_errmsg(const struct fg_model *m);

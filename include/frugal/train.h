@@ -56,6 +56,9 @@ struct fg_train_params {
     const char *resume_path;
     const char *metrics_path; /* JSON Lines; NULL = none */
     int use_ref;              /* scalar kernels (tests) */
+    /* MX emulation of the block linear layers (model.h; default all none). Stored in the
+     * checkpoint's "train" metadata; a resumed run may change it, with a note through on_log. */
+    struct fg_model_mx mx;
     uint64_t ckpt_fail_after; /* fault injection for tests: 0 = off */
     const struct fg_allocator *allocator;
     /* Borrowed; may be NULL. When *stop_request becomes nonzero (e.g. from a SIGINT handler),
@@ -77,7 +80,8 @@ struct fg_train_result {
     double flops_per_token;
     uint64_t peak_rss_bytes;
     size_t n_params;
-    struct fg_model_mem mem;
+    struct fg_model_mem mem;             /* mem.mx_bytes: the MX emulation's scratch */
+    struct fg_model_mx_ledger mx_ledger; /* per micro-batch (fg_model_mx_ledger), whatever mx is */
     char last_ckpt[4096]; /* path of the newest checkpoint written or resumed, or "" */
     int interrupted;      /* 1 if the run stopped early on stop_request */
 };

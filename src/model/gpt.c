@@ -25,6 +25,7 @@ struct fg_model_params fg_model_params_default(void)
     p.T = 256;
     p.training = 1;
     p.n_threads = 1;
+    p.mx = fg_model_mx_default();
     return p;
 }
 
@@ -40,7 +41,7 @@ fg_status fg_model_init(struct fg_model **out, const struct fg_model_params *p)
     struct fg_model_mem mem;
     if (p->B == 0 || p->T == 0 || p->T > (size_t)p->cfg.block_size || p->n_threads < 1)
         return FG_ERR_INVALID_ARG;
-    FG_TRY(fg_model_mem_size(&p->cfg, p->B, p->T, p->training, &mem));
+    FG_TRY(fg_model_mem_size_mx(&p->cfg, p->B, p->T, p->training, &p->mx, &mem));
     struct fg_model *m = fg_alloc(&alloc, sizeof *m, 64);
     if (!m)
         return FG_ERR_NOMEM;
@@ -52,13 +53,14 @@ fg_status fg_model_init(struct fg_model **out, const struct fg_model_params *p)
     m->training = p->training;
     m->n_threads = p->n_threads;
     m->use_ref = p->use_ref;
+    m->mx = p->mx;
     m->attn_avx512 = !p->use_ref && fg_cpu_isa() >= FG_ISA_AVX512 &&
                      fg_attention_avx512_supported((size_t)p->cfg.n_embd, (size_t)p->cfg.n_head);
     m->alloc = alloc;
     m->mem = mem;
     m->n_flat = fg_model_param_layout(&m->cfg, m->offset, m->numel, NULL);
     m->params = fg_alloc(&alloc, mem.param_bytes + mem.grad_bytes, 64);
-    size_t act_bytes = mem.act_bytes + mem.scratch_bytes;
+    size_t act_bytes = mem.act_bytes + mem.scratch_bytes + mem.mx_bytes;
     m->act_arena = fg_alloc(&alloc, act_bytes, 64);
     if (!m->params || !m->act_arena) {
         fg_model_free(m);
@@ -67,7 +69,7 @@ fg_status fg_model_init(struct fg_model **out, const struct fg_model_params *p)
     memset(m->params, 0, mem.param_bytes + mem.grad_bytes);
     memset(m->act_arena, 0, act_bytes);
     m->grads = p->training ? m->params + m->n_flat : NULL;
-    fg_model_act_layout(&m->cfg, m->B, m->T, m->training, m->act_arena, &m->a, NULL);
+    fg_model_act_layout(&m->cfg, m->B, m->T, m->training, &m->mx, m->act_arena, &m->a, NULL, NULL);
     *out = m;
     return FG_OK;
 }
@@ -145,7 +147,7 @@ const float *fg_model_logits(const struct fg_model *m)
 static const char *const op_names[FG_MODEL_N_OPS] = {
     "encoder",       "layernorm", "matmul",       "attention",     "gelu",
     "residual",      "lm_head",   "crossentropy", "layernorm_bwd", "matmul_bwd",
-    "attention_bwd", "gelu_bwd",  "lm_head_bwd",  "encoder_bwd",
+    "attention_bwd", "gelu_bwd",  "lm_head_bwd",  "encoder_bwd",   "mx_quantize",
 };
 
 void fg_model_set_profile(struct fg_model *m, double *acc_ms)
@@ -229,6 +231,151 @@ static void add(const struct fg_model *m, float *o, const float *a, const float 
     prof_end(m, FG_OP_RESIDUAL, t0);
 }
 
+/* ---- MX emulation of the block linear layers (model.h; docs/numerics.md, section 11) ----
+ * Quantized copies live in the activation arena (mx_a, mx_b, mx_w, codes and scales), sized by
+ * fg_model_mem_size_mx. Blocks must run along the reduction axis of each product; the numerics
+ * quantizer takes blocks of 32 consecutive elements, so an operand whose reduction axis is
+ * strided (W's columns, the token axis of dY and X) is first copied transposed: transposing
+ * costs one pass over the operand, as the quantizer does anyway, and leaves every block
+ * contiguous for the AVX-512 quantizer and every product a plain sgemm. */
+
+/* dst = dequantize(quantize(src)) for n elements in blocks of 32 consecutive elements (the
+ * callers' rows hold whole blocks); dst may be src. The fast path quantizes with the model's
+ * threads on the best code path of the CPU; a use_ref model runs the _ref functions. */
+static fg_status mx_qdq(struct fg_model *m, int fmt, const float *src, float *dst, size_t n)
+{
+    enum fg_mx_format f = (enum fg_mx_format)fmt;
+    struct fg_mx_params p = fg_mx_params_default();
+    p.scale_rule = m->mx.scale_rule;
+    p.n_threads = m->n_threads;
+    uint8_t *sc = m->a.mx_scales, *co = m->a.mx_codes;
+    char *e = m->errmsg;
+    size_t en = sizeof m->errmsg;
+    if (m->use_ref) {
+        FG_TRY(fg_mx_quantize_ref(f, &p, src, n, sc, co, e, en));
+        return fg_mx_dequantize_ref(f, sc, co, n, dst, e, en);
+    }
+    FG_TRY(fg_mx_quantize(f, &p, src, n, sc, co, e, en));
+    return fg_mx_dequantize(f, &p, sc, co, n, dst, e, en);
+}
+
+/* dst (C, B*Tp) = src (B*T, C) transposed: row c holds feature c of every token, each sequence
+ * in its own Tp >= T slots, the T..Tp-1 ones zero. 32 x 32 tiles keep both sides in cache. */
+static void transpose_tokens(float *dst, const float *src, size_t B, size_t T, size_t Tp, size_t C)
+{
+    size_t ld = B * Tp;
+    for (size_t b = 0; b < B; b++) {
+        const float *s = src + b * T * C;
+        float *d = dst + b * Tp;
+        for (size_t t0 = 0; t0 < T; t0 += 32) {
+            size_t t1 = t0 + 32 < T ? t0 + 32 : T;
+            for (size_t c0 = 0; c0 < C; c0 += 32) {
+                size_t c1 = c0 + 32 < C ? c0 + 32 : C;
+                for (size_t c = c0; c < c1; c++)
+                    for (size_t t = t0; t < t1; t++)
+                        d[c * ld + t] = s[t * C + c];
+            }
+        }
+        if (Tp > T)
+            for (size_t c = 0; c < C; c++)
+                memset(d + c * ld + T, 0, (Tp - T) * sizeof(float));
+    }
+}
+
+/* dbias[o] += sum over the N rows of dout[., o], from the unquantized gradient: the order of
+ * fg_matmul_backward's bias gradient (blocks of 64 columns, rows ascending, then added), so
+ * the bias gradients are the same bits as without MX. */
+static void bias_grad(float *dbias, const float *dout, size_t N, size_t OC)
+{
+    for (size_t o0 = 0; o0 < OC; o0 += 64) {
+        size_t o1 = o0 + 64 < OC ? o0 + 64 : OC;
+        float acc[64] = { 0 };
+        for (size_t n = 0; n < N; n++)
+            for (size_t o = o0; o < o1; o++)
+                acc[o - o0] += dout[n * OC + o];
+        for (size_t o = o0; o < o1; o++)
+            dbias[o] += acc[o - o0];
+    }
+}
+
+/* out (N,OC) = x (N,IC) W^T + b, with X and W quantized along IC when their formats are set. */
+static fg_status lin_fwd(struct fg_model *m, float *out, const float *x, const float *w,
+                         const float *b, size_t N, size_t IC, size_t OC)
+{
+    int fa = m->mx.activations, fw = m->mx.weights;
+    if (fa == FG_MODEL_MX_NONE && fw == FG_MODEL_MX_NONE) {
+        mm_fwd(m, FG_OP_MATMUL, out, x, w, b, N, IC, OC);
+        return FG_OK;
+    }
+    double t0 = prof_begin(m);
+    if (fa != FG_MODEL_MX_NONE) {
+        FG_TRY(mx_qdq(m, fa, x, m->a.mx_a, N * IC));
+        x = m->a.mx_a;
+    }
+    if (fw != FG_MODEL_MX_NONE) {
+        FG_TRY(mx_qdq(m, fw, w, m->a.mx_w, OC * IC));
+        w = m->a.mx_w;
+    }
+    prof_end(m, FG_OP_MX_QUANT, t0);
+    mm_fwd(m, FG_OP_MATMUL, out, x, w, b, N, IC, OC);
+    return FG_OK;
+}
+
+/* Backward of lin_fwd over B sequences of T tokens: dx = dout W (overwritten), dw += dout^T x,
+ * dbias += the column sums of dout. With MX, dx = Q_OC(dout) Q_OC(W) and dw += Q_tok(dout)^T
+ * Q_tok(x), each Q applied only when that operand's format is set; the products run as
+ * forward-shaped sgemms on transposed copies: dx = dout (W^T)^T, dw = dout^T (x^T)^T. */
+static fg_status lin_bwd(struct fg_model *m, float *dx, float *dw, float *dbias, const float *dout,
+                         const float *x, const float *w, size_t B, size_t T, size_t IC, size_t OC)
+{
+    const struct fg_model_mx *mx = &m->mx;
+    size_t N = B * T;
+    if (!fg_model_mx_on(mx)) {
+        mm_bwd(m, FG_OP_MATMUL_BWD, dx, dw, dbias, dout, x, w, N, IC, OC);
+        return FG_OK;
+    }
+    float *qa = m->a.mx_a, *qb = m->a.mx_b, *qw = m->a.mx_w;
+    /* dx (N,IC) = dout (N,OC) . W (OC,IC): W^T (IC,OC) holds W's columns as rows of OC */
+    double t0 = prof_begin(m);
+    const float *g = dout;
+    if (mx->grads != FG_MODEL_MX_NONE) {
+        FG_TRY(mx_qdq(m, mx->grads, dout, qa, N * OC));
+        g = qa;
+    }
+    transpose_tokens(qw, w, 1, OC, OC, IC);
+    if (mx->weights != FG_MODEL_MX_NONE)
+        FG_TRY(mx_qdq(m, mx->weights, qw, qw, IC * OC));
+    prof_end(m, FG_OP_MX_QUANT, t0);
+    mm_fwd(m, FG_OP_MATMUL_BWD, dx, g, qw, NULL, N, OC, IC);
+    if (mx->grads == FG_MODEL_MX_NONE && mx->activations == FG_MODEL_MX_NONE) {
+        mm_bwd(m, FG_OP_MATMUL_BWD, NULL, dw, dbias, dout, x, w, N, IC, OC);
+        return FG_OK;
+    }
+    /* dw (OC,IC) += dout^T x: both transposed to (., B*Tp), blocks along each sequence's
+     * tokens; the zero padding adds exact zeros to the sums */
+    size_t Tp = fg_align_up(T, FG_MX_BLOCK), K = B * Tp;
+    t0 = prof_begin(m);
+    if (dbias)
+        bias_grad(dbias, dout, N, OC);
+    transpose_tokens(qa, dout, B, T, Tp, OC);
+    if (mx->grads != FG_MODEL_MX_NONE)
+        FG_TRY(mx_qdq(m, mx->grads, qa, qa, OC * K));
+    transpose_tokens(qb, x, B, T, Tp, IC);
+    if (mx->activations != FG_MODEL_MX_NONE)
+        FG_TRY(mx_qdq(m, mx->activations, qb, qb, IC * K));
+    prof_end(m, FG_OP_MX_QUANT, t0);
+    mm_fwd(m, FG_OP_MATMUL_BWD, qw, qa, qb, NULL, OC, K, IC);
+    t0 = prof_begin(m);
+    if (m->use_ref) {
+        for (size_t i = 0; i < OC * IC; i++)
+            dw[i] += qw[i];
+    } else {
+        fg_accumulate(dw, qw, OC * IC, m->n_threads);
+    }
+    prof_end(m, FG_OP_MATMUL_BWD, t0);
+    return FG_OK;
+}
+
 fg_status fg_model_forward(struct fg_model *m, const int32_t *inputs, const int32_t *targets,
                            size_t B, size_t T)
 {
@@ -290,7 +437,7 @@ fg_status fg_model_forward(struct fg_model *m, const int32_t *inputs, const int3
         float *res3 = a->res3 + l * cap * C;
 
         ln_fwd(m, ln1, ln1_mean, ln1_rstd, x, ln1w, ln1b, BT, C);
-        mm_fwd(m, FG_OP_MATMUL, qkv, ln1, qkvw, qkvb, BT, C, 3 * C);
+        FG_TRY(lin_fwd(m, qkv, ln1, qkvw, qkvb, BT, C, 3 * C));
         {
             double t0 = prof_begin(m);
             if (m->use_ref)
@@ -302,10 +449,10 @@ fg_status fg_model_forward(struct fg_model *m, const int32_t *inputs, const int3
                 fg_attention_forward(atty, att, qkv, B, T, C, NH, m->n_threads);
             prof_end(m, FG_OP_ATTENTION, t0);
         }
-        mm_fwd(m, FG_OP_MATMUL, res2, atty, projw, projb, BT, C, C);
+        FG_TRY(lin_fwd(m, res2, atty, projw, projb, BT, C, C));
         add(m, res2, res2, x, BT * C);
         ln_fwd(m, ln2, ln2_mean, ln2_rstd, res2, ln2w, ln2b, BT, C);
-        mm_fwd(m, FG_OP_MATMUL, fch, ln2, fcw, fcb, BT, C, 4 * C);
+        FG_TRY(lin_fwd(m, fch, ln2, fcw, fcb, BT, C, 4 * C));
         {
             double t0 = prof_begin(m);
             if (m->use_ref)
@@ -314,7 +461,7 @@ fg_status fg_model_forward(struct fg_model *m, const int32_t *inputs, const int3
                 fg_gelu_forward(fch_gelu, fch, BT * 4 * C, m->n_threads);
             prof_end(m, FG_OP_GELU, t0);
         }
-        mm_fwd(m, FG_OP_MATMUL, res3, fch_gelu, fcprojw, fcprojb, BT, 4 * C, C);
+        FG_TRY(lin_fwd(m, res3, fch_gelu, fcprojw, fcprojb, BT, 4 * C, C));
         add(m, res3, res3, res2, BT * C);
         x = res3;
     }
@@ -386,9 +533,9 @@ fg_status fg_model_backward(struct fg_model *m, float loss_scale)
         float *fch = a->fch + l * cap * 4 * C, *fch_gelu = a->fch_gelu + l * cap * 4 * C;
 
         /* MLP: res3 = res2 + fcproj(gelu(fc(ln2(res2)))); a->dres holds d res3 */
-        mm_bwd(m, FG_OP_MATMUL_BWD, a->dfch, fg_model_grad(m, FG_PARAM_FCPROJW) + l * 4 * C * C,
-               fg_model_grad(m, FG_PARAM_FCPROJB) + l * C, a->dres, fch_gelu,
-               fg_model_param(m, FG_PARAM_FCPROJW) + l * 4 * C * C, BT, 4 * C, C);
+        FG_TRY(lin_bwd(m, a->dfch, fg_model_grad(m, FG_PARAM_FCPROJW) + l * 4 * C * C,
+                       fg_model_grad(m, FG_PARAM_FCPROJB) + l * C, a->dres, fch_gelu,
+                       fg_model_param(m, FG_PARAM_FCPROJW) + l * 4 * C * C, B, T, 4 * C, C));
         {
             double t0 = prof_begin(m);
             if (m->use_ref)
@@ -397,16 +544,16 @@ fg_status fg_model_backward(struct fg_model *m, float loss_scale)
                 fg_gelu_backward(a->dfch, fch, a->dfch, BT * 4 * C, m->n_threads);
             prof_end(m, FG_OP_GELU_BWD, t0);
         }
-        mm_bwd(m, FG_OP_MATMUL_BWD, a->dln, fg_model_grad(m, FG_PARAM_FCW) + l * 4 * C * C,
-               fg_model_grad(m, FG_PARAM_FCB) + l * 4 * C, a->dfch, ln2,
-               fg_model_param(m, FG_PARAM_FCW) + l * 4 * C * C, BT, C, 4 * C);
+        FG_TRY(lin_bwd(m, a->dln, fg_model_grad(m, FG_PARAM_FCW) + l * 4 * C * C,
+                       fg_model_grad(m, FG_PARAM_FCB) + l * 4 * C, a->dfch, ln2,
+                       fg_model_param(m, FG_PARAM_FCW) + l * 4 * C * C, B, T, C, 4 * C));
         ln_bwd(m, a->dres, fg_model_grad(m, FG_PARAM_LN2W) + l * C,
                fg_model_grad(m, FG_PARAM_LN2B) + l * C, a->dln, res2,
                fg_model_param(m, FG_PARAM_LN2W) + l * C, ln2_mean, ln2_rstd, BT, C);
         /* attention: res2 = x + proj(attn(qkv(ln1(x)))); a->dres holds d res2 */
-        mm_bwd(m, FG_OP_MATMUL_BWD, a->datty, fg_model_grad(m, FG_PARAM_ATTPROJW) + l * C * C,
-               fg_model_grad(m, FG_PARAM_ATTPROJB) + l * C, a->dres, atty,
-               fg_model_param(m, FG_PARAM_ATTPROJW) + l * C * C, BT, C, C);
+        FG_TRY(lin_bwd(m, a->datty, fg_model_grad(m, FG_PARAM_ATTPROJW) + l * C * C,
+                       fg_model_grad(m, FG_PARAM_ATTPROJB) + l * C, a->dres, atty,
+                       fg_model_param(m, FG_PARAM_ATTPROJW) + l * C * C, B, T, C, C));
         {
             double t0 = prof_begin(m);
             if (m->use_ref)
@@ -419,9 +566,9 @@ fg_status fg_model_backward(struct fg_model *m, float loss_scale)
                                       m->n_threads);
             prof_end(m, FG_OP_ATTENTION_BWD, t0);
         }
-        mm_bwd(m, FG_OP_MATMUL_BWD, a->dln, fg_model_grad(m, FG_PARAM_QKVW) + l * 3 * C * C,
-               fg_model_grad(m, FG_PARAM_QKVB) + l * 3 * C, a->dqkv, ln1,
-               fg_model_param(m, FG_PARAM_QKVW) + l * 3 * C * C, BT, C, 3 * C);
+        FG_TRY(lin_bwd(m, a->dln, fg_model_grad(m, FG_PARAM_QKVW) + l * 3 * C * C,
+                       fg_model_grad(m, FG_PARAM_QKVB) + l * 3 * C, a->dqkv, ln1,
+                       fg_model_param(m, FG_PARAM_QKVW) + l * 3 * C * C, B, T, C, 3 * C));
         ln_bwd(m, a->dres, fg_model_grad(m, FG_PARAM_LN1W) + l * C,
                fg_model_grad(m, FG_PARAM_LN1B) + l * C, a->dln, x,
                fg_model_param(m, FG_PARAM_LN1W) + l * C, ln1_mean, ln1_rstd, BT, C);

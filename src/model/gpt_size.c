@@ -1,6 +1,8 @@
 /* Pure sizing and FLOP functions of the GPT-2 model: the one source of truth for how many
  * bytes a model needs, used by fg_model_init and by the planner. No allocation, no globals. */
 #include <stdio.h>
+#include <string.h>
+#include <strings.h>
 
 #include "frugal/model.h"
 #include "model_int.h"
@@ -109,7 +111,8 @@ size_t fg_model_param_layout(const struct fg_model_config *cfg, size_t offset[],
  * fg_model_act_layout fills `a` with pointers relative to `base` (NULL base = sizing only) and
  * returns the arena size in bytes (0 on overflow). */
 size_t fg_model_act_layout(const struct fg_model_config *cfg, size_t B, size_t T, int training,
-                           void *base, struct fg_model_acts *a, size_t *scratch_bytes)
+                           const struct fg_model_mx *mx, void *base, struct fg_model_acts *a,
+                           size_t *scratch_bytes, size_t *mx_bytes)
 {
     size_t L = (size_t)cfg->n_layer, C = (size_t)cfg->n_embd, NH = (size_t)cfg->n_head;
     size_t Vp = fg_model_padded_vocab(cfg->vocab_size);
@@ -123,11 +126,17 @@ size_t fg_model_act_layout(const struct fg_model_config *cfg, size_t B, size_t T
         (double)L * (double)BT * 4.0 * (double)C > big)
         return 0;
     size_t att = B * NH * T * T;
+    /* MX emulation scratch (kind 2; training-only kind 3): the quantized copies of the largest
+     * operand, (4C, B, Tp) with each sequence padded to whole blocks of 32 tokens, plus one
+     * byte of codes and 1/32 byte of scale per element of it (8 bits is the widest format). */
+    int mx_on = fg_model_mx_on(mx);
+    size_t mx_big = 4 * C * B * fg_align_up(T, FG_MX_BLOCK);
+    size_t mx_bytes_big = mx_big > 4 * C * C ? mx_big : 4 * C * C;
 
     struct slot {
         void **p;
-        size_t n;
-        int train_only;
+        size_t n;       /* floats (4 bytes each) */
+        int train_only; /* 1: training only; 2: MX only; 3: MX and training only */
     } s[] = {
         { (void **)&a->encoded, BT * C, 0 },
         { (void **)&a->ln1, L * BT * C, 0 },
@@ -158,43 +167,182 @@ size_t fg_model_act_layout(const struct fg_model_config *cfg, size_t B, size_t T
         { (void **)&a->dfch, BT * 4 * C, 1 },
         { (void **)&a->datt, att, 1 },
         { (void **)&a->attn_scratch, B * C * ((T + 31) / 32 * 32), 0 },
+        { (void **)&a->mx_a, mx_big, 2 },
+        { (void **)&a->mx_b, mx_big, 3 },
+        { (void **)&a->mx_w, 4 * C * C, 2 },
+        { (void **)&a->mx_codes, (mx_bytes_big + 3) / 4, 2 },
+        { (void **)&a->mx_scales, (mx_bytes_big / FG_MX_BLOCK + 4) / 4, 2 },
     };
 
-    size_t off = 0, scratch = 0;
+    size_t off = 0, scratch = 0, mx_total = 0;
     for (size_t i = 0; i < sizeof s / sizeof s[0]; i++) {
-        if (s[i].train_only && !training) {
+        int kind = s[i].train_only;
+        if (((kind & 1) && !training) || ((kind & 2) && !mx_on)) {
             *s[i].p = NULL;
             continue;
         }
         size_t bytes = fg_align_up(s[i].n * 4, 64);
         *s[i].p = base ? (char *)base + off : NULL;
         off += bytes;
-        if (s[i].train_only)
+        if (kind & 2)
+            mx_total += bytes;
+        else if (kind)
             scratch += bytes;
     }
     if (scratch_bytes)
         *scratch_bytes = scratch;
+    if (mx_bytes)
+        *mx_bytes = mx_total;
     return off;
 }
 
-fg_status fg_model_mem_size(const struct fg_model_config *cfg, size_t B, size_t T, int training,
-                            struct fg_model_mem *out)
+fg_status fg_model_mem_size_mx(const struct fg_model_config *cfg, size_t B, size_t T, int training,
+                               const struct fg_model_mx *mx, struct fg_model_mem *out)
 {
-    char buf[128];
+    char buf[256];
     FG_TRY(fg_model_config_check(cfg, buf, sizeof buf));
+    FG_TRY(fg_model_mx_check(cfg, mx, buf, sizeof buf));
     struct fg_model_mem m = { 0 };
     m.n_flat = fg_model_param_layout(cfg, NULL, NULL, &m.n_params);
     FG_TRY(fg_size_mul(m.n_flat, 4, &m.param_bytes));
     m.grad_bytes = training ? m.param_bytes : 0;
     struct fg_model_acts a;
-    size_t scratch = 0;
-    size_t act = fg_model_act_layout(cfg, B, T, training, NULL, &a, &scratch);
+    size_t scratch = 0, mxb = 0;
+    size_t act = fg_model_act_layout(cfg, B, T, training, mx, NULL, &a, &scratch, &mxb);
     if (act == 0)
         return FG_ERR_INVALID_ARG;
-    m.act_bytes = act - scratch;
+    m.act_bytes = act - scratch - mxb;
     m.scratch_bytes = scratch;
+    m.mx_bytes = mxb;
     m.total_bytes = m.param_bytes + m.grad_bytes + act;
     *out = m;
+    return FG_OK;
+}
+
+fg_status fg_model_mem_size(const struct fg_model_config *cfg, size_t B, size_t T, int training,
+                            struct fg_model_mem *out)
+{
+    return fg_model_mem_size_mx(cfg, B, T, training, NULL, out);
+}
+
+/* ---- MX emulation settings and ledger ---- */
+
+struct fg_model_mx fg_model_mx_default(void)
+{
+    struct fg_model_mx mx;
+    mx.weights = mx.activations = mx.grads = FG_MODEL_MX_NONE;
+    mx.scale_rule = FG_MX_SCALE_RULE_FLOOR;
+    return mx;
+}
+
+int fg_model_mx_on(const struct fg_model_mx *mx)
+{
+    return mx && (mx->weights != FG_MODEL_MX_NONE || mx->activations != FG_MODEL_MX_NONE ||
+                  mx->grads != FG_MODEL_MX_NONE);
+}
+
+fg_status fg_model_mx_parse(const char *name, int *out, char *errmsg, size_t n)
+{
+    enum fg_mx_format f;
+    if (name && !strcasecmp(name, "none")) {
+        *out = FG_MODEL_MX_NONE;
+        return FG_OK;
+    }
+    if (fg_mx_format_from_name(name, &f, NULL, 0) != FG_OK) {
+        if (errmsg && n)
+            snprintf(errmsg, n,
+                     "unknown MX format '%.64s': use none, e4m3 or e5m2 (MXFP8), e3m2 or e2m3 "
+                     "(MXFP6), e2m1 (MXFP4), int8 (MXINT8)",
+                     name ? name : "(null)");
+        return FG_ERR_INVALID_ARG;
+    }
+    *out = (int)f;
+    return FG_OK;
+}
+
+const char *fg_model_mx_name(int fmt)
+{
+    if (fmt == FG_MODEL_MX_NONE)
+        return "none";
+    return fmt >= 0 && fmt < FG_MX_FORMAT_COUNT ? fg_mx_format_name((enum fg_mx_format)fmt)
+                                                : "unknown";
+}
+
+fg_status fg_model_mx_check(const struct fg_model_config *cfg, const struct fg_model_mx *mx,
+                            char *errmsg, size_t n)
+{
+    if (!mx)
+        return FG_OK;
+
+    const struct {
+        const char *what;
+        int f;
+    } ops[] = { { "weights", mx->weights },
+                { "activations", mx->activations },
+                { "grads", mx->grads } };
+
+    for (size_t i = 0; i < 3; i++)
+        if (ops[i].f != FG_MODEL_MX_NONE && (ops[i].f < 0 || ops[i].f >= FG_MX_FORMAT_COUNT)) {
+            snprintf(errmsg, n,
+                     "MX %s format %d is not a format (FG_MODEL_MX_NONE or an "
+                     "enum fg_mx_format)",
+                     ops[i].what, ops[i].f);
+            return FG_ERR_INVALID_ARG;
+        }
+    if ((int)mx->scale_rule < 0 || mx->scale_rule > FG_MX_SCALE_RULE_RCEIL) {
+        snprintf(errmsg, n, "MX scale rule %d is not floor, ceil or rceil", (int)mx->scale_rule);
+        return FG_ERR_INVALID_ARG;
+    }
+    if (fg_model_mx_on(mx) && cfg->n_embd % FG_MX_BLOCK != 0) {
+        int lo = cfg->n_embd / FG_MX_BLOCK * FG_MX_BLOCK, hi = lo + FG_MX_BLOCK;
+        char widths[32];
+        if (lo > 0)
+            snprintf(widths, sizeof widths, "%d or %d", lo, hi);
+        else
+            snprintf(widths, sizeof widths, "%d", hi);
+        snprintf(errmsg, n,
+                 "MX emulation needs n_embd to be a multiple of %d (blocks of %d run along "
+                 "every layer's width); n_embd is %d: use %s (--n-embd), or leave the --mx-* "
+                 "flags at none",
+                 FG_MX_BLOCK, FG_MX_BLOCK, cfg->n_embd, widths);
+        return FG_ERR_INVALID_ARG;
+    }
+    return FG_OK;
+}
+
+/* Bytes of n elements stored in operand format f (none: fp32). */
+static uint64_t operand_bytes(int f, uint64_t n)
+{
+    size_t sb = 0, cb = 0;
+    if (f == FG_MODEL_MX_NONE || fg_mx_sizes((enum fg_mx_format)f, (size_t)n, &sb, &cb) != FG_OK)
+        return 4 * n;
+    return (uint64_t)sb + (uint64_t)cb;
+}
+
+fg_status fg_model_mx_ledger(const struct fg_model_config *cfg, size_t B, size_t T,
+                             const struct fg_model_mx *mx, struct fg_model_mx_ledger *out)
+{
+    struct fg_model_mem mem;
+    FG_TRY(fg_model_mem_size_mx(cfg, B, T, 1, mx, &mem)); /* validates; bounds the products */
+    struct fg_model_mx none = fg_model_mx_default();
+    const struct fg_model_mx *x = mx ? mx : &none;
+    uint64_t L = (uint64_t)cfg->n_layer, C = (uint64_t)cfg->n_embd, N = (uint64_t)B * T;
+    /* (IC, OC) of qkv, attention projection, fc, fc projection */
+    const uint64_t shape[4][2] = { { C, 3 * C }, { C, C }, { C, 4 * C }, { 4 * C, C } };
+    struct fg_model_mx_ledger g;
+    memset(&g, 0, sizeof g);
+    for (int i = 0; i < 4; i++) {
+        uint64_t IC = shape[i][0], OC = shape[i][1];
+        uint64_t w = OC * IC, in = N * IC, dy = N * OC;
+        g.weight_fp32 += L * 4 * w;
+        g.weight_mx += L * operand_bytes(x->weights, w);
+        g.act_fp32 += L * 4 * in;
+        g.act_mx += L * operand_bytes(x->activations, in);
+        g.moved_fp32 += L * 4 * (2 * in + 2 * w + 2 * dy);
+        g.moved_mx += L * (2 * operand_bytes(x->activations, in) +
+                           2 * operand_bytes(x->weights, w) + 2 * operand_bytes(x->grads, dy));
+    }
+    *out = g;
     return FG_OK;
 }
 

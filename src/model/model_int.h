@@ -8,6 +8,7 @@
 size_t fg_model_param_layout(const struct fg_model_config *cfg, size_t offset[], size_t numel[],
                              size_t *n_params);
 size_t fg_model_act_layout(const struct fg_model_config *cfg, size_t B, size_t T, int training,
-                           void *base, struct fg_model_acts *a, size_t *scratch_bytes);
+                           const struct fg_model_mx *mx, void *base, struct fg_model_acts *a,
+                           size_t *scratch_bytes, size_t *mx_bytes);
 
 #endif

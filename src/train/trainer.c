@@ -38,6 +38,7 @@ struct fg_train_params fg_train_params_default(void)
     p.seed = 1337;
     p.n_threads = 1;
     p.keep = 2;
+    p.mx = fg_model_mx_default();
     return p;
 }
 
@@ -120,18 +121,30 @@ static const char *last_good_ckpt(const struct run *r, int64_t k)
     return NULL;
 }
 
+static const char *const scale_rule_names[] = { "floor", "ceil", "rceil" };
+
+static const char *scale_rule_name(enum fg_mx_scale_rule r)
+{
+    return (int)r >= 0 && r <= FG_MX_SCALE_RULE_RCEIL ? scale_rule_names[r] : "unknown";
+}
+
 /* The hyperparameters that shape the trajectory, as stored in a checkpoint's "train"
- * metadata. Floats use %.9g, which round-trips every float exactly. */
+ * metadata. Floats use %.9g, which round-trips every float exactly. The MX settings are names
+ * ("none", "e4m3", ...; "floor", ...); checkpoints written before they existed lack them, which
+ * means none and floor. */
 static void train_json(const struct fg_train_params *p, char *buf, size_t n)
 {
     snprintf(buf, n,
              "{\"B\":%zu,\"T\":%zu,\"accum\":%d,\"steps\":%" PRId64 ",\"lr\":%.9g,"
              "\"lr_min\":%.9g,\"warmup\":%" PRId64 ",\"grad_clip\":%.9g,\"beta1\":%.9g,"
              "\"beta2\":%.9g,\"eps\":%.9g,\"weight_decay\":%.9g,\"seed\":%" PRIu64 ","
-             "\"threads\":%d}",
+             "\"threads\":%d,\"mx_weights\":\"%s\",\"mx_activations\":\"%s\","
+             "\"mx_grads\":\"%s\",\"mx_scale\":\"%s\"}",
              p->B, p->T, p->accum, p->steps, (double)p->lr, (double)p->lr_min, p->warmup,
              (double)p->grad_clip, (double)p->adam.beta1, (double)p->adam.beta2,
-             (double)p->adam.eps, (double)p->adam.weight_decay, p->seed, p->n_threads);
+             (double)p->adam.eps, (double)p->adam.weight_decay, p->seed, p->n_threads,
+             fg_model_mx_name(p->mx.weights), fg_model_mx_name(p->mx.activations),
+             fg_model_mx_name(p->mx.grads), scale_rule_name(p->mx.scale_rule));
 }
 
 /* A resumed run continues exactly only with the same trajectory-shaping hyperparameters, and
@@ -170,6 +183,22 @@ static fg_status check_resume_params(const struct fg_train_params *p, const char
             used +=
                 (size_t)snprintf(note + used, sizeof note - used, "%s%s %.9g (checkpoint: %.9g)",
                                  used ? ", " : "", keys[i][1], y->valuedouble, x->valuedouble);
+    }
+    /* MX settings: a change is honoured (the run trains with the new formats from here on)
+     * and named, like any other changed setting; absent keys (older checkpoints) mean none */
+    static const char *const mx_keys[][3] = {
+        { "mx_weights", "--mx-weights", "none" },
+        { "mx_activations", "--mx-activations", "none" },
+        { "mx_grads", "--mx-grads", "none" },
+        { "mx_scale", "--mx-scale", "floor" },
+    };
+    for (size_t i = 0; !st && i < sizeof mx_keys / sizeof mx_keys[0]; i++) {
+        const cJSON *x = cJSON_GetObjectItemCaseSensitive(a, mx_keys[i][0]);
+        const cJSON *y = cJSON_GetObjectItemCaseSensitive(b, mx_keys[i][0]);
+        const char *was = cJSON_IsString(x) ? x->valuestring : mx_keys[i][2];
+        if (cJSON_IsString(y) && strcmp(was, y->valuestring) != 0 && used < sizeof note)
+            used += (size_t)snprintf(note + used, sizeof note - used, "%s%s %s (checkpoint: %.16s)",
+                                     used ? ", " : "", mx_keys[i][1], y->valuestring, was);
     }
     const cJSON *tx = cJSON_GetObjectItemCaseSensitive(a, "threads");
     if (!st && cJSON_IsNumber(tx) && (int)tx->valuedouble != p->n_threads &&
@@ -245,7 +274,8 @@ static fg_status setup(struct run *r, struct fg_train_result *res, int64_t *star
                  (double)p->lr_min, (double)p->lr);
         return FG_ERR_INVALID_ARG;
     }
-    if ((rc = fg_model_config_check(&p->cfg, inner, sizeof inner)) != FG_OK) {
+    if ((rc = fg_model_config_check(&p->cfg, inner, sizeof inner)) != FG_OK ||
+        (rc = fg_model_mx_check(&p->cfg, &p->mx, inner, sizeof inner)) != FG_OK) {
         snprintf(errmsg, n, "%s", inner);
         return rc;
     }
@@ -282,6 +312,7 @@ static fg_status setup(struct run *r, struct fg_train_result *res, int64_t *star
     mp.training = 1;
     mp.n_threads = p->n_threads;
     mp.use_ref = p->use_ref;
+    mp.mx = p->mx;
     mp.allocator = p->allocator;
     if ((rc = fg_model_init(&r->model, &mp)) != FG_OK) {
         snprintf(errmsg, n, "cannot create the model (%s): out of memory or invalid shape",
@@ -310,6 +341,10 @@ static fg_status setup(struct run *r, struct fg_train_result *res, int64_t *star
     res->n_params = m->mem.n_params;
     res->mem = m->mem;
     res->flops_per_token = fg_model_flops_per_token(&p->cfg, p->T);
+    if ((rc = fg_model_mx_ledger(&p->cfg, p->B, p->T, &p->mx, &res->mx_ledger)) != FG_OK) {
+        snprintf(errmsg, n, "MX ledger: sizes overflow for batch %zu x %zu", p->B, p->T);
+        return rc;
+    }
     *start_step = 0;
     if (p->resume_path) {
         struct fg_ckpt_state st;

@@ -126,6 +126,34 @@ static int resume_defaults(struct fg_train_params *p, const struct opt *o, size_
             break;
         }
     }
+
+    /* the MX settings (names; absent in checkpoints older than them, which means none) */
+    const struct {
+        const char *key, *flag;
+        int *dst;
+    } mx[] = {
+        { "mx_weights", "--mx-weights", &p->mx.weights },
+        { "mx_activations", "--mx-activations", &p->mx.activations },
+        { "mx_grads", "--mx-grads", &p->mx.grads },
+        { "mx_scale", "--mx-scale", NULL },
+    };
+
+    for (size_t i = 0; i < sizeof mx / sizeof mx[0]; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, mx[i].key);
+        if (!cJSON_IsString(v) || cli_find(o, n_o, mx[i].flag)->seen)
+            continue;
+        enum fg_mx_scale_rule rule;
+        fg_status st = mx[i].dst ? fg_model_mx_parse(v->valuestring, mx[i].dst, NULL, 0)
+                                 : fg_mx_scale_rule_from_name(v->valuestring, &rule, NULL, 0);
+        if (st != FG_OK) {
+            fprintf(stderr, "frugal train: %s has an invalid \"%s\" in its train metadata\n",
+                    p->resume_path, mx[i].key);
+            cJSON_Delete(j);
+            return EXIT_FAIL;
+        }
+        if (!mx[i].dst)
+            p->mx.scale_rule = rule;
+    }
     cJSON_Delete(j);
     /* a lower --lr than the stored final rate: let the schedule end at the new lr */
     if (cli_find(o, n_o, "--lr")->seen && !cli_find(o, n_o, "--lr-min")->seen && p->lr_min > p->lr)
@@ -149,11 +177,89 @@ static void on_log(void *user, const char *msg)
     fprintf(stderr, "frugal train: note: %s\n", msg);
 }
 
+/* The --mx-* flags into p->mx: one line naming the flag and exit 2 for a bad name. */
+static int parse_mx(struct fg_train_params *p, const char *w, const char *a, const char *g,
+                    const char *scale)
+{
+    const struct {
+        const char *flag, *val;
+        int *dst;
+    } f[] = {
+        { "--mx-weights", w, &p->mx.weights },
+        { "--mx-activations", a, &p->mx.activations },
+        { "--mx-grads", g, &p->mx.grads },
+    };
+
+    char err[256];
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        if (f[i].val && fg_model_mx_parse(f[i].val, f[i].dst, err, sizeof err) != FG_OK) {
+            fprintf(stderr,
+                    "frugal train: invalid value '%s' for %s: %s (see frugal train --help)\n",
+                    f[i].val, f[i].flag, err);
+            return EXIT_USAGE;
+        }
+    if (scale && fg_mx_scale_rule_from_name(scale, &p->mx.scale_rule, err, sizeof err) != FG_OK) {
+        fprintf(stderr,
+                "frugal train: invalid value '%s' for --mx-scale: %s (see frugal train "
+                "--help)\n",
+                scale, err);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+static const char *const scale_names[] = { "floor", "ceil", "rceil" };
+
+/* The MX settings and ledger, before training: what the emulated formats would store and move
+ * (fg_model_mx_ledger), and a reminder that the products still run in fp32. */
+static void print_mx_ledger(const struct fg_train_params *p)
+{
+    struct fg_model_mx_ledger g;
+    if (fg_model_mx_ledger(&p->cfg, p->B, p->T, &p->mx, &g) != FG_OK)
+        return; /* fg_train reports the bad setting */
+    const double mib = 1048576.0, acc = (double)p->accum;
+    fprintf(stderr,
+            "frugal train: MX emulation: weights %s, activations %s, grads %s, scale %s; each "
+            "operand is quantized and dequantized, the products still run as fp32 sgemm (no "
+            "speed gain on this CPU)\n",
+            fg_model_mx_name(p->mx.weights), fg_model_mx_name(p->mx.activations),
+            fg_model_mx_name(p->mx.grads), scale_names[p->mx.scale_rule]);
+    fprintf(stderr,
+            "frugal train: MX ledger (block linear layers, fp32 -> MX): weights %.2f -> %.2f "
+            "MiB; inputs saved for backward %.2f -> %.2f MiB per micro-batch; operand bytes read "
+            "by the products %.1f -> %.1f MiB per step\n",
+            (double)g.weight_fp32 / mib, (double)g.weight_mx / mib, (double)g.act_fp32 / mib,
+            (double)g.act_mx / mib, acc * (double)g.moved_fp32 / mib,
+            acc * (double)g.moved_mx / mib);
+}
+
+static void json_mx(cJSON *j, const struct fg_train_params *p, const struct fg_train_result *r)
+{
+    cJSON *x = cJSON_AddObjectToObject(j, "mx");
+    if (!x)
+        return;
+    const struct fg_model_mx_ledger *g = &r->mx_ledger;
+    double acc = (double)p->accum;
+    cJSON_AddStringToObject(x, "weights", fg_model_mx_name(p->mx.weights));
+    cJSON_AddStringToObject(x, "activations", fg_model_mx_name(p->mx.activations));
+    cJSON_AddStringToObject(x, "grads", fg_model_mx_name(p->mx.grads));
+    cJSON_AddStringToObject(x, "scale", scale_names[p->mx.scale_rule]);
+    cJSON_AddStringToObject(x, "compute", "fp32");
+    cJSON_AddNumberToObject(x, "weight_bytes_fp32", (double)g->weight_fp32);
+    cJSON_AddNumberToObject(x, "weight_bytes_mx", (double)g->weight_mx);
+    cJSON_AddNumberToObject(x, "act_bytes_fp32", (double)g->act_fp32);
+    cJSON_AddNumberToObject(x, "act_bytes_mx", (double)g->act_mx);
+    cJSON_AddNumberToObject(x, "moved_bytes_per_step_fp32", acc * (double)g->moved_fp32);
+    cJSON_AddNumberToObject(x, "moved_bytes_per_step_mx", acc * (double)g->moved_mx);
+    cJSON_AddNumberToObject(x, "scratch_bytes", (double)r->mem.mx_bytes);
+}
+
 int cmd_train(int argc, char **argv)
 {
     struct fg_train_params p = fg_train_params_default();
     p.n_threads = fg_cpu_count();
     int json = 0, quiet = 0;
+    const char *mx_w = NULL, *mx_a = NULL, *mx_g = NULL, *mx_scale = NULL;
     struct opt o[] = {
         { "--data", OPT_STR, &p.train_path, "FILE",
           "training token shard (llm.c layout; make one "
@@ -216,19 +322,42 @@ int cmd_train(int argc, char **argv)
           0, 0, 0, 0 },
         { "--metrics", OPT_STR, &p.metrics_path, "FILE", "write JSON Lines metrics, one per step",
           0, 0, 0, 0 },
+        { "--mx-weights", OPT_STR, &mx_w, "FMT",
+          "MX format of the linear layers' weights (forward, dX) [none]", 0, 0, 0, 0 },
+        { "--mx-activations", OPT_STR, &mx_a, "FMT",
+          "MX format of their inputs (forward, dW) [none]", 0, 0, 0, 0 },
+        { "--mx-grads", OPT_STR, &mx_g, "FMT",
+          "MX format of their output gradients (dX, dW) [none]", 0, 0, 0, 0 },
+        { "--mx-scale", OPT_STR, &mx_scale, "RULE",
+          "MX block scale: floor (OCP spec), ceil, rceil (NVIDIA) [floor]", 0, 0, 0, 0 },
         { "--json", OPT_FLAG, &json, NULL, "print one JSON summary object on stdout", 0, 0, 0, 0 },
         { "--quiet", OPT_FLAG, &quiet, NULL, "no progress output", 0, 0, 0, 0 },
     };
     size_t n_o = sizeof o / sizeof o[0];
     const char *pos[1];
     int n_pos;
-    int rc = cli_parse(argc, argv, 2, o, n_o, "train", "--data FILE [options]",
-                       "Train a GPT-2-architecture model with AdamW (warmup + cosine schedule,\n"
-                       "global-norm clipping, gradient accumulation) and write checkpoints.\n"
-                       "Same --seed and --threads give the same bits; --resume continues exactly.",
-                       pos, 0, &n_pos);
+    int rc =
+        cli_parse(argc, argv, 2, o, n_o, "train", "--data FILE [options]",
+                  "Train a GPT-2-architecture model with AdamW (warmup + cosine schedule,\n"
+                  "global-norm clipping, gradient accumulation) and write checkpoints.\n"
+                  "Same --seed and --threads give the same bits; --resume continues exactly.\n"
+                  "\n"
+                  "MX training (OCP Microscaling, emulated as Microsoft's microxcaling does):\n"
+                  "--mx-weights, --mx-activations and --mx-grads round the operands of the\n"
+                  "block linear layers' products (qkv, attention projection, fc, fc\n"
+                  "projection) to an MX format: blocks of 32 values along the product's\n"
+                  "reduction axis share one power-of-two scale. Y = X W^T rounds X and W;\n"
+                  "dX = dY W rounds dY and W; dW = dY^T X rounds dY and X. Master weights and\n"
+                  "AdamW stay fp32; the LM head and attention stay fp32. The products still\n"
+                  "run in fp32 on the rounded copies: this measures accuracy, not speed.\n"
+                  "FMT: none, e4m3 or e5m2 (MXFP8), e3m2 or e2m3 (MXFP6), e2m1 (MXFP4), int8\n"
+                  "(MXINT8); aliases such as mxfp8_e4m3 and mxfp4 work too. --n-embd must be\n"
+                  "a multiple of 32. MXFP8: --mx-weights e4m3 --mx-activations e4m3.",
+                  pos, 0, &n_pos);
     if (rc)
         return rc < 0 ? EXIT_OK : rc;
+    if ((rc = parse_mx(&p, mx_w, mx_a, mx_g, mx_scale)) != 0)
+        return rc;
     if (!p.train_path) {
         fprintf(stderr, "frugal train: --data FILE is required (make a shard with frugal prepare)"
                         "\n");
@@ -277,6 +406,8 @@ int cmd_train(int argc, char **argv)
         p.T = (size_t)p.cfg.block_size;
     if (!p.resume_path && !cli_find(o, n_o, "--warmup")->seen && p.warmup >= p.steps)
         p.warmup = p.steps / 10;
+    if (!quiet && fg_model_mx_on(&p.mx))
+        print_mx_ledger(&p);
     struct progress_ctx pc = { isatty(2), quiet, 0, p.time_budget_s };
     p.on_progress = on_progress;
     p.on_log = on_log;
@@ -318,6 +449,7 @@ int cmd_train(int argc, char **argv)
         cJSON_AddNumberToObject(j, "predicted_bytes",
                                 (double)(r.mem.total_bytes + 2 * r.mem.param_bytes));
         cJSON_AddNumberToObject(j, "flops_per_token", r.flops_per_token);
+        json_mx(j, &p, &r);
         if (r.last_ckpt[0])
             cJSON_AddStringToObject(j, "checkpoint", r.last_ckpt);
         else
