@@ -3,10 +3,12 @@
  * test vectors and the reference's round-trip thresholds, and the fused step against the fp32
  * reference (bitwise with fp32 storage), against double-precision optimizers written here, and
  * against its fp32 twin with compressed storage. */
+#define _POSIX_C_SOURCE 200809L /* setenv */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "frugal/core.h"
 #include "frugal/flashoptim.h"
 #include "frugal/numerics.h"
 #include "test.h"
@@ -66,7 +68,7 @@ static float join_indep(uint16_t h, int32_t rho, int bits)
         ex = -125;
     else
         (void)frexpf(tq, &ex);
-    return tq + ldexpf((float)rho / nmax, ex - 1 - 7 - 1);
+    return tq + ldexpf((float)rho * (1.0f / nmax), ex - 1 - 7 - 1);
 }
 
 /* Every fp32 with exponent -30..30 (a stride of mantissas; FG_TEST_SLOW=1: all of them), both
@@ -832,6 +834,81 @@ TEST(step_flash_threads_grads_and_zero)
     free(w0), free(g), free(z), free(g16);
 }
 
+static int store_equal(const struct store *a, const struct store *b)
+{
+    size_t n = a->n, ng = fg_flash_n_groups(n);
+#define SAME(f, bytes) (!a->f || memcmp(a->f, b->f, (bytes)) == 0)
+    return SAME(w32, n * 4) && SAME(m32, n * 4) && SAME(v32, n * 4) && SAME(w16, n * 2) &&
+           SAME(rho8, n) && SAME(rho16, n * 2) && SAME(mq, n) && SAME(vq, n) && SAME(ms, ng * 2) &&
+           SAME(vs, ng * 2);
+#undef SAME
+}
+
+/* The AVX-512 kernel against the scalar code (FG_ISA=generic), bit for bit: every optimizer
+ * variant, every weight storage (fp32, bf16 + int8, bf16 + int16, bf16 alone), fp32 and
+ * quantized states with both scale formats and both zero decodings, fp32 and bf16 gradients,
+ * on weights that include ties, binade edges, zeros, -0 and subnormals, over a partial last
+ * group and over several blocks. */
+TEST(step_avx512_equals_scalar_bitwise)
+{
+    if (fg_cpu_isa() < FG_ISA_AVX512) {
+        fg_test_skip(t, "no AVX-512 on this CPU");
+        return;
+    }
+    const size_t sizes[] = { 5 * 32 + 13, 2 * 8192 + 45 };
+    static const float special[] = { 1.0f + 0x1p-8f, 2.0f - 0x1p-9f, 2.0f, 0.0f,     -0.0f,
+                                     0x1p-130f,      -1.00390625f,   0.5f, 3.0e-39f, 65536.0f };
+    const int masters[] = { 0, 8, 16, -1 };
+    struct fg_rng r;
+    fg_rng_seed(&r, t->seed);
+    size_t cases = 0, bad = 0;
+    for (size_t si = 0; si < 2; si++) {
+        size_t n = sizes[si];
+        float *w0 = xcalloc(n, 4), *g = xcalloc(n, 4);
+        uint16_t *g16 = xcalloc(n, 2);
+        for (size_t i = 0; i < n; i++)
+            w0[i] = i % 5 == 0 ? special[(i / 5) % 10] : (float)(0.3 * fg_rng_normal(&r));
+        for (int k = 0; k < N_VARIANTS; k++)
+            for (int mi = 0; mi < 4; mi++)
+                for (int q = 0; q < 4; q++) { /* fp32 states; bf16; fp16; bf16 + zero half */
+                    if (si == 1 && (q == 2 || mi == 3))
+                        continue;
+                    struct fg_flash_hparams h = variant(k);
+                    struct store a, b;
+                    enum fg_flash_scale fmt = q == 2 ? FG_FLASH_SCALE_FP16 : FG_FLASH_SCALE_BF16;
+                    store_init(&a, w0, n, masters[mi], q > 0, fmt);
+                    store_init(&b, w0, n, masters[mi], q > 0, fmt);
+                    a.x.v_zero_half = b.x.v_zero_half = q == 3;
+                    int use16 = (k + mi) % 2;
+                    for (int step = 1; step <= 3; step++) {
+                        for (size_t i = 0; i < n; i++) {
+                            g[i] = (float)fg_rng_normal(&r) * (i % 7 == 0 ? 1e-9f : 1.0f);
+                            g16[i] = fg_bf16_encode(g[i]);
+                        }
+                        float lr = variant_lr(k);
+                        (void)fg_flash_step(&a.x, use16 ? NULL : g, use16 ? g16 : NULL, 0.9f, step,
+                                            lr, &h, 2);
+                        setenv("FG_ISA", "generic", 1);
+                        (void)fg_flash_step(&b.x, use16 ? NULL : g, use16 ? g16 : NULL, 0.9f, step,
+                                            lr, &h, 2);
+                        unsetenv("FG_ISA");
+                    }
+                    cases++;
+                    if (!store_equal(&a, &b)) {
+                        if (bad++ < 5)
+                            fg_test_fail(t, __FILE__, __LINE__,
+                                         "n %zu variant %d master %d states %d: AVX-512 != "
+                                         "scalar",
+                                         n, k, masters[mi], q);
+                    }
+                    store_free(&a), store_free(&b);
+                }
+        free(w0), free(g), free(g16);
+    }
+    CHECK_EQ_I64(t, bad, 0);
+    CHECK(t, cases > 100);
+}
+
 TEST(step_bad_arguments)
 {
     float w[40] = { 0 }, g[40] = { 0 }, m[40] = { 0 }, v[40] = { 0 };
@@ -880,6 +957,7 @@ static const struct fg_test_case cases[] = {
     { "step_flash_fidelity_vs_fp32_twin", test_step_flash_fidelity_vs_fp32_twin },
     { "step_master_bits_help", test_step_master_bits_help },
     { "step_flash_threads_grads_and_zero", test_step_flash_threads_grads_and_zero },
+    { "step_avx512_equals_scalar_bitwise", test_step_avx512_equals_scalar_bitwise },
     { "step_bad_arguments", test_step_bad_arguments },
 };
 

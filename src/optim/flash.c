@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "../kernels/kernels_int.h"
+#include "flash_int.h"
+#include "frugal/core.h"
 #include "frugal/flashoptim.h"
 #include "frugal/numerics.h"
 
@@ -113,7 +115,8 @@ static inline int32_t split1(float theta, float n_max, uint16_t *w)
 static inline float join1(uint16_t h, int32_t rho, float n_max)
 {
     float tq = bf16_f32(h);
-    return rho ? tq + scale2((float)rho / n_max, log2_half_ulp(h)) : tq; /* -0 stays -0 */
+    /* (rho * (1/N)) * 2^l; -0 stays -0 */
+    return rho ? tq + scale2((float)rho * (1.0f / n_max), log2_half_ulp(h)) : tq;
 }
 
 void fg_flash_split(float theta, int bits, uint16_t *w16, int32_t *rho)
@@ -175,8 +178,9 @@ static inline void quant_m_group(const float *x, size_t len, enum fg_flash_scale
         *s = bf16_up(a);
         d = bf16_f32(*s);
     }
+    float inv = 1.0f / d;
     for (size_t i = 0; i < len; i++) {
-        float z = x[i] / d;
+        float z = x[i] * inv;
         float y = 2.0f * z / (1.0f + fabsf(z));
         q[i] = (int8_t)code_clamp(floorf(127.0f * y + 0.5f), -127.0f, 127.0f);
     }
@@ -186,10 +190,9 @@ static inline void dequant_m_group(const int8_t *q, uint16_t s, size_t len, enum
                                    float *x)
 {
     float d = scale_decode(s, fmt);
-    for (size_t i = 0; i < len; i++) {
-        float y = (float)q[i] / 127.0f;
-        float z = y / (2.0f - fabsf(y));
-        x[i] = z * d;
+    for (size_t i = 0; i < len; i++) { /* y = q/127, z = y / (2 - |y|) = q / (254 - |q|) */
+        float qf = (float)q[i];
+        x[i] = (qf / (254.0f - fabsf(qf))) * d;
     }
 }
 
@@ -211,17 +214,18 @@ static inline void quant_v_group(const float *v, size_t len, enum fg_flash_scale
         *s = bf16_up(a);
         d = bf16_f32(*s);
     }
+    float k = 255.0f / d;
     for (size_t i = 0; i < len; i++)
-        q[i] = (uint8_t)code_clamp(floorf(255.0f * r[i] / d + 0.5f), 0.0f, 255.0f);
+        q[i] = (uint8_t)code_clamp(floorf(r[i] * k + 0.5f), 0.0f, 255.0f);
 }
 
 static inline void dequant_v_group(const uint8_t *q, uint16_t s, size_t len,
                                    enum fg_flash_scale fmt, int zero_half, float *v)
 {
-    float d = scale_decode(s, fmt);
+    float step = scale_decode(s, fmt) / 255.0f;
     for (size_t i = 0; i < len; i++) {
         float c = (q[i] == 0 && zero_half) ? 0.5f : (float)q[i];
-        float r = (c / 255.0f) * d;
+        float r = c * step;
         v[i] = r * r;
     }
 }
@@ -300,16 +304,6 @@ int fg_flash_n_states(const struct fg_flash_hparams *hp)
     }
 }
 
-/* Per-step constants, computed once (the same in the fused and the `_ref` path). */
-struct coef {
-    enum fg_flash_kind kind;
-    float lr, gscale, wd, keep; /* keep = 1 - wd_eff (decoupled decay) */
-    int coupled, decoupled;
-    float b1, b2, one_b1, one_b2, bc1, bc2, eps; /* Adam, Lion */
-    float mu, one_damp;                          /* SGD */
-    int nesterov, has_m;
-};
-
 static struct coef make_coef(const struct fg_flash_hparams *hp, int64_t t, float lr, float gscale)
 {
     struct coef c;
@@ -327,8 +321,9 @@ static struct coef make_coef(const struct fg_flash_hparams *hp, int64_t t, float
     c.b2 = hp->beta2;
     c.one_b1 = 1.0f - hp->beta1;
     c.one_b2 = 1.0f - hp->beta2;
-    c.bc1 = (float)(1.0 - pow((double)hp->beta1, (double)(t > 0 ? t : 1)));
-    c.bc2 = (float)(1.0 - pow((double)hp->beta2, (double)(t > 0 ? t : 1)));
+    /* 1 / (1 - b1^t) and 1 / sqrt(1 - b2^t), in double, rounded once */
+    c.bc1 = (float)(1.0 / (1.0 - pow((double)hp->beta1, (double)(t > 0 ? t : 1))));
+    c.bc2 = (float)(1.0 / sqrt(1.0 - pow((double)hp->beta2, (double)(t > 0 ? t : 1))));
     c.eps = hp->eps;
     c.mu = hp->momentum;
     c.one_damp = 1.0f - hp->dampening;
@@ -348,7 +343,7 @@ static inline void upd_adam(float *th, float *m, float *v, float g, const struct
     float vi = c->b2 * *v + c->one_b2 * g * g;
     if (c->decoupled)
         x = x * c->keep;
-    x = x - c->lr * (mi / c->bc1) / (sqrtf(vi / c->bc2) + c->eps);
+    x = x - c->lr * (mi * c->bc1) / (sqrtf(vi) * c->bc2 + c->eps);
     *m = mi;
     *v = vi;
     *th = x;
@@ -417,10 +412,17 @@ void fg_flash_step_ref(float *w, float *m, float *v, const float *g, size_t n, f
 /* ---- the fused step ------------------------------------------------------------------------ */
 
 FG_CLONES static void step_block(const struct fg_flash_tensor *x, const float *g32,
-                                 const uint16_t *g16, size_t i0, size_t n, const struct coef *c)
+                                 const uint16_t *g16, size_t i0, size_t n, const struct coef *c,
+                                 int use_avx512)
 {
     float th[G], gr[G], m[G], v[G];
     int adam = c->kind == FG_FLASH_ADAM;
+    if (use_avx512 && n >= G) { /* whole groups vectorized; a partial last group below */
+        size_t whole = n / G;
+        fg_flash_groups_avx512(x, g32, g16, i0, whole, c);
+        i0 += whole * G;
+        n -= whole * G;
+    }
     for (size_t i = i0; i < i0 + n; i += G) {
         size_t len = i0 + n - i < G ? i0 + n - i : G, grp = i / G;
         /* prologue: decode */
@@ -507,13 +509,14 @@ fg_status fg_flash_step(const struct fg_flash_tensor *x, const float *g32, const
     if (!tensor_ok(x, g32, g16, hp) || t < 1 || !isfinite(lr) || !isfinite(grad_scale))
         return FG_ERR_INVALID_ARG;
     struct coef c = make_coef(hp, t, lr, grad_scale);
+    int use_avx512 = fg_cpu_isa() >= FG_ISA_AVX512;
     size_t n = x->n, blk = (size_t)FLASH_BLOCK_GROUPS * G;
     long n_blocks = (long)((n + blk - 1) / blk);
 #pragma omp parallel for schedule(static) num_threads(n_threads) default(none) \
-    shared(x, g32, g16, c, n, blk, n_blocks)
+    shared(x, g32, g16, c, n, blk, n_blocks, use_avx512)
     for (long b = 0; b < n_blocks; b++) {
         size_t i0 = (size_t)b * blk;
-        step_block(x, g32, g16, i0, n - i0 < blk ? n - i0 : blk, &c);
+        step_block(x, g32, g16, i0, n - i0 < blk ? n - i0 : blk, &c, use_avx512);
     }
     return FG_OK;
 }
