@@ -19,44 +19,7 @@
 #define G                  FG_FLASH_GROUP
 #define FLASH_BLOCK_GROUPS 256
 
-/* ---- bits ------------------------------------------------------------------------------- */
-
-static inline uint32_t f2u(float x)
-{
-    uint32_t u;
-    memcpy(&u, &x, 4);
-    return u;
-}
-
-static inline float u2f(uint32_t u)
-{
-    float x;
-    memcpy(&x, &u, 4);
-    return x;
-}
-
-/* fp32 -> bf16, round to nearest even, NaN kept quiet: the bits of fg_bf16_encode, inline */
-static inline uint16_t bf16_rne(float x)
-{
-    uint32_t u = f2u(x);
-    if ((u & 0x7F800000u) == 0x7F800000u && (u & 0x007FFFFFu))
-        return (uint16_t)((u >> 16) | 0x0040u);
-    return (uint16_t)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
-}
-
-static inline float bf16_f32(uint16_t h)
-{
-    return u2f((uint32_t)h << 16);
-}
-
-/* A positive finite (or +Inf) scale rounded up to bf16: never below the value it stores. */
-static inline uint16_t bf16_up(float a)
-{
-    uint32_t u = f2u(a);
-    if (u & 0xFFFFu)
-        u += 0x10000u;
-    return (uint16_t)(u >> 16);
-}
+/* ---- bits (f2u, bf16_rne, ... are in flash_int.h) ---------------------------------------- */
 
 /* 2^k for k in [-126, 127] */
 static inline float pow2i(int k)
@@ -148,11 +111,6 @@ void fg_flash_join_n(const uint16_t *w16, const void *rho, size_t n, int bits, f
 
 /* ---- companded group quantizers ------------------------------------------------------------ */
 
-static inline float scale_decode(uint16_t s, enum fg_flash_scale fmt)
-{
-    return fmt == FG_FLASH_SCALE_FP16 ? fg_fp16_decode(s) : bf16_f32(s);
-}
-
 /* a code from c = floor(k*y + 0.5) clamped to [lo, hi]; NaN gives 0 */
 static inline float code_clamp(float c, float lo, float hi)
 {
@@ -169,16 +127,7 @@ static inline void quant_m_group(const float *x, size_t len, enum fg_flash_scale
     float a = 0.0f;
     for (size_t i = 0; i < len; i++)
         a = fmaxf(a, fabsf(x[i]));
-    a = fmaxf(a, 1e-12f);
-    float d;
-    if (fmt == FG_FLASH_SCALE_FP16) {
-        *s = fg_fp16_encode(a);
-        d = a;
-    } else {
-        *s = bf16_up(a);
-        d = bf16_f32(*s);
-    }
-    float inv = 1.0f / d;
+    float inv = 1.0f / flash_scale_encode(a, fmt, s);
     for (size_t i = 0; i < len; i++) {
         float z = x[i] * inv;
         float y = 2.0f * z / (1.0f + fabsf(z));
@@ -189,7 +138,7 @@ static inline void quant_m_group(const float *x, size_t len, enum fg_flash_scale
 static inline void dequant_m_group(const int8_t *q, uint16_t s, size_t len, enum fg_flash_scale fmt,
                                    float *x)
 {
-    float d = scale_decode(s, fmt);
+    float d = flash_scale_decode(s, fmt);
     for (size_t i = 0; i < len; i++) { /* y = q/127, z = y / (2 - |y|) = q / (254 - |q|) */
         float qf = (float)q[i];
         x[i] = (qf / (254.0f - fabsf(qf))) * d;
@@ -205,16 +154,7 @@ static inline void quant_v_group(const float *v, size_t len, enum fg_flash_scale
         r[i] = sqrtf(v[i]);
         a = fmaxf(a, r[i]);
     }
-    a = fmaxf(a, 1e-12f);
-    float d;
-    if (fmt == FG_FLASH_SCALE_FP16) {
-        *s = fg_fp16_encode(a);
-        d = a;
-    } else {
-        *s = bf16_up(a);
-        d = bf16_f32(*s);
-    }
-    float k = 255.0f / d;
+    float k = 255.0f / flash_scale_encode(a, fmt, s);
     for (size_t i = 0; i < len; i++)
         q[i] = (uint8_t)code_clamp(floorf(r[i] * k + 0.5f), 0.0f, 255.0f);
 }
@@ -222,7 +162,7 @@ static inline void quant_v_group(const float *v, size_t len, enum fg_flash_scale
 static inline void dequant_v_group(const uint8_t *q, uint16_t s, size_t len,
                                    enum fg_flash_scale fmt, int zero_half, float *v)
 {
-    float step = scale_decode(s, fmt) / 255.0f;
+    float step = flash_scale_decode(s, fmt) / 255.0f;
     for (size_t i = 0; i < len; i++) {
         float c = (q[i] == 0 && zero_half) ? 0.5f : (float)q[i];
         float r = c * step;

@@ -127,40 +127,6 @@ static inline __m512i code_v(__m512 c, float lo, float hi)
     return _mm512_cvttps_epi32(_mm512_maskz_mov_ps(ok, c));
 }
 
-static inline float bf16_f32s(uint16_t h)
-{
-    uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
-static inline uint16_t bf16_up_s(float a)
-{
-    uint32_t u;
-    memcpy(&u, &a, 4);
-    if (u & 0xFFFFu)
-        u += 0x10000u;
-    return (uint16_t)(u >> 16);
-}
-
-static inline float scale_dec(uint16_t s, enum fg_flash_scale fmt)
-{
-    return fmt == FG_FLASH_SCALE_FP16 ? fg_fp16_decode(s) : bf16_f32s(s);
-}
-
-/* the group's scale from its max a (NaN lanes ignored before): stored bits and the divisor */
-static inline float scale_enc(float a, enum fg_flash_scale fmt, uint16_t *s)
-{
-    a = a > 1e-12f ? a : 1e-12f;
-    if (fmt == FG_FLASH_SCALE_FP16) {
-        *s = fg_fp16_encode(a);
-        return a;
-    }
-    *s = bf16_up_s(a);
-    return bf16_f32s(*s);
-}
-
 /* max over both halves, NaN lanes ignored (vmaxps returns its second operand on NaN) */
 static inline float max2_ignore_nan(__m512 a, __m512 b)
 {
@@ -185,9 +151,9 @@ void fg_flash_groups_avx512(const struct fg_flash_tensor *x, const float *g32, c
                             v[2] = { _mm512_setzero_ps(), _mm512_setzero_ps() };
         float dm = 0.0f, dv = 0.0f;
         if (has_m && !x->m32)
-            dm = scale_dec(x->ms[grp], fmt);
+            dm = flash_scale_decode(x->ms[grp], fmt);
         if (adam && !x->v32)
-            dv = scale_dec(x->vs[grp], fmt) / 255.0f;
+            dv = flash_scale_decode(x->vs[grp], fmt) / 255.0f;
         for (int h = 0; h < 2; h++) {
             size_t k = i + (size_t)h * 16;
             /* prologue */
@@ -289,7 +255,7 @@ void fg_flash_groups_avx512(const struct fg_flash_tensor *x, const float *g32, c
                 _mm512_storeu_ps(x->m32 + i + 16, m[1]);
             } else {
                 float a = max2_ignore_nan(absv(m[0]), absv(m[1]));
-                __m512 inv = f32(1.0f / scale_enc(a, fmt, &x->ms[grp]));
+                __m512 inv = f32(1.0f / flash_scale_encode(a, fmt, &x->ms[grp]));
                 for (int h = 0; h < 2; h++) {
                     __m512 z = _mm512_mul_ps(m[h], inv);
                     __m512 y = _mm512_div_ps(_mm512_mul_ps(f32(2.0f), z),
@@ -309,7 +275,7 @@ void fg_flash_groups_avx512(const struct fg_flash_tensor *x, const float *g32, c
             } else {
                 __m512 r0 = sq[0], r1 = sq[1];
                 float a = max2_ignore_nan(r0, r1);
-                __m512 kk = f32(255.0f / scale_enc(a, fmt, &x->vs[grp]));
+                __m512 kk = f32(255.0f / flash_scale_encode(a, fmt, &x->vs[grp]));
                 __m512 rr[2] = { r0, r1 };
                 for (int h = 0; h < 2; h++) {
                     __m512 cf =
