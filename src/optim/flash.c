@@ -43,36 +43,39 @@ static inline int log2_half_ulp(uint16_t h)
     return (e ? e : 1) - 135;
 }
 
-/* round half away from zero of a finite x with |x| < 2^23 */
-static inline float round_away(float x)
+/* split: theta's low 16 bits are its distance from the bf16 value toward zero, in units of
+ * 2^-16 ULP. Rounding to the nearest bf16 (exact ties toward zero, so that every tie is
+ * tq +- N and split(join(x)) = x: RNE would send the tie 2^k - ULP/2 up to 2^k, whose ULP is
+ * twice as large) and the correction are then integer arithmetic, exact: rho = round half
+ * away from zero(e / (ULP/2) * N) with e = theta - tq in those units, and ULP/2 = 2^15 units,
+ * or 2^16 when rounding up carried into the next binade (not from the subnormals, whose
+ * spacing is the smallest normal binade's). Inf and NaN give rho 0 (NaN kept quiet); a value
+ * that rounds up to Inf gives rho = -N (toward theta). */
+static inline int32_t split1(float theta, int32_t n_max, uint16_t *w)
 {
-    float t = truncf(x);
-    if (fabsf(x - t) >= 0.5f)
-        t += copysignf(1.0f, x);
-    return t;
-}
-
-/* The bf16 part of a split: round to nearest, ties toward zero (RNE would send a tie at a binade
- * edge, tq + ULP/2 = 2^k - ULP/2, up to 2^k, whose half ULP is twice as large: rho = -63.5 would
- * round and split(join(x)) would not give x back; toward zero, every tie is tq +- N exactly). */
-static inline uint16_t split_bf16(float theta)
-{
-    uint32_t u = f2u(theta);
-    if ((u & 0xFFFFu) == 0x8000u && (u & 0x7F800000u) != 0x7F800000u)
-        return (uint16_t)(u >> 16);
-    return bf16_rne(theta);
-}
-
-static inline int32_t split1(float theta, float n_max, uint16_t *w)
-{
-    uint16_t h = split_bf16(theta);
-    *w = h;
-    float e = theta - bf16_f32(h); /* exact: both within a factor of 2 */
-    float en = scale2(e, -log2_half_ulp(h));
-    if (!(en == en))
-        return 0; /* NaN (theta NaN or Inf) */
-    en = en > 1.0f ? 1.0f : (en < -1.0f ? -1.0f : en);
-    return (int32_t)round_away(en * n_max);
+    uint32_t u = f2u(theta), ex = (u >> 23) & 0xFFu;
+    if (ex == 0xFFu) {
+        *w = bf16_rne(theta);
+        return 0;
+    }
+    uint32_t low = u & 0xFFFFu, h = u >> 16, shift = 15;
+    int32_t lp = (int32_t)low; /* theta - tq in units, |theta| - |tq| sense */
+    if (low > 0x8000u) {
+        h += 1;
+        lp -= 65536;
+        uint32_t nex = (h >> 7) & 0xFFu;
+        if (nex == 0xFFu) { /* rounded up to Inf */
+            *w = (uint16_t)h;
+            return (u >> 31) ? n_max : -n_max;
+        }
+        if (nex != ex && ex != 0)
+            shift = 16;
+    }
+    uint32_t alp = (uint32_t)(lp < 0 ? -lp : lp);
+    int32_t mag = (int32_t)((alp * (uint32_t)n_max + (1u << (shift - 1))) >> shift);
+    int32_t rho = lp < 0 ? -mag : mag;
+    *w = (uint16_t)h;
+    return (u >> 31) ? -rho : rho;
 }
 
 static inline float join1(uint16_t h, int32_t rho, float n_max)
@@ -84,7 +87,7 @@ static inline float join1(uint16_t h, int32_t rho, float n_max)
 
 void fg_flash_split(float theta, int bits, uint16_t *w16, int32_t *rho)
 {
-    *rho = split1(theta, bits == 16 ? 32767.0f : 127.0f, w16);
+    *rho = split1(theta, bits == 16 ? 32767 : 127, w16);
 }
 
 float fg_flash_join(uint16_t w16, int32_t rho, int bits)
@@ -96,9 +99,9 @@ void fg_flash_split_n(const float *theta, size_t n, int bits, uint16_t *w16, voi
 {
     for (size_t i = 0; i < n; i++) {
         if (bits == 16)
-            ((int16_t *)rho)[i] = (int16_t)split1(theta[i], 32767.0f, &w16[i]);
+            ((int16_t *)rho)[i] = (int16_t)split1(theta[i], 32767, &w16[i]);
         else
-            ((int8_t *)rho)[i] = (int8_t)split1(theta[i], 127.0f, &w16[i]);
+            ((int8_t *)rho)[i] = (int8_t)split1(theta[i], 127, &w16[i]);
     }
 }
 
@@ -400,10 +403,10 @@ FG_CLONES static void step_block(const struct fg_flash_tensor *x, const float *g
             memcpy(x->w32 + i, th, len * 4);
         else if (x->rho8)
             for (size_t k = 0; k < len; k++)
-                x->rho8[i + k] = (int8_t)split1(th[k], 127.0f, &x->w16[i + k]);
+                x->rho8[i + k] = (int8_t)split1(th[k], 127, &x->w16[i + k]);
         else if (x->rho16)
             for (size_t k = 0; k < len; k++)
-                x->rho16[i + k] = (int16_t)split1(th[k], 32767.0f, &x->w16[i + k]);
+                x->rho16[i + k] = (int16_t)split1(th[k], 32767, &x->w16[i + k]);
         else
             for (size_t k = 0; k < len; k++)
                 x->w16[i + k] = bf16_rne(th[k]);

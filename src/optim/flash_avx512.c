@@ -65,23 +65,6 @@ static inline __m512 join_v(const uint16_t *w16, __m512i rho, float nmax)
     return _mm512_mask_blend_ps(nz, tq, j);
 }
 
-/* the bf16 half of a split: round to nearest even, exact ties toward zero, NaN kept quiet;
- * the bf16 bits in the low half of each lane */
-static inline __m512i split_bf16_v(__m512 theta)
-{
-    __m512i u = _mm512_castps_si512(theta);
-    __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), i32(1));
-    __m512i rne = _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(u, i32(0x7FFF)), lsb), 16);
-    __m512i expo = _mm512_and_si512(u, i32(0x7F800000));
-    __mmask16 naninf = _mm512_cmpeq_epi32_mask(expo, i32(0x7F800000));
-    __mmask16 nan = naninf & _mm512_test_epi32_mask(u, i32(0x007FFFFF));
-    __mmask16 tie = (__mmask16)(~naninf & _mm512_cmpeq_epi32_mask(_mm512_and_si512(u, i32(0xFFFF)),
-                                                                  i32(0x8000)));
-    __m512i hi = _mm512_srli_epi32(u, 16);
-    __m512i h = _mm512_mask_blend_epi32(tie, rne, hi);
-    return _mm512_mask_blend_epi32(nan, h, _mm512_or_si512(hi, i32(0x0040)));
-}
-
 /* plain bf16 weights (no correction): round to nearest even, NaN kept quiet */
 static inline __m512i bf16_rne_v(__m512 theta)
 {
@@ -94,29 +77,35 @@ static inline __m512i bf16_rne_v(__m512 theta)
                                    _mm512_or_si512(_mm512_srli_epi32(u, 16), i32(0x0040)));
 }
 
-/* round half away from zero of finite lanes */
-static inline __m512 round_away_v(__m512 x)
+/* split 16 weights as the scalar split1 (flash.c): bf16 bits (int32 lanes) out, rho returned */
+static inline __m512i split_v(__m512 theta, int nmax, __m512i *h_out)
 {
-    __m512 t = _mm512_roundscale_ps(x, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-    __mmask16 up = _mm512_cmp_ps_mask(absv(_mm512_sub_ps(x, t)), f32(0.5f), _CMP_GE_OQ);
-    __m512 one = _mm512_castsi512_ps(
-        _mm512_or_si512(_mm512_and_si512(_mm512_castps_si512(x), i32((int)0x80000000u)),
-                        _mm512_castps_si512(f32(1.0f))));
-    return _mm512_mask_add_ps(t, up, t, one);
-}
-
-/* split 16 weights: bf16 bits out (as int32 lanes) and rho (int32 lanes) */
-static inline __m512i split_v(__m512 theta, float nmax, __m512i *h_out)
-{
-    __m512i h = split_bf16_v(theta);
-    __m512i tqb = _mm512_slli_epi32(h, 16);
-    __m512 e = _mm512_sub_ps(theta, _mm512_castsi512_ps(tqb));
-    __m512 en = scale2v(e, _mm512_sub_epi32(_mm512_setzero_si512(), log2_half_ulp_v(tqb)));
-    __mmask16 ok = _mm512_cmp_ps_mask(en, en, _CMP_ORD_Q);
-    en = _mm512_min_ps(_mm512_max_ps(en, f32(-1.0f)), f32(1.0f));
-    en = _mm512_maskz_mov_ps(ok, en);
-    *h_out = h;
-    return _mm512_cvttps_epi32(round_away_v(_mm512_mul_ps(en, f32(nmax))));
+    __m512i u = _mm512_castps_si512(theta);
+    __m512i ex = _mm512_and_si512(_mm512_srli_epi32(u, 23), i32(0xFF));
+    __m512i low = _mm512_and_si512(u, i32(0xFFFF));
+    __mmask16 up = _mm512_cmpgt_epi32_mask(low, i32(0x8000));
+    __m512i h =
+        _mm512_mask_add_epi32(_mm512_srli_epi32(u, 16), up, _mm512_srli_epi32(u, 16), i32(1));
+    __m512i lp = _mm512_mask_sub_epi32(low, up, low, i32(65536));
+    __m512i nex = _mm512_and_si512(_mm512_srli_epi32(h, 7), i32(0xFF));
+    __mmask16 carry = up & _mm512_cmpneq_epi32_mask(nex, ex) & _mm512_test_epi32_mask(ex, ex);
+    __m512i prod = _mm512_mullo_epi32(_mm512_abs_epi32(lp), i32(nmax));
+    __m512i m15 = _mm512_srli_epi32(_mm512_add_epi32(prod, i32(1 << 14)), 15);
+    __m512i m16 = _mm512_srli_epi32(_mm512_add_epi32(prod, i32(1 << 15)), 16);
+    __m512i mag = _mm512_mask_blend_epi32(carry, m15, m16);
+    /* negative when exactly one of (rounded up, theta negative) holds */
+    __mmask16 neg = _mm512_cmplt_epi32_mask(u, _mm512_setzero_si512());
+    __m512i rho = _mm512_mask_sub_epi32(mag, (__mmask16)(up ^ neg), _mm512_setzero_si512(), mag);
+    /* rounded up to Inf: rho = -N, toward theta (+N for a negative theta) */
+    __mmask16 toinf = up & _mm512_cmpeq_epi32_mask(nex, i32(0xFF));
+    rho = _mm512_mask_mov_epi32(rho, toinf & (__mmask16)~neg, i32(-nmax));
+    rho = _mm512_mask_mov_epi32(rho, toinf & neg, i32(nmax));
+    /* Inf and NaN: bf16 by RNE (NaN made quiet), rho 0 */
+    __mmask16 special = _mm512_cmpeq_epi32_mask(ex, i32(0xFF));
+    h = _mm512_mask_blend_epi32(special, h, bf16_rne_v(theta));
+    rho = _mm512_mask_mov_epi32(rho, special, _mm512_setzero_si512());
+    *h_out = _mm512_and_si512(h, i32(0xFFFF));
+    return rho;
 }
 
 /* a code floor(k y + 0.5) clamped to [lo, hi], NaN -> 0, as int32 lanes */
@@ -135,110 +124,123 @@ static inline float max2_ignore_nan(__m512 a, __m512 b)
     return _mm512_reduce_max_ps(acc);
 }
 
+/* The update of 16 elements, the scalar upd_* operation for operation; *sq gets sqrt(new v)
+ * (Adam), which the second-moment quantizer reuses. */
+static inline void update16(const struct coef *c, __m512 *th, __m512 *m, __m512 *v, __m512 *sq,
+                            __m512 g)
+{
+    __m512 xw = *th, gg = _mm512_mul_ps(g, f32(c->gscale));
+    if (c->kind == FG_FLASH_ADAM) {
+        if (c->coupled)
+            gg = _mm512_add_ps(gg, _mm512_mul_ps(f32(c->wd), xw));
+        __m512 mi = _mm512_add_ps(_mm512_mul_ps(f32(c->b1), *m), _mm512_mul_ps(f32(c->one_b1), gg));
+        __m512 vi = _mm512_add_ps(_mm512_mul_ps(f32(c->b2), *v),
+                                  _mm512_mul_ps(_mm512_mul_ps(f32(c->one_b2), gg), gg));
+        if (c->decoupled)
+            xw = _mm512_mul_ps(xw, f32(c->keep));
+        *sq = _mm512_sqrt_ps(vi);
+        __m512 num = _mm512_mul_ps(f32(c->lr), _mm512_mul_ps(mi, f32(c->bc1)));
+        __m512 den = _mm512_add_ps(_mm512_mul_ps(*sq, f32(c->bc2)), f32(c->eps));
+        xw = _mm512_sub_ps(xw, _mm512_div_ps(num, den));
+        *m = mi;
+        *v = vi;
+    } else if (c->kind == FG_FLASH_LION) {
+        __m512 s = _mm512_add_ps(_mm512_mul_ps(f32(c->b1), *m), _mm512_mul_ps(f32(c->one_b1), gg));
+        __m512 u = _mm512_mask_mov_ps(
+            _mm512_setzero_ps(), _mm512_cmp_ps_mask(s, _mm512_setzero_ps(), _CMP_GT_OQ), f32(1.0f));
+        u = _mm512_mask_mov_ps(u, _mm512_cmp_ps_mask(s, _mm512_setzero_ps(), _CMP_LT_OQ),
+                               f32(-1.0f));
+        *m = _mm512_add_ps(_mm512_mul_ps(f32(c->b2), *m), _mm512_mul_ps(f32(c->one_b2), gg));
+        if (c->decoupled)
+            xw = _mm512_mul_ps(xw, f32(c->keep));
+        xw = _mm512_sub_ps(xw, _mm512_mul_ps(f32(c->lr), u));
+    } else {
+        if (c->coupled)
+            gg = _mm512_add_ps(gg, _mm512_mul_ps(f32(c->wd), xw));
+        __m512 d = gg;
+        if (c->has_m) {
+            __m512 mi =
+                _mm512_add_ps(_mm512_mul_ps(f32(c->mu), *m), _mm512_mul_ps(f32(c->one_damp), gg));
+            *m = mi;
+            d = c->nesterov ? _mm512_add_ps(gg, _mm512_mul_ps(f32(c->mu), mi)) : mi;
+        }
+        if (c->decoupled)
+            xw = _mm512_mul_ps(xw, f32(c->keep));
+        xw = _mm512_sub_ps(xw, _mm512_mul_ps(f32(c->lr), d));
+    }
+    *th = xw;
+}
+
+/* Groups are processed in chunks of CHUNK: phase 1 decodes and updates every 16-lane vector of
+ * the chunk into L1-resident buffers, phase 2 encodes the weights and, group by group, the
+ * states. Each phase's iterations are independent, so the CPU overlaps the long division and
+ * square-root chains of neighbouring vectors (one group at a time ran at about a third of
+ * the speed). */
+#    define CHUNK 8
+
 void fg_flash_groups_avx512(const struct fg_flash_tensor *x, const float *g32, const uint16_t *g16,
                             size_t i0, size_t n_groups, const struct coef *c)
 {
     int adam = c->kind == FG_FLASH_ADAM, has_m = c->has_m;
     enum fg_flash_scale fmt = x->scale_fmt;
-    const __m512 b1 = f32(c->b1), b2 = f32(c->b2), ob1 = f32(c->one_b1), ob2 = f32(c->one_b2);
-    const __m512 bc1 = f32(c->bc1), bc2 = f32(c->bc2), eps = f32(c->eps), lr = f32(c->lr);
-    const __m512 gs = f32(c->gscale), wd = f32(c->wd), keep = f32(c->keep);
-    const __m512 mu = f32(c->mu), od = f32(c->one_damp);
-    for (size_t gi = 0; gi < n_groups; gi++) {
-        size_t i = i0 + gi * G, grp = i / G;
-        __m512 sq[2] = { _mm512_setzero_ps(), _mm512_setzero_ps() }; /* sqrt(new v), Adam */
-        __m512 th[2], g[2], m[2] = { _mm512_setzero_ps(), _mm512_setzero_ps() },
-                            v[2] = { _mm512_setzero_ps(), _mm512_setzero_ps() };
-        float dm = 0.0f, dv = 0.0f;
-        if (has_m && !x->m32)
-            dm = flash_scale_decode(x->ms[grp], fmt);
-        if (adam && !x->v32)
-            dv = flash_scale_decode(x->vs[grp], fmt) / 255.0f;
-        for (int h = 0; h < 2; h++) {
-            size_t k = i + (size_t)h * 16;
-            /* prologue */
+    _Alignas(64) float thb[CHUNK * G], mb[CHUNK * G], vb[CHUNK * G], sqb[CHUNK * G];
+    for (size_t c0 = 0; c0 < n_groups; c0 += CHUNK) {
+        size_t nc = n_groups - c0 < CHUNK ? n_groups - c0 : CHUNK, base = i0 + c0 * G;
+        /* phase 1: decode, update */
+        for (size_t j = 0; j < nc * 2; j++) {
+            size_t k = base + j * 16, grp = k / G;
+            __m512 th, g, m = _mm512_setzero_ps(), v = _mm512_setzero_ps(),
+                          sq = _mm512_setzero_ps();
             if (x->w32)
-                th[h] = _mm512_loadu_ps(x->w32 + k);
+                th = _mm512_loadu_ps(x->w32 + k);
             else if (x->rho8)
-                th[h] = join_v(
-                    x->w16 + k,
-                    _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(x->rho8 + k))), 127.0f);
+                th = join_v(x->w16 + k,
+                            _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(x->rho8 + k))),
+                            127.0f);
             else if (x->rho16)
-                th[h] = join_v(
+                th = join_v(
                     x->w16 + k,
                     _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)(x->rho16 + k))),
                     32767.0f);
             else
-                th[h] = bf16_load(x->w16 + k);
-            g[h] = g32 ? _mm512_loadu_ps(g32 + k) : bf16_load(g16 + k);
+                th = bf16_load(x->w16 + k);
+            g = g32 ? _mm512_loadu_ps(g32 + k) : bf16_load(g16 + k);
             if (has_m) {
                 if (x->m32) {
-                    m[h] = _mm512_loadu_ps(x->m32 + k);
-                } else {
+                    m = _mm512_loadu_ps(x->m32 + k);
+                } else { /* q / (254 - |q|) * scale */
                     __m512 qf = _mm512_cvtepi32_ps(
                         _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(x->mq + k))));
                     __m512 z = _mm512_div_ps(qf, _mm512_sub_ps(f32(254.0f), absv(qf)));
-                    m[h] = _mm512_mul_ps(z, f32(dm));
+                    m = _mm512_mul_ps(z, f32(flash_scale_decode(x->ms[grp], fmt)));
                 }
             }
             if (adam) {
                 if (x->v32) {
-                    v[h] = _mm512_loadu_ps(x->v32 + k);
-                } else {
+                    v = _mm512_loadu_ps(x->v32 + k);
+                } else { /* (q * (scale / 255))^2, code 0 as half a step if asked */
                     __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(x->vq + k)));
                     __m512 cq = _mm512_cvtepi32_ps(q);
                     if (x->v_zero_half)
                         cq = _mm512_mask_mov_ps(cq, _mm512_testn_epi32_mask(q, q), f32(0.5f));
-                    __m512 r = _mm512_mul_ps(cq, f32(dv));
-                    v[h] = _mm512_mul_ps(r, r);
+                    __m512 r = _mm512_mul_ps(cq, f32(flash_scale_decode(x->vs[grp], fmt) / 255.0f));
+                    v = _mm512_mul_ps(r, r);
                 }
             }
-            /* the update: the scalar upd_* operation for operation */
-            __m512 xw = th[h], gg = _mm512_mul_ps(g[h], gs);
-            if (adam) {
-                if (c->coupled)
-                    gg = _mm512_add_ps(gg, _mm512_mul_ps(wd, xw));
-                __m512 mi = _mm512_add_ps(_mm512_mul_ps(b1, m[h]), _mm512_mul_ps(ob1, gg));
-                __m512 vi = _mm512_add_ps(_mm512_mul_ps(b2, v[h]),
-                                          _mm512_mul_ps(_mm512_mul_ps(ob2, gg), gg));
-                if (c->decoupled)
-                    xw = _mm512_mul_ps(xw, keep);
-                __m512 num = _mm512_mul_ps(lr, _mm512_mul_ps(mi, bc1));
-                sq[h] = _mm512_sqrt_ps(vi); /* also the quantizer's sqrt(v) below */
-                __m512 den = _mm512_add_ps(_mm512_mul_ps(sq[h], bc2), eps);
-                xw = _mm512_sub_ps(xw, _mm512_div_ps(num, den));
-                m[h] = mi;
-                v[h] = vi;
-            } else if (c->kind == FG_FLASH_LION) {
-                __m512 s = _mm512_add_ps(_mm512_mul_ps(b1, m[h]), _mm512_mul_ps(ob1, gg));
-                __m512 u = _mm512_mask_mov_ps(
-                    _mm512_setzero_ps(), _mm512_cmp_ps_mask(s, _mm512_setzero_ps(), _CMP_GT_OQ),
-                    f32(1.0f));
-                u = _mm512_mask_mov_ps(u, _mm512_cmp_ps_mask(s, _mm512_setzero_ps(), _CMP_LT_OQ),
-                                       f32(-1.0f));
-                m[h] = _mm512_add_ps(_mm512_mul_ps(b2, m[h]), _mm512_mul_ps(ob2, gg));
-                if (c->decoupled)
-                    xw = _mm512_mul_ps(xw, keep);
-                xw = _mm512_sub_ps(xw, _mm512_mul_ps(lr, u));
-            } else {
-                if (c->coupled)
-                    gg = _mm512_add_ps(gg, _mm512_mul_ps(wd, xw));
-                __m512 d = gg;
-                if (has_m) {
-                    __m512 mi = _mm512_add_ps(_mm512_mul_ps(mu, m[h]), _mm512_mul_ps(od, gg));
-                    m[h] = mi;
-                    d = c->nesterov ? _mm512_add_ps(gg, _mm512_mul_ps(mu, mi)) : mi;
-                }
-                if (c->decoupled)
-                    xw = _mm512_mul_ps(xw, keep);
-                xw = _mm512_sub_ps(xw, _mm512_mul_ps(lr, d));
-            }
-            th[h] = xw;
-            /* epilogue: the weights */
+            update16(c, &th, &m, &v, &sq, g);
+            _mm512_store_ps(thb + j * 16, th);
+            _mm512_store_ps(mb + j * 16, m);
+            _mm512_store_ps(vb + j * 16, v);
+            _mm512_store_ps(sqb + j * 16, sq);
+        }
+        /* phase 2: the weights */
+        for (size_t j = 0; j < nc * 2; j++) {
+            size_t k = base + j * 16;
+            __m512 xw = _mm512_load_ps(thb + j * 16);
             if (x->w32) {
                 _mm512_storeu_ps(x->w32 + k, xw);
             } else if (x->rho8 || x->rho16) {
-                __m512i hb, rho = split_v(xw, x->rho8 ? 127.0f : 32767.0f, &hb);
+                __m512i hb, rho = split_v(xw, x->rho8 ? 127 : 32767, &hb);
                 _mm256_storeu_si256((__m256i *)(x->w16 + k), _mm512_cvtepi32_epi16(hb));
                 if (x->rho8)
                     _mm_storeu_si128((__m128i *)(x->rho8 + k), _mm512_cvtepi32_epi8(rho));
@@ -248,40 +250,42 @@ void fg_flash_groups_avx512(const struct fg_flash_tensor *x, const float *g32, c
                 _mm256_storeu_si256((__m256i *)(x->w16 + k), _mm512_cvtepi32_epi16(bf16_rne_v(xw)));
             }
         }
-        /* epilogue: the states, requantized from their new values */
-        if (has_m) {
-            if (x->m32) {
-                _mm512_storeu_ps(x->m32 + i, m[0]);
-                _mm512_storeu_ps(x->m32 + i + 16, m[1]);
-            } else {
-                float a = max2_ignore_nan(absv(m[0]), absv(m[1]));
+        /* phase 2: the states, requantized from their new values, group by group */
+        if (has_m && x->m32) {
+            memcpy(x->m32 + base, mb, nc * G * sizeof(float));
+        } else if (has_m) {
+            for (size_t q = 0; q < nc; q++) {
+                size_t grp = base / G + q;
+                __m512 m0 = _mm512_load_ps(mb + q * G), m1 = _mm512_load_ps(mb + q * G + 16);
+                float a = max2_ignore_nan(absv(m0), absv(m1));
                 __m512 inv = f32(1.0f / flash_scale_encode(a, fmt, &x->ms[grp]));
+                __m512 mm[2] = { m0, m1 };
                 for (int h = 0; h < 2; h++) {
-                    __m512 z = _mm512_mul_ps(m[h], inv);
+                    __m512 z = _mm512_mul_ps(mm[h], inv);
                     __m512 y = _mm512_div_ps(_mm512_mul_ps(f32(2.0f), z),
                                              _mm512_add_ps(f32(1.0f), absv(z)));
                     __m512 cf = _mm512_roundscale_ps(
                         _mm512_add_ps(_mm512_mul_ps(f32(127.0f), y), f32(0.5f)),
                         _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-                    _mm_storeu_si128((__m128i *)(x->mq + i + (size_t)h * 16),
+                    _mm_storeu_si128((__m128i *)(x->mq + grp * G + (size_t)h * 16),
                                      _mm512_cvtepi32_epi8(code_v(cf, -127.0f, 127.0f)));
                 }
             }
         }
-        if (adam) {
-            if (x->v32) {
-                _mm512_storeu_ps(x->v32 + i, v[0]);
-                _mm512_storeu_ps(x->v32 + i + 16, v[1]);
-            } else {
-                __m512 r0 = sq[0], r1 = sq[1];
-                float a = max2_ignore_nan(r0, r1);
-                __m512 kk = f32(255.0f / flash_scale_encode(a, fmt, &x->vs[grp]));
+        if (adam && x->v32) {
+            memcpy(x->v32 + base, vb, nc * G * sizeof(float));
+        } else if (adam) {
+            for (size_t q = 0; q < nc; q++) {
+                size_t grp = base / G + q;
+                __m512 r0 = _mm512_load_ps(sqb + q * G), r1 = _mm512_load_ps(sqb + q * G + 16);
+                __m512 kk =
+                    f32(255.0f / flash_scale_encode(max2_ignore_nan(r0, r1), fmt, &x->vs[grp]));
                 __m512 rr[2] = { r0, r1 };
                 for (int h = 0; h < 2; h++) {
                     __m512 cf =
                         _mm512_roundscale_ps(_mm512_add_ps(_mm512_mul_ps(rr[h], kk), f32(0.5f)),
                                              _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-                    _mm_storeu_si128((__m128i *)(x->vq + i + (size_t)h * 16),
+                    _mm_storeu_si128((__m128i *)(x->vq + grp * G + (size_t)h * 16),
                                      _mm512_cvtepi32_epi8(code_v(cf, 0.0f, 255.0f)));
                 }
             }

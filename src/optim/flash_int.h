@@ -59,7 +59,7 @@ static inline float flash_scale_decode(uint16_t s, enum fg_flash_scale fmt)
  * fp16: the unrounded max, as the reference). */
 static inline float flash_scale_encode(float a, enum fg_flash_scale fmt, uint16_t *s)
 {
-    a = fmaxf(a, 1e-12f);
+    a = a > 1e-12f ? a : 1e-12f; /* a is never NaN here */
     if (fmt == FG_FLASH_SCALE_FP16) {
         *s = fg_fp16_encode(a);
         return a;
