@@ -38,8 +38,8 @@ static uint32_t u_of(float x)
 /* ---- split / join ---------------------------------------------------------------------- */
 
 /* Independent split: the nearer of the two bf16 neighbours (by double arithmetic; a tie goes to
- * the one toward zero), half a ULP from frexpf of it, ldexpf for the scaling, C's roundf (half
- * away from zero) for the code. Finite theta only. */
+ * the one toward zero), half a ULP from frexpf of it, ldexpf for the scaling, the code by C's
+ * round (half away from zero) of the exact product in double. Finite theta only. */
 static void split_indep(float theta, int bits, uint16_t *w, int32_t *rho)
 {
     float nmax = bits == 16 ? 32767.0f : 127.0f;
@@ -57,7 +57,7 @@ static void split_indep(float theta, int bits, uint16_t *w, int32_t *rho)
     float en = ldexpf(theta - tq, -l);
     en = fminf(fmaxf(en, -1.0f), 1.0f);
     *w = h;
-    *rho = (int32_t)roundf(en * nmax);
+    *rho = (int32_t)round((double)en * (double)nmax); /* exact product, then half away */
 }
 
 static float join_indep(uint16_t h, int32_t rho, int bits)
