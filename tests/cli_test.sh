@@ -362,6 +362,33 @@ cmp -s "$OA/ckpt_00000006.safetensors" "$OB/ckpt_00000006.safetensors" ||
     fail_because "the resumed run's step-6 checkpoint differs from the straight run's"
 finish
 
+begin "11d --optimizer lion: a plain resume continues exactly and keeps Lion"
+OA=$(fresh_dir out11d_a)
+OB=$(fresh_dir out11d_b)
+SET=(--n-layer 1 --n-head 2 --n-embd 32 --block-size 16 --batch 3 --seq 16 --threads 1
+     --steps 6 --lr 0.0005 --warmup 2 --seed 5 --quiet --optimizer lion)
+run "$FRUGAL" train --data "$TRAIN" "${SET[@]}" --ckpt-dir "$OA"
+expect_rc 0
+run "$FRUGAL" train --data "$TRAIN" "${SET[@]}" --ckpt-dir "$OB" --stop-at 3
+expect_rc 0
+run "$FRUGAL" train --data "$TRAIN" --resume "$OB/ckpt_00000003.safetensors" --ckpt-dir "$OB" \
+    --threads 1 --quiet
+expect_rc 0
+cmp -s "$OA/ckpt_00000006.safetensors" "$OB/ckpt_00000006.safetensors" ||
+    fail_because "the resumed Lion run's step-6 checkpoint differs from the straight run's"
+finish
+
+begin "11e resuming a Lion checkpoint with --optimizer adamw is refused"
+run "$FRUGAL" train --data "$TRAIN" --resume "$OB/ckpt_00000003.safetensors" --ckpt-dir "$OB" \
+    --threads 1 --quiet --optimizer adamw
+expect_error 2 "--optimizer lion"
+finish
+
+begin "11f unknown --optimizer"
+run "$FRUGAL" train --data "$TRAIN" "${TINY[@]}" --steps 3 --optimizer adam2
+expect_error 2 "adam2"
+finish
+
 # --- 12. eval and sample with a missing checkpoint ------------------------------------------
 
 begin "12a eval with a missing checkpoint"

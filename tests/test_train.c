@@ -211,6 +211,85 @@ TEST(resume_is_exact)
     CHECK(t, access(mid, R_OK) == 0);
 }
 
+/* Lion, SGD with Nesterov momentum and SGD without momentum: each learns, resumes to the same
+ * bits as a straight run, keeps only its own states in the checkpoint (Lion and SGD: optim.m;
+ * momentum 0: none), and refuses to resume under another optimizer. */
+TEST(lion_and_sgd_learn_and_resume_exactly)
+{
+    CHECK(t, make_data());
+
+    static const struct {
+        enum fg_flash_kind kind;
+        float lr, momentum;
+        int nesterov, has_m;
+        const char *tag;
+    } cases[] = {
+        { FG_FLASH_LION, 1e-3f, 0.9f, 0, 1, "lion" },
+        { FG_FLASH_SGD, 0.05f, 0.9f, 1, 1, "sgdn" },
+        { FG_FLASH_SGD, 0.2f, 0.0f, 0, 0, "sgd0" },
+    };
+
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        struct losses l;
+        memset(&l, 0, sizeof l);
+        struct fg_train_params p = tiny_params(NULL, &l);
+        p.optimizer = cases[c].kind;
+        p.lr = cases[c].lr;
+        p.momentum = cases[c].momentum;
+        p.nesterov = cases[c].nesterov;
+        if (cases[c].kind == FG_FLASH_LION)
+            p.adam.beta2 = 0.99f;
+        p.steps = 40;
+        p.eval_every = 0;
+        struct fg_train_result r;
+        char err[1024];
+        CHECK_OK(t, fg_train(&p, &r, err, sizeof err));
+        if (!(r.final_val_loss < l.loss[1] - 1.0))
+            fg_test_fail(t, __FILE__, __LINE__, "%s: loss %.3f -> val %.3f", cases[c].tag,
+                         l.loss[1], r.final_val_loss);
+        /* 8 straight == 4 + resume + 4 */
+        char da[400], db[400], ca[500], cb[500], mid[500], name[16];
+        snprintf(name, sizeof name, "%s_straight", cases[c].tag);
+        subdir(da, sizeof da, name);
+        snprintf(name, sizeof name, "%s_resumed", cases[c].tag);
+        subdir(db, sizeof db, name);
+        struct losses la, lb;
+        memset(&la, 0, sizeof la);
+        memset(&lb, 0, sizeof lb);
+        struct fg_train_params pa = tiny_params(da, &la), pb = tiny_params(db, &lb);
+        pa.optimizer = pb.optimizer = cases[c].kind;
+        pa.lr = pb.lr = cases[c].lr;
+        pa.momentum = pb.momentum = cases[c].momentum;
+        pa.nesterov = pb.nesterov = cases[c].nesterov;
+        CHECK_OK(t, fg_train(&pa, &r, err, sizeof err));
+        pb.stop_at = 4;
+        CHECK_OK(t, fg_train(&pb, &r, err, sizeof err));
+        snprintf(mid, sizeof mid, "%s/ckpt_00000004.safetensors", db);
+        struct fg_train_params pc = pb;
+        pc.stop_at = 0;
+        pc.resume_path = mid;
+        CHECK_OK(t, fg_train(&pc, &r, err, sizeof err));
+        CHECK(t, memcmp(la.loss, lb.loss, sizeof la.loss) == 0);
+        snprintf(ca, sizeof ca, "%s/ckpt_00000008.safetensors", da);
+        snprintf(cb, sizeof cb, "%s/ckpt_00000008.safetensors", db);
+        CHECK(t, same_tensors(t, ca, cb));
+        struct fg_st_file *f = NULL;
+        if (fg_st_load(ca, NULL, &f, err, sizeof err) == FG_OK) {
+            CHECK(t, (fg_st_find(f, "optim.m") != NULL) == cases[c].has_m);
+            CHECK(t, fg_st_find(f, "optim.v") == NULL);
+            fg_st_free(f);
+        } else {
+            fg_test_fail(t, __FILE__, __LINE__, "%s", err);
+        }
+        /* another optimizer cannot take over the state */
+        struct fg_train_params pd = pc;
+        pd.optimizer = FG_FLASH_ADAM;
+        err[0] = '\0';
+        CHECK_EQ_I64(t, fg_train(&pd, &r, err, sizeof err), FG_ERR_INVALID_ARG);
+        CHECK(t, strstr(err, "--optimizer") != NULL);
+    }
+}
+
 TEST(keep_deletes_only_own_old_checkpoints)
 {
     CHECK(t, make_data());
@@ -505,6 +584,7 @@ static const struct fg_test_case cases[] = {
     { "it_learns", test_it_learns },
     { "same_seed_same_bits_any_threads", test_same_seed_same_bits_any_threads },
     { "resume_is_exact", test_resume_is_exact },
+    { "lion_and_sgd_learn_and_resume_exactly", test_lion_and_sgd_learn_and_resume_exactly },
     { "keep_deletes_only_own_old_checkpoints", test_keep_deletes_only_own_old_checkpoints },
     { "resume_with_changed_settings_is_noted", test_resume_with_changed_settings_is_noted },
     { "metrics_after_resume_have_each_step_once", test_metrics_after_resume_have_each_step_once },

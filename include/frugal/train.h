@@ -14,6 +14,7 @@
 
 #include "frugal/ckpt.h"
 #include "frugal/data.h"
+#include "frugal/flashoptim.h"
 #include "frugal/model.h"
 #include "frugal/optim.h"
 
@@ -43,8 +44,16 @@ struct fg_train_params {
     double time_budget_s;              /* stop after this many seconds (0 = none) */
     float lr, lr_min;
     int64_t warmup;
-    float grad_clip; /* max global norm; 0 = off */
-    struct fg_adamw_params adam;
+    float grad_clip;             /* max global norm; 0 = off */
+    struct fg_adamw_params adam; /* beta1, beta2, eps, weight_decay (see optimizer) */
+    /* The optimizer, fp32 weights and states: FG_FLASH_ADAM (AdamW, the default),
+     * FG_FLASH_LION (adam.beta1 interpolates the update's sign, adam.beta2 is the momentum's
+     * decay) or FG_FLASH_SGD (momentum, optional Nesterov; 0 keeps no state). Weight decay is
+     * decoupled (theta *= 1 - lr wd) on the tensors fg_model_tensor_decays names, for all three.
+     * The optimizer's state is not convertible: a resume must use the same optimizer. */
+    enum fg_flash_kind optimizer;
+    float momentum;
+    int nesterov;
     int64_t eval_every; /* steps; 0 = only at the end */
     int eval_batches;   /* validation batches of B x T per evaluation */
     uint64_t seed;
@@ -87,6 +96,9 @@ struct fg_train_result {
 };
 
 FG_API struct fg_train_params fg_train_params_default(void);
+/* "adamw", "lion", "sgd" <-> the optimizer kinds (NULL / FG_ERR_INVALID_ARG otherwise). */
+FG_API const char *fg_train_optimizer_name(enum fg_flash_kind k);
+FG_API fg_status fg_train_optimizer_parse(const char *name, enum fg_flash_kind *out);
 /* Runs training. On failure errmsg says what failed and what to do; a NaN/Inf loss returns
  * FG_ERR_NUMERIC after keeping the last good checkpoint (result->last_ckpt). */
 FG_API fg_status fg_train(const struct fg_train_params *p, struct fg_train_result *result,

@@ -33,6 +33,8 @@ struct fg_train_params fg_train_params_default(void)
     p.warmup = 50;
     p.grad_clip = 1.0f;
     p.adam = fg_adamw_params_default();
+    p.optimizer = FG_FLASH_ADAM;
+    p.momentum = 0.9f;
     p.eval_every = 100;
     p.eval_batches = 20;
     p.seed = 1337;
@@ -40,6 +42,32 @@ struct fg_train_params fg_train_params_default(void)
     p.keep = 2;
     p.mx = fg_model_mx_default();
     return p;
+}
+
+const char *fg_train_optimizer_name(enum fg_flash_kind k)
+{
+    switch (k) {
+    case FG_FLASH_ADAM:
+        return "adamw";
+    case FG_FLASH_LION:
+        return "lion";
+    case FG_FLASH_SGD:
+        return "sgd";
+    default:
+        return NULL;
+    }
+}
+
+fg_status fg_train_optimizer_parse(const char *name, enum fg_flash_kind *out)
+{
+    static const enum fg_flash_kind kinds[] = { FG_FLASH_ADAM, FG_FLASH_LION, FG_FLASH_SGD };
+
+    for (size_t i = 0; name && i < sizeof kinds / sizeof kinds[0]; i++)
+        if (!strcmp(name, fg_train_optimizer_name(kinds[i]))) {
+            *out = kinds[i];
+            return FG_OK;
+        }
+    return FG_ERR_INVALID_ARG;
 }
 
 fg_status fg_eval_shard(struct fg_model *m, const struct fg_shard *s, size_t B, size_t T,
@@ -139,12 +167,14 @@ static void train_json(const struct fg_train_params *p, char *buf, size_t n)
              "\"lr_min\":%.9g,\"warmup\":%" PRId64 ",\"grad_clip\":%.9g,\"beta1\":%.9g,"
              "\"beta2\":%.9g,\"eps\":%.9g,\"weight_decay\":%.9g,\"seed\":%" PRIu64 ","
              "\"threads\":%d,\"mx_weights\":\"%s\",\"mx_activations\":\"%s\","
-             "\"mx_grads\":\"%s\",\"mx_scale\":\"%s\"}",
+             "\"mx_grads\":\"%s\",\"mx_scale\":\"%s\",\"optimizer\":\"%s\","
+             "\"momentum\":%.9g,\"nesterov\":%d}",
              p->B, p->T, p->accum, p->steps, (double)p->lr, (double)p->lr_min, p->warmup,
              (double)p->grad_clip, (double)p->adam.beta1, (double)p->adam.beta2,
              (double)p->adam.eps, (double)p->adam.weight_decay, p->seed, p->n_threads,
              fg_model_mx_name(p->mx.weights), fg_model_mx_name(p->mx.activations),
-             fg_model_mx_name(p->mx.grads), scale_rule_name(p->mx.scale_rule));
+             fg_model_mx_name(p->mx.grads), scale_rule_name(p->mx.scale_rule),
+             fg_train_optimizer_name(p->optimizer), (double)p->momentum, p->nesterov ? 1 : 0);
 }
 
 /* A resumed run continues exactly only with the same trajectory-shaping hyperparameters, and
@@ -158,13 +188,21 @@ static fg_status check_resume_params(const struct fg_train_params *p, const char
     size_t used = 0;
     note[0] = '\0';
     static const char *const keys[][2] = {
-        { "B", "--batch" },       { "T", "--seq" },
-        { "accum", "--accum" },   { "steps", "--steps" },
-        { "lr", "--lr" },         { "lr_min", "--lr-min" },
-        { "warmup", "--warmup" }, { "grad_clip", "--grad-clip" },
-        { "beta1", "--beta1" },   { "beta2", "--beta2" },
-        { "eps", "eps" },         { "weight_decay", "--weight-decay" },
+        { "B", "--batch" },
+        { "T", "--seq" },
+        { "accum", "--accum" },
+        { "steps", "--steps" },
+        { "lr", "--lr" },
+        { "lr_min", "--lr-min" },
+        { "warmup", "--warmup" },
+        { "grad_clip", "--grad-clip" },
+        { "beta1", "--beta1" },
+        { "beta2", "--beta2" },
+        { "eps", "eps" },
+        { "weight_decay", "--weight-decay" },
         { "seed", "--seed" },
+        { "momentum", "--momentum" },
+        { "nesterov", "--nesterov" },
     };
     char now[1024];
     train_json(p, now, sizeof now);
@@ -220,6 +258,47 @@ static fg_status check_resume_params(const struct fg_train_params *p, const char
     return st;
 }
 
+/* The flash library's hyperparameters for this run's optimizer (fp32 storage), weight decay
+ * as given (train_step zeroes it for the tensors that do not decay). */
+static struct fg_flash_hparams train_flash_hparams(const struct fg_train_params *p)
+{
+    struct fg_flash_hparams h = fg_flash_hparams_default(p->optimizer);
+    h.beta1 = p->adam.beta1;
+    h.beta2 = p->adam.beta2;
+    h.eps = p->adam.eps;
+    h.weight_decay = p->adam.weight_decay;
+    h.decoupled = 1;
+    h.momentum = p->momentum;
+    h.dampening = 0.0f;
+    h.nesterov = p->nesterov;
+    return h;
+}
+
+/* An optimizer's state cannot become another's: refuse a resume with a different optimizer
+ * before anything is loaded (checkpoints older than the choice were AdamW). */
+static fg_status check_resume_optimizer(const struct fg_train_params *p, char *errmsg, size_t n)
+{
+    char js[1024], inner[512];
+    fg_status rc = fg_ckpt_read_meta(p->resume_path, "train", js, sizeof js, inner, sizeof inner);
+    if (rc) {
+        snprintf(errmsg, n, "%s", inner);
+        return rc;
+    }
+    cJSON *j = cJSON_Parse(js);
+    const cJSON *o = cJSON_GetObjectItemCaseSensitive(j, "optimizer");
+    char was[16];
+    snprintf(was, sizeof was, "%s", cJSON_IsString(o) ? o->valuestring : "adamw");
+    cJSON_Delete(j);
+    if (strcmp(was, fg_train_optimizer_name(p->optimizer)) != 0) {
+        snprintf(errmsg, n,
+                 "checkpoint %s was trained with --optimizer %s; resume it with the same "
+                 "optimizer (its state cannot become %s's), or start a new run",
+                 p->resume_path, was, fg_train_optimizer_name(p->optimizer));
+        return FG_ERR_INVALID_ARG;
+    }
+    return FG_OK;
+}
+
 static fg_status save_ckpt(struct run *r, int64_t step, struct fg_train_result *res, char *errmsg,
                            size_t n)
 {
@@ -267,6 +346,10 @@ static fg_status setup(struct run *r, struct fg_train_result *res, int64_t *star
     if (!(p->adam.beta1 >= 0 && p->adam.beta1 < 1) || !(p->adam.beta2 >= 0 && p->adam.beta2 < 1) ||
         !(p->adam.eps > 0) || !(p->adam.weight_decay >= 0)) {
         snprintf(errmsg, n, "AdamW needs 0 <= beta1, beta2 < 1, eps > 0 and weight decay >= 0");
+        return FG_ERR_INVALID_ARG;
+    }
+    if (!fg_train_optimizer_name(p->optimizer) || !(p->momentum >= 0 && p->momentum < 1)) {
+        snprintf(errmsg, n, "unknown optimizer, or --momentum outside [0, 1)");
         return FG_ERR_INVALID_ARG;
     }
     if (p->lr_min > p->lr) {
@@ -321,18 +404,25 @@ static fg_status setup(struct run *r, struct fg_train_result *res, int64_t *star
     }
     struct fg_model *m = r->model;
     size_t bytes = m->n_flat * sizeof(float);
-    r->m = fg_alloc(&r->alloc, bytes, 64);
-    r->v = fg_alloc(&r->alloc, bytes, 64);
+    /* the states the optimizer keeps: AdamW m and v, Lion m, SGD m unless momentum is 0 */
+    struct fg_flash_hparams hp = train_flash_hparams(p);
+    int n_states = fg_flash_n_states(&hp);
+    r->m = n_states >= 1 ? fg_alloc(&r->alloc, bytes, 64) : NULL;
+    r->v = n_states >= 2 ? fg_alloc(&r->alloc, bytes, 64) : NULL;
     r->partial = fg_alloc(&r->alloc, fg_optim_n_chunks(m->n_flat) * sizeof(double), 64);
     r->kept = fg_alloc(&r->alloc, (size_t)(p->keep < 1 ? 1 : p->keep) * sizeof(int64_t), 64);
     r->inputs = fg_alloc(&r->alloc, p->B * p->T * sizeof(int32_t), 64);
     r->targets = fg_alloc(&r->alloc, p->B * p->T * sizeof(int32_t), 64);
-    if (!r->m || !r->v || !r->partial || !r->inputs || !r->targets || !r->kept) {
-        snprintf(errmsg, n, "out of memory allocating optimizer state (%zu bytes)", 2 * bytes);
+    if ((n_states >= 1 && !r->m) || (n_states >= 2 && !r->v) || !r->partial || !r->inputs ||
+        !r->targets || !r->kept) {
+        snprintf(errmsg, n, "out of memory allocating optimizer state (%zu bytes)",
+                 (size_t)n_states * bytes);
         return FG_ERR_NOMEM;
     }
-    memset(r->m, 0, bytes);
-    memset(r->v, 0, bytes);
+    if (r->m)
+        memset(r->m, 0, bytes);
+    if (r->v)
+        memset(r->v, 0, bytes);
     for (int id = 0; id < FG_MODEL_N_TENSORS; id++) {
         r->seg[id].offset = m->offset[id];
         r->seg[id].n = m->numel[id];
@@ -348,7 +438,8 @@ static fg_status setup(struct run *r, struct fg_train_result *res, int64_t *star
     *start_step = 0;
     if (p->resume_path) {
         struct fg_ckpt_state st;
-        if ((rc = fg_ckpt_load(p->resume_path, m, r->m, r->v, &st, errmsg, n)) != FG_OK)
+        if ((rc = check_resume_optimizer(p, errmsg, n)) != FG_OK ||
+            (rc = fg_ckpt_load(p->resume_path, m, r->m, r->v, &st, errmsg, n)) != FG_OK)
             return rc;
         if (st.data_crc != r->train.crc32c || st.data_tokens != r->train.n_tokens) {
             snprintf(errmsg, n,
@@ -493,8 +584,29 @@ static fg_status train_step(struct run *r, int64_t step, float lr, double *loss,
     float scale = 1.0f;
     if (p->grad_clip > 0 && *norm > (double)p->grad_clip)
         scale = (float)((double)p->grad_clip / (*norm + 1e-6));
-    fg_adamw_step_zero_grad(m->params, m->grads, r->m, r->v, r->seg, FG_MODEL_N_TENSORS, step + 1,
-                            lr, scale, &p->adam, p->n_threads);
+    if (p->optimizer == FG_FLASH_ADAM) {
+        fg_adamw_step_zero_grad(m->params, m->grads, r->m, r->v, r->seg, FG_MODEL_N_TENSORS,
+                                step + 1, lr, scale, &p->adam, p->n_threads);
+        return FG_OK;
+    }
+    /* Lion and SGD: the flash library's step on fp32 storage, tensor by tensor */
+    struct fg_flash_hparams hp = train_flash_hparams(p);
+    for (int id = 0; id < FG_MODEL_N_TENSORS; id++) {
+        struct fg_flash_tensor x;
+        memset(&x, 0, sizeof x);
+        size_t off = r->seg[id].offset;
+        x.n = r->seg[id].n;
+        x.w32 = m->params + off;
+        x.m32 = r->m ? r->m + off : NULL;
+        hp.weight_decay = r->seg[id].decay ? p->adam.weight_decay : 0.0f;
+        fg_status rc =
+            fg_flash_step(&x, m->grads + off, NULL, scale, step + 1, lr, &hp, p->n_threads);
+        if (rc) {
+            snprintf(errmsg, n, "step %" PRId64 ": optimizer arguments rejected", step + 1);
+            return FG_ERR_INTERNAL;
+        }
+    }
+    fg_model_zero_grad(m);
     return FG_OK;
 }
 

@@ -90,6 +90,8 @@ static int resume_defaults(struct fg_train_params *p, const struct opt *o, size_
         { "eps", NULL, OPT_FLOAT, &p->adam.eps },
         { "weight_decay", "--weight-decay", OPT_FLOAT, &p->adam.weight_decay },
         { "seed", "--seed", OPT_U64, &p->seed },
+        { "momentum", "--momentum", OPT_FLOAT, &p->momentum },
+        { "nesterov", "--nesterov", OPT_INT, &p->nesterov },
     };
 
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
@@ -153,6 +155,16 @@ static int resume_defaults(struct fg_train_params *p, const struct opt *o, size_
         }
         if (!mx[i].dst)
             p->mx.scale_rule = rule;
+    }
+    /* the optimizer (absent in checkpoints older than the choice: AdamW) */
+    const cJSON *ov = cJSON_GetObjectItemCaseSensitive(j, "optimizer");
+    if (!cli_find(o, n_o, "--optimizer")->seen &&
+        fg_train_optimizer_parse(cJSON_IsString(ov) ? ov->valuestring : "adamw", &p->optimizer) !=
+            FG_OK) {
+        fprintf(stderr, "frugal train: %s has an invalid \"optimizer\" in its train metadata\n",
+                p->resume_path);
+        cJSON_Delete(j);
+        return EXIT_FAIL;
     }
     cJSON_Delete(j);
     /* a lower --lr than the stored final rate: let the schedule end at the new lr */
@@ -259,7 +271,7 @@ int cmd_train(int argc, char **argv)
     struct fg_train_params p = fg_train_params_default();
     p.n_threads = fg_cpu_count();
     int json = 0, quiet = 0;
-    const char *mx_w = NULL, *mx_a = NULL, *mx_g = NULL, *mx_scale = NULL;
+    const char *mx_w = NULL, *mx_a = NULL, *mx_g = NULL, *mx_scale = NULL, *optim = NULL;
     struct opt o[] = {
         { "--data", OPT_STR, &p.train_path, "FILE",
           "training token shard (llm.c layout; make one "
@@ -297,8 +309,13 @@ int cmd_train(int argc, char **argv)
           "AdamW decay on matrices and "
           "embeddings [0.1]",
           0, 0, 0, 0 },
-        { "--beta1", OPT_FLOAT, &p.adam.beta1, "X", "AdamW beta1, in [0, 1) [0.9]", 0, 0, 0, 1 },
-        { "--beta2", OPT_FLOAT, &p.adam.beta2, "X", "AdamW beta2, in [0, 1) [0.95]", 0, 0, 0, 1 },
+        { "--optimizer", OPT_STR, &optim, "NAME", "adamw, lion or sgd [adamw]", 0, 0, 0, 0 },
+        { "--beta1", OPT_FLOAT, &p.adam.beta1, "X",
+          "AdamW beta1; Lion: the update's interpolation, in [0, 1) [0.9]", 0, 0, 0, 1 },
+        { "--beta2", OPT_FLOAT, &p.adam.beta2, "X",
+          "AdamW beta2 [0.95]; Lion: the momentum's decay [0.99]; in [0, 1)", 0, 0, 0, 1 },
+        { "--momentum", OPT_FLOAT, &p.momentum, "X", "SGD momentum, in [0, 1) [0.9]", 0, 0, 0, 1 },
+        { "--nesterov", OPT_FLAG, &p.nesterov, NULL, "SGD: Nesterov momentum", 0, 0, 0, 0 },
         { "--eval-every", OPT_I64, &p.eval_every, "N",
           "validate every N steps, 0 = at the end "
           "[100]",
@@ -342,6 +359,10 @@ int cmd_train(int argc, char **argv)
                   "global-norm clipping, gradient accumulation) and write checkpoints.\n"
                   "Same --seed and --threads give the same bits; --resume continues exactly.\n"
                   "\n"
+                  "--optimizer lion or sgd trains with Lion (sign of an interpolated momentum;\n"
+                  "use a 3-10x lower --lr than AdamW's) or SGD with momentum (--nesterov\n"
+                  "optional); weight decay is decoupled, on matrices and embeddings, for all.\n"
+                  "\n"
                   "MX training (OCP Microscaling, emulated as Microsoft's microxcaling does):\n"
                   "--mx-weights, --mx-activations and --mx-grads round the operands of the\n"
                   "block linear layers' products (qkv, attention projection, fc, fc\n"
@@ -358,6 +379,12 @@ int cmd_train(int argc, char **argv)
         return rc < 0 ? EXIT_OK : rc;
     if ((rc = parse_mx(&p, mx_w, mx_a, mx_g, mx_scale)) != 0)
         return rc;
+    if (optim && fg_train_optimizer_parse(optim, &p.optimizer) != FG_OK) {
+        fprintf(stderr, "frugal train: unknown --optimizer '%s' (adamw, lion or sgd)\n", optim);
+        return EXIT_USAGE;
+    }
+    if (!cli_find(o, n_o, "--beta2")->seen && p.optimizer == FG_FLASH_LION)
+        p.adam.beta2 = 0.99f; /* Lion's default (Chen et al. 2023); a resume restores its own */
     if (!p.train_path) {
         fprintf(stderr, "frugal train: --data FILE is required (make a shard with frugal prepare)"
                         "\n");
