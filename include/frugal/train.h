@@ -90,6 +90,7 @@ struct fg_train_result {
     uint64_t peak_rss_bytes;
     size_t n_params;
     struct fg_model_mem mem;             /* mem.mx_bytes: the MX emulation's scratch */
+    size_t optim_bytes;                  /* the optimizer's state (fp32 m and v as it keeps) */
     struct fg_model_mx_ledger mx_ledger; /* per micro-batch (fg_model_mx_ledger), whatever mx is */
     char last_ckpt[4096]; /* path of the newest checkpoint written or resumed, or "" */
     int interrupted;      /* 1 if the run stopped early on stop_request */

@@ -429,6 +429,7 @@ static fg_status setup(struct run *r, struct fg_train_result *res, int64_t *star
         r->seg[id].decay = fg_model_tensor_decays(id);
     }
     res->n_params = m->mem.n_params;
+    res->optim_bytes = (size_t)n_states * bytes;
     res->mem = m->mem;
     res->flops_per_token = fg_model_flops_per_token(&p->cfg, p->T);
     if ((rc = fg_model_mx_ledger(&p->cfg, p->B, p->T, &p->mx, &res->mx_ledger)) != FG_OK) {

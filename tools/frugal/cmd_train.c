@@ -473,8 +473,8 @@ int cmd_train(int argc, char **argv)
         cJSON_AddNumberToObject(j, "tokens_per_s", r.tokens_per_s);
         cJSON_AddNumberToObject(j, "peak_rss_bytes", (double)r.peak_rss_bytes);
         cJSON_AddNumberToObject(j, "params", (double)r.n_params);
-        cJSON_AddNumberToObject(j, "predicted_bytes",
-                                (double)(r.mem.total_bytes + 2 * r.mem.param_bytes));
+        cJSON_AddNumberToObject(j, "predicted_bytes", (double)(r.mem.total_bytes + r.optim_bytes));
+        cJSON_AddStringToObject(j, "optimizer", fg_train_optimizer_name(p.optimizer));
         cJSON_AddNumberToObject(j, "flops_per_token", r.flops_per_token);
         json_mx(j, &p, &r);
         if (r.last_ckpt[0])
@@ -497,7 +497,7 @@ int cmd_train(int argc, char **argv)
             printf(", validation loss %.4f (best %.4f)", r.final_val_loss, r.best_val_loss);
         printf("\nparameters %.2fM, peak memory %.1f MiB (model + optimizer predicted %.1f MiB)\n",
                (double)r.n_params / 1e6, mib,
-               (double)(r.mem.total_bytes + 2 * r.mem.param_bytes) / 1048576.0);
+               (double)(r.mem.total_bytes + r.optim_bytes) / 1048576.0);
         if (r.last_ckpt[0])
             printf("checkpoint %s\n", r.last_ckpt);
     }
