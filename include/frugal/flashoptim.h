@@ -6,12 +6,14 @@
  *             places the fp32 master weight inside half a bf16 ULP: int8 ("24-bit master",
  *             grid of ULP/254) or int16 ("32-bit", ULP/65534). Split: bf16 by round to nearest
  *             (even; exact ties toward zero, so that split(join(x)) = x everywhere), rho = round
- *             half away from zero((theta - bf16) / (ULP/2) * N), N = 127 or 32767; join: bf16 +
- *             (rho / N) * ULP/2.
- *   states    fp32, or quantized in groups of 32 elements with one 2-byte scale per group:
- *             momentum / first moment as int8 through the compander y = 2z / (1 + |z|) of
- *             z = x / scale, code floor(127 y + 0.5); second moment as uint8 codes
- *             floor(255 sqrt(v) / scale + 0.5) of sqrt(v), scale = the group's max sqrt(v).
+ *             half away from zero((theta - bf16) / (ULP/2) * N), N = 127 or 32767, computed
+ *             exactly; join: bf16 + (rho * (1/N)) * ULP/2.
+ *   states    fp32, or quantized in groups of 32 elements with one 2-byte scale per group
+ *             (bf16 rounded up by default; fp16 as the reference): momentum / first moment as
+ *             int8 through the compander y = 2z / (1 + |z|) of z = x * (1/scale), code
+ *             floor(127 y + 0.5), decoded as scale * q / (254 - |q|); second moment as uint8
+ *             codes floor(sqrt(v) * (255/scale) + 0.5), scale = the group's max sqrt(v),
+ *             decoded as (q * (scale/255))^2.
  *   gradients fp32 or bf16, read only (the step never writes them).
  *
  * The update is the fp32 maths of the reference optimizer, per element, in this order
