@@ -108,12 +108,14 @@ static inline __m512i split_v(__m512 theta, int nmax, __m512i *h_out)
     return rho;
 }
 
-/* a code floor(k y + 0.5) clamped to [lo, hi], NaN -> 0, as int32 lanes */
-static inline __m512i code_v(__m512 c, float lo, float hi)
+/* 16 byte codes floor(pre) clamped to [lo, hi] (NaN -> 0), pre = k y + 0.5, stored at dst */
+static inline void store_codes(void *dst, __m512 pre, float lo, float hi)
 {
+    __m512 c = _mm512_roundscale_ps(pre, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
     __mmask16 ok = _mm512_cmp_ps_mask(c, c, _CMP_ORD_Q);
     c = _mm512_min_ps(_mm512_max_ps(c, f32(lo)), f32(hi));
-    return _mm512_cvttps_epi32(_mm512_maskz_mov_ps(ok, c));
+    _mm_storeu_si128((__m128i *)dst,
+                     _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(_mm512_maskz_mov_ps(ok, c))));
 }
 
 /* max over both halves, NaN lanes ignored (vmaxps returns its second operand on NaN) */
@@ -264,11 +266,9 @@ void fg_flash_groups_avx512(const struct fg_flash_tensor *x, const float *g32, c
                     __m512 z = _mm512_mul_ps(mm[h], inv);
                     __m512 y = _mm512_div_ps(_mm512_mul_ps(f32(2.0f), z),
                                              _mm512_add_ps(f32(1.0f), absv(z)));
-                    __m512 cf = _mm512_roundscale_ps(
-                        _mm512_add_ps(_mm512_mul_ps(f32(127.0f), y), f32(0.5f)),
-                        _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-                    _mm_storeu_si128((__m128i *)(x->mq + grp * G + (size_t)h * 16),
-                                     _mm512_cvtepi32_epi8(code_v(cf, -127.0f, 127.0f)));
+                    store_codes(x->mq + grp * G + (size_t)h * 16,
+                                _mm512_add_ps(_mm512_mul_ps(f32(127.0f), y), f32(0.5f)), -127.0f,
+                                127.0f);
                 }
             }
         }
@@ -282,11 +282,8 @@ void fg_flash_groups_avx512(const struct fg_flash_tensor *x, const float *g32, c
                     f32(255.0f / flash_scale_encode(max2_ignore_nan(r0, r1), fmt, &x->vs[grp]));
                 __m512 rr[2] = { r0, r1 };
                 for (int h = 0; h < 2; h++) {
-                    __m512 cf =
-                        _mm512_roundscale_ps(_mm512_add_ps(_mm512_mul_ps(rr[h], kk), f32(0.5f)),
-                                             _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-                    _mm_storeu_si128((__m128i *)(x->vq + grp * G + (size_t)h * 16),
-                                     _mm512_cvtepi32_epi8(code_v(cf, 0.0f, 255.0f)));
+                    store_codes(x->vq + grp * G + (size_t)h * 16,
+                                _mm512_add_ps(_mm512_mul_ps(rr[h], kk), f32(0.5f)), 0.0f, 255.0f);
                 }
             }
         }
