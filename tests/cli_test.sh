@@ -345,37 +345,33 @@ finish
 
 # --- 11c. resume takes its settings from the checkpoint ------------------------------------
 
+# straight_vs_resumed TAG TRAIN-FLAGS...: 6 steps straight into out_TAG_a, and 3 + a plain
+# --resume + 3 into out_TAG_b ($OB); the two step-6 checkpoints must be the same bytes
+straight_vs_resumed() {
+    local tag=$1 oa
+    shift
+    oa=$(fresh_dir "out${tag}_a")
+    OB=$(fresh_dir "out${tag}_b")
+    local set=(--n-layer 1 --n-head 2 --n-embd 32 --block-size 16 --batch 3 --seq 16 --threads 1
+               --steps 6 --warmup 2 --seed 5 --quiet "$@")
+    run "$FRUGAL" train --data "$TRAIN" "${set[@]}" --ckpt-dir "$oa"
+    expect_rc 0
+    run "$FRUGAL" train --data "$TRAIN" "${set[@]}" --ckpt-dir "$OB" --stop-at 3
+    expect_rc 0
+    run "$FRUGAL" train --data "$TRAIN" --resume "$OB/ckpt_00000003.safetensors" --ckpt-dir "$OB" \
+        --threads 1 --quiet
+    expect_rc 0
+    cmp -s "$oa/ckpt_00000006.safetensors" "$OB/ckpt_00000006.safetensors" ||
+        fail_because "the resumed run's step-6 checkpoint differs from the straight run's"
+}
+
 begin "11c plain --resume continues exactly (byte-identical final checkpoint)"
-OA=$(fresh_dir out11c_a)
-OB=$(fresh_dir out11c_b)
-SET=(--n-layer 1 --n-head 2 --n-embd 32 --block-size 16 --batch 3 --seq 16 --threads 1
-     --steps 6 --lr 0.002 --warmup 2 --seed 5 --quiet)
-run "$FRUGAL" train --data "$TRAIN" "${SET[@]}" --ckpt-dir "$OA"
-expect_rc 0
-run "$FRUGAL" train --data "$TRAIN" "${SET[@]}" --ckpt-dir "$OB" --stop-at 3
-expect_rc 0
-run "$FRUGAL" train --data "$TRAIN" --resume "$OB/ckpt_00000003.safetensors" --ckpt-dir "$OB" \
-    --threads 1 --quiet
-expect_rc 0
+straight_vs_resumed 11c --lr 0.002
 [ ! -s "$W/err" ] || fail_because "a plain resume printed to stderr: $(head -c 200 "$W/err")"
-cmp -s "$OA/ckpt_00000006.safetensors" "$OB/ckpt_00000006.safetensors" ||
-    fail_because "the resumed run's step-6 checkpoint differs from the straight run's"
 finish
 
 begin "11d --optimizer lion: a plain resume continues exactly and keeps Lion"
-OA=$(fresh_dir out11d_a)
-OB=$(fresh_dir out11d_b)
-SET=(--n-layer 1 --n-head 2 --n-embd 32 --block-size 16 --batch 3 --seq 16 --threads 1
-     --steps 6 --lr 0.0005 --warmup 2 --seed 5 --quiet --optimizer lion)
-run "$FRUGAL" train --data "$TRAIN" "${SET[@]}" --ckpt-dir "$OA"
-expect_rc 0
-run "$FRUGAL" train --data "$TRAIN" "${SET[@]}" --ckpt-dir "$OB" --stop-at 3
-expect_rc 0
-run "$FRUGAL" train --data "$TRAIN" --resume "$OB/ckpt_00000003.safetensors" --ckpt-dir "$OB" \
-    --threads 1 --quiet
-expect_rc 0
-cmp -s "$OA/ckpt_00000006.safetensors" "$OB/ckpt_00000006.safetensors" ||
-    fail_because "the resumed Lion run's step-6 checkpoint differs from the straight run's"
+straight_vs_resumed 11d --lr 0.0005 --optimizer lion
 finish
 
 begin "11e resuming a Lion checkpoint with --optimizer adamw is refused"
