@@ -5,11 +5,15 @@
 #   scripts/bench_mx_train.sh                       full run: 3 modes x 3 seeds x 2,000 steps
 #   STEPS=100 SEEDS=1 scripts/bench_mx_train.sh     quick smoke test (a few minutes)
 #
-# Data: data/austen, byte-level (vocabulary 256), prepared once into $OUT/data with
-#   frugal prepare -o $OUT/data --docs-split blank data/austen/*.txt
-# Model: config S of the core-trainer issue with the byte vocabulary: L=4, C=256, NH=4, T=256
-#   (block size 256), V=256, B=8; AdamW lr 1e-3 -> 1e-4 (cosine), warmup 100 (STEPS/10 below
-#   1,000 steps), clip 1.0; the final validation scores EVAL_BATCHES (40) batches of 8 x 256.
+# Data: data/austen, prepared once into $OUT/data. VOCAB (default 4096, config S's vocabulary)
+#   is a byte-level BPE frugal learns from the same novels first:
+#     frugal tokenizer train --vocab-size 4096 -o $OUT/data/tokenizer.json data/austen/*.txt
+#     frugal prepare -o $OUT/data --docs-split blank --tokenizer $OUT/data/tokenizer.json ...
+#   VOCAB=256 trains on raw bytes instead (no tokenizer; use a separate OUT).
+# Model: config S of the core-trainer issue: L=4, C=256, NH=4, T=256 (block size 256),
+#   V=VOCAB, B=8; AdamW lr 1e-3 -> 1e-4 (cosine), warmup 100 (STEPS/10 below 1,000 steps),
+#   clip 1.0; the final validation scores EVAL_BATCHES (40) batches of 8 x 256 tokens, in nats
+#   per token (per byte when VOCAB=256).
 # Modes (MODES, space-separated; default "fp32 mxfp8 mxfp4"):
 #   fp32       no quantization
 #   mxfp8      --mx-weights e4m3 --mx-activations e4m3
@@ -34,14 +38,24 @@ THREADS=${THREADS:-$(nproc)}
 EVAL_BATCHES=${EVAL_BATCHES:-40}
 WARMUP=${WARMUP:-$((STEPS >= 1000 ? 100 : STEPS / 10))}
 REUSE=${REUSE:-0}
+VOCAB=${VOCAB:-4096}
 PY=/usr/bin/python3
 [ -x "$FRUGAL" ] || make -j2 "$FRUGAL" >/dev/null
 [ -x "$PY" ] || { echo "bench_mx_train: needs /usr/bin/python3 for the summary"; exit 1; }
 mkdir -p "$OUT/data" "$OUT/runs"
 
 if [ ! -s "$OUT/data/train.bin" ] || [ ! -s "$OUT/data/val.bin" ]; then
-    echo "== preparing data/austen byte-level into $OUT/data"
-    "$FRUGAL" prepare -o "$OUT/data" --docs-split blank data/austen/*.txt >"$OUT/data/prepare.log" 2>&1
+    if [ "$VOCAB" = 256 ]; then
+        echo "== preparing data/austen byte-level into $OUT/data"
+        "$FRUGAL" prepare -o "$OUT/data" --docs-split blank data/austen/*.txt \
+            >"$OUT/data/prepare.log" 2>&1
+    else
+        echo "== learning a $VOCAB-token BPE from data/austen, preparing it into $OUT/data"
+        "$FRUGAL" tokenizer train --vocab-size "$VOCAB" -o "$OUT/data/tokenizer.json" \
+            data/austen/*.txt >"$OUT/data/tokenizer.log" 2>&1
+        "$FRUGAL" prepare -o "$OUT/data" --docs-split blank --tokenizer "$OUT/data/tokenizer.json" \
+            data/austen/*.txt >"$OUT/data/prepare.log" 2>&1
+    fi
 fi
 
 mode_flags() {
@@ -55,10 +69,10 @@ mode_flags() {
     esac
 }
 
-MODEL=(--n-layer 4 --n-head 4 --n-embd 256 --block-size 256 --vocab-size 256 --batch 8 --seq 256)
+MODEL=(--n-layer 4 --n-head 4 --n-embd 256 --block-size 256 --vocab-size "$VOCAB" --batch 8 --seq 256)
 HP=(--steps "$STEPS" --lr 1e-3 --lr-min 1e-4 --warmup "$WARMUP" --grad-clip 1.0 --eval-every 0
     --eval-batches "$EVAL_BATCHES" --threads "$THREADS")
-echo "== config S, byte-level: ${MODEL[*]}; $STEPS steps, seeds 1..$SEEDS, modes: $MODES"
+echo "== config S: ${MODEL[*]}; $STEPS steps, seeds 1..$SEEDS, modes: $MODES"
 for mode in $MODES; do
     flags=$(mode_flags "$mode")
     for ((seed = 1; seed <= SEEDS; seed++)); do
@@ -77,7 +91,7 @@ sys.exit(json.load(open(sys.argv[1]))["steps"] != int(sys.argv[2]))' \
         "$PY" -c '
 import json, sys
 o = json.load(open(sys.argv[1]))
-print("run %-10s seed %d: final val loss %.4f nats/byte, train loss %.4f, %.0f s, %.0f tokens/s"
+print("run %-10s seed %d: final val loss %.4f nats/token, train loss %.4f, %.0f s, %.0f tokens/s"
       % (sys.argv[2], int(sys.argv[3]), o["final_val_loss"], o["final_loss"], o["seconds"],
          o["tokens_per_s"]))' "$OUT/runs/$tag.json" "$mode" "$seed"
     done
