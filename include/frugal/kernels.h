@@ -55,6 +55,15 @@ FG_API void fg_matmul_backward(float *dinp, float *dw, float *dbias, const float
                                const float *inp, const float *w, size_t N, size_t IC, size_t OC,
                                int n_threads);
 
+/* ---- general product, row-major as BLAS sgemm: C (M,N) = alpha op(A) op(B) + beta C --------
+ * op(X) is X, or X^T when ta / tb is nonzero; op(A) is (M,K), op(B) is (K,N); lda, ldb, ldc are
+ * the row strides of A, B and C as stored. beta = 0 ignores C's old contents (NaN included).
+ * For products over blocks of a larger matrix (the chunked LM head of a bf16 model). */
+FG_API void fg_sgemm_ref(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float *A,
+                         size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc);
+FG_API void fg_sgemm(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float *A,
+                     size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc);
+
 /* ---- layernorm over the last axis, eps = 1e-5 -----------------------------------------------
  * out (N,C), mean (N), rstd (N) saved for backward. */
 #define FG_LAYERNORM_EPS 1e-5f

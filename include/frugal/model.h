@@ -10,6 +10,12 @@
  *   attprojw (L,C,C)  attprojb (L,C)  ln2w (L,C)  ln2b (L,C)  fcw (L,4C,C)  fcb (L,4C)
  *   fcprojw (L,C,4C)  fcprojb (L,C)  lnfw (C)  lnfb (C)
  * Each tensor starts on a multiple of FG_MODEL_ALIGN elements; the gaps are zero.
+ *
+ * Weight storage (fg_model_params.weights): fp32 (the default), or bf16, in which the arena
+ * holds bf16 weights and bf16 gradients (2 + 2 bytes per parameter) and no fp32 copy of the
+ * model exists: forward and backward decode one block's tensors at a time into an fp32
+ * scratch, and the tied wte in chunks of vocabulary rows for the LM head (docs/flashoptim.md,
+ * "The model on bf16 weights").
  */
 #ifndef FRUGAL_MODEL_H
 #define FRUGAL_MODEL_H
@@ -68,12 +74,22 @@ FG_API size_t fg_model_tensor_numel(const struct fg_model_config *cfg, int id, i
  * biases and LayerNorm parameters: no). */
 FG_API int fg_model_tensor_decays(int id);
 
+/* How the model stores its weights and gradients. */
+enum fg_model_weights {
+    FG_MODEL_WEIGHTS_FP32 = 0, /* fp32 weights and gradients */
+    FG_MODEL_WEIGHTS_BF16 = 1  /* bf16 weights and gradients, decoded per block for the products;
+                                  gradients are rounded to bf16 once per block per micro-batch
+                                  (accumulation over micro-batches adds in fp32 and rounds) */
+};
+
 /* Memory of a model for batch B and sequence T, in bytes, from the config alone. */
 struct fg_model_mem {
     size_t n_params;      /* parameters, counting the padded vocabulary rows of wte */
     size_t n_flat;        /* elements of the flat parameter buffer (with alignment gaps) */
-    size_t param_bytes;   /* weights: n_flat * 4 */
-    size_t grad_bytes;    /* gradients: n_flat * 4 when training, else 0 */
+    size_t param_bytes;   /* weights: n_flat * 4 (bf16: n_flat * 2) */
+    size_t grad_bytes;    /* gradients: as the weights when training, else 0 */
+    size_t decode_bytes;  /* bf16 weights: the fp32 scratch of one block's weights (and their
+                             gradients when training), wpe, lnf and a chunk of wte rows; else 0 */
     size_t act_bytes;     /* forward activations kept for backward (or for eval only) */
     size_t scratch_bytes; /* backward scratch (activation gradients), 0 when not training */
     size_t mx_bytes;      /* MX emulation scratch (fg_model_mem_size_mx), 0 when MX is off */
@@ -133,6 +149,11 @@ FG_API fg_status fg_model_mx_check(const struct fg_model_config *cfg, const stru
 FG_API fg_status fg_model_mem_size_mx(const struct fg_model_config *cfg, size_t B, size_t T,
                                       int training, const struct fg_model_mx *mx,
                                       struct fg_model_mem *out);
+struct fg_model_params;
+/* Memory of the model fg_model_init would create from p (its config, capacity, training flag,
+ * MX settings and weight storage): what fg_model_init allocates, to the byte. Pure. */
+FG_API fg_status fg_model_mem_size_params(const struct fg_model_params *p,
+                                          struct fg_model_mem *out);
 
 /* What MX would store and move for the block linear layers (bytes), against fp32. An operand
  * in MX format f takes n * bits(f) / 8 bytes of codes plus one E8M0 scale byte per block of 32
@@ -165,6 +186,7 @@ struct fg_model_params {
     int n_threads;         /* OpenMP threads for kernels (>= 1) */
     int use_ref;           /* 1: run the scalar _ref kernels (slow; for tests) */
     struct fg_model_mx mx; /* MX emulation of the block linear layers; default all none */
+    int weights;           /* enum fg_model_weights; default FG_MODEL_WEIGHTS_FP32 */
     const struct fg_allocator *allocator; /* borrowed; NULL = default. Must outlive the model */
 };
 
@@ -221,6 +243,7 @@ enum fg_model_op {
     FG_OP_HEAD_BWD,
     FG_OP_ENCODER_BWD,
     FG_OP_MX_QUANT, /* MX emulation: transposed copies, quantize + dequantize, bias gradients */
+    FG_OP_DECODE,   /* bf16 weights: decoding to fp32, adding gradients into bf16 */
     FG_MODEL_N_OPS
 };
 
@@ -234,8 +257,18 @@ struct fg_model {
     struct fg_allocator alloc;
     struct fg_model_mem mem;
 
-    float *params; /* (n_flat) owned: the parameter arena, weights then gradients */
+    float *params; /* (n_flat) owned: the parameter arena, weights then gradients; NULL for bf16 */
     float *grads;  /* (n_flat) view into the same arena, NULL when not training */
+    int weights;   /* enum fg_model_weights */
+    uint16_t *w16; /* bf16 storage (else NULL): (n_flat) owned arena, weights then gradients */
+    uint16_t *g16; /* (n_flat) view into it, NULL when not training */
+    /* bf16 storage: fp32 views into the owned decode scratch `dec`. dw[id] holds the current
+     * block's slice of a block tensor (ln1w .. fcprojb), or all of wpe, lnfw, lnfb; dg[id] their
+     * gradients (training); wte goes through wchunk / gchunk, chunk_rows rows at a time. */
+    float *dec;
+    float *dw[FG_MODEL_N_TENSORS], *dg[FG_MODEL_N_TENSORS];
+    float *wchunk, *gchunk;
+    size_t chunk_rows;
     size_t n_flat;
     size_t offset[FG_MODEL_N_TENSORS]; /* element offset of each tensor in the flat buffer */
     size_t numel[FG_MODEL_N_TENSORS];
@@ -257,12 +290,16 @@ FG_API void fg_model_free(struct fg_model *m);
 FG_API const char *fg_model_errmsg(const struct fg_model *m);
 
 /* GPT-2 initialization from `seed`: N(0, 0.02) for matrices and embeddings, the residual
- * projections (attprojw, fcprojw) scaled by 1/sqrt(2L), biases 0, LayerNorm gains 1. */
+ * projections (attprojw, fcprojw) scaled by 1/sqrt(2L), biases 0, LayerNorm gains 1. A bf16
+ * model gets the same values rounded to bf16 (nearest even). */
 FG_API void fg_model_init_weights(struct fg_model *m, uint64_t seed);
 
-/* Pointer to tensor `id` in the weights (or gradients). */
+/* Pointer to tensor `id` in the fp32 weights (or gradients); NULL for a bf16 model. */
 FG_API float *fg_model_param(struct fg_model *m, int id);
 FG_API float *fg_model_grad(struct fg_model *m, int id);
+/* Pointer to tensor `id` in the bf16 weights (or gradients); NULL for an fp32 model. */
+FG_API uint16_t *fg_model_param16(struct fg_model *m, int id);
+FG_API uint16_t *fg_model_grad16(struct fg_model *m, int id);
 
 /* Forward pass over tokens (B,T), B <= capacity B, T <= min(capacity T, block_size).
  * targets may be NULL (then only logits are computed). Token ids must be < vocab_size:

@@ -41,7 +41,7 @@ fg_status fg_model_init(struct fg_model **out, const struct fg_model_params *p)
     struct fg_model_mem mem;
     if (p->B == 0 || p->T == 0 || p->T > (size_t)p->cfg.block_size || p->n_threads < 1)
         return FG_ERR_INVALID_ARG;
-    FG_TRY(fg_model_mem_size_mx(&p->cfg, p->B, p->T, p->training, &p->mx, &mem));
+    FG_TRY(fg_model_mem_size_params(p, &mem));
     struct fg_model *m = fg_alloc(&alloc, sizeof *m, 64);
     if (!m)
         return FG_ERR_NOMEM;
@@ -58,17 +58,34 @@ fg_status fg_model_init(struct fg_model **out, const struct fg_model_params *p)
                      fg_attention_avx512_supported((size_t)p->cfg.n_embd, (size_t)p->cfg.n_head);
     m->alloc = alloc;
     m->mem = mem;
+    m->weights = p->weights;
     m->n_flat = fg_model_param_layout(&m->cfg, m->offset, m->numel, NULL);
-    m->params = fg_alloc(&alloc, mem.param_bytes + mem.grad_bytes, 64);
+    void *arena = fg_alloc(&alloc, mem.param_bytes + mem.grad_bytes, 64);
+    if (m->weights == FG_MODEL_WEIGHTS_BF16) {
+        m->w16 = arena;
+        m->dec = fg_alloc(&alloc, mem.decode_bytes, 64);
+    } else {
+        m->params = arena;
+    }
     size_t act_bytes = mem.act_bytes + mem.scratch_bytes + mem.mx_bytes;
     m->act_arena = fg_alloc(&alloc, act_bytes, 64);
-    if (!m->params || !m->act_arena) {
+    if (!arena || !m->act_arena || (m->w16 && !m->dec)) {
+        fg_free(&alloc, arena);
+        m->params = NULL;
+        m->w16 = NULL;
         fg_model_free(m);
         return FG_ERR_NOMEM;
     }
-    memset(m->params, 0, mem.param_bytes + mem.grad_bytes);
+    memset(arena, 0, mem.param_bytes + mem.grad_bytes);
     memset(m->act_arena, 0, act_bytes);
-    m->grads = p->training ? m->params + m->n_flat : NULL;
+    if (m->w16) {
+        memset(m->dec, 0, mem.decode_bytes);
+        m->g16 = p->training ? m->w16 + m->n_flat : NULL;
+        fg_model_decode_layout(&m->cfg, m->training, m->dec, m->dw, m->dg, &m->wchunk, &m->gchunk,
+                               &m->chunk_rows);
+    } else {
+        m->grads = p->training ? m->params + m->n_flat : NULL;
+    }
     fg_model_act_layout(&m->cfg, m->B, m->T, m->training, &m->mx, m->act_arena, &m->a, NULL, NULL);
     *out = m;
     return FG_OK;
@@ -80,13 +97,15 @@ void fg_model_free(struct fg_model *m)
         return;
     struct fg_allocator alloc = m->alloc;
     fg_free(&alloc, m->params);
+    fg_free(&alloc, m->w16);
+    fg_free(&alloc, m->dec);
     fg_free(&alloc, m->act_arena);
     fg_free(&alloc, m);
 }
 
 float *fg_model_param(struct fg_model *m, int id)
 {
-    return m->params + m->offset[id];
+    return m->params ? m->params + m->offset[id] : NULL;
 }
 
 float *fg_model_grad(struct fg_model *m, int id)
@@ -94,39 +113,60 @@ float *fg_model_grad(struct fg_model *m, int id)
     return m->grads ? m->grads + m->offset[id] : NULL;
 }
 
+uint16_t *fg_model_param16(struct fg_model *m, int id)
+{
+    return m->w16 ? m->w16 + m->offset[id] : NULL;
+}
+
+uint16_t *fg_model_grad16(struct fg_model *m, int id)
+{
+    return m->g16 ? m->g16 + m->offset[id] : NULL;
+}
+
 void fg_model_init_weights(struct fg_model *m, uint64_t seed)
 {
     struct fg_rng rng;
     fg_rng_seed(&rng, seed);
-    memset(m->params, 0, m->n_flat * sizeof(float));
+    if (m->w16)
+        memset(m->w16, 0, m->n_flat * sizeof(uint16_t));
+    else
+        memset(m->params, 0, m->n_flat * sizeof(float));
     double proj_std = 0.02 / sqrt(2.0 * m->cfg.n_layer);
     for (int id = 0; id < FG_MODEL_N_TENSORS; id++) {
-        float *p = fg_model_param(m, id);
         size_t n = m->numel[id];
+        double std = 0.0; /* 0: a constant */
+        float c = 0.0f;
         switch (id) {
         case FG_PARAM_LN1W:
         case FG_PARAM_LN2W:
         case FG_PARAM_LNFW:
-            for (size_t i = 0; i < n; i++)
-                p[i] = 1.0f;
+            c = 1.0f;
             break;
         case FG_PARAM_WTE:
             /* rows of the padded vocabulary stay zero: never looked up, never predicted */
             n = (size_t)m->cfg.vocab_size * (size_t)m->cfg.n_embd;
-            /* fall through */
+            std = 0.02;
+            break;
         case FG_PARAM_WPE:
         case FG_PARAM_QKVW:
         case FG_PARAM_FCW:
-            for (size_t i = 0; i < n; i++)
-                p[i] = (float)(0.02 * fg_rng_normal(&rng));
+            std = 0.02;
             break;
         case FG_PARAM_ATTPROJW:
         case FG_PARAM_FCPROJW:
-            for (size_t i = 0; i < n; i++)
-                p[i] = (float)(proj_std * fg_rng_normal(&rng));
+            std = proj_std;
             break;
         default:
-            break; /* biases stay zero */
+            continue; /* biases stay zero */
+        }
+        float *p = fg_model_param(m, id);
+        uint16_t *h = fg_model_param16(m, id);
+        for (size_t i = 0; i < n; i++) {
+            float v = std > 0.0 ? (float)(std * fg_rng_normal(&rng)) : c;
+            if (h)
+                h[i] = fg_bf16_encode(v);
+            else
+                p[i] = v;
         }
     }
 }
@@ -135,6 +175,8 @@ void fg_model_zero_grad(struct fg_model *m)
 {
     if (m->grads)
         memset(m->grads, 0, m->n_flat * sizeof(float));
+    if (m->g16)
+        memset(m->g16, 0, m->n_flat * sizeof(uint16_t));
 }
 
 const float *fg_model_logits(const struct fg_model *m)
@@ -145,9 +187,9 @@ const float *fg_model_logits(const struct fg_model *m)
 /* ---- profiling ---- */
 
 static const char *const op_names[FG_MODEL_N_OPS] = {
-    "encoder",       "layernorm", "matmul",       "attention",     "gelu",
-    "residual",      "lm_head",   "crossentropy", "layernorm_bwd", "matmul_bwd",
-    "attention_bwd", "gelu_bwd",  "lm_head_bwd",  "encoder_bwd",   "mx_quantize",
+    "encoder",     "layernorm",    "matmul",        "attention",   "gelu",          "residual",
+    "lm_head",     "crossentropy", "layernorm_bwd", "matmul_bwd",  "attention_bwd", "gelu_bwd",
+    "lm_head_bwd", "encoder_bwd",  "mx_quantize",   "bf16_decode",
 };
 
 void fg_model_set_profile(struct fg_model *m, double *acc_ms)
@@ -376,6 +418,210 @@ static fg_status lin_bwd(struct fg_model *m, float *dx, float *dw, float *dbias,
     return FG_OK;
 }
 
+/* ---- weight storage: fp32 views of the tensors a product needs ----
+ * An fp32 model hands out pointers into its arena. A bf16 model decodes: block l's slices of the
+ * block tensors into dw[] before the block runs (forward, and again in backward), wpe and lnf
+ * once per pass, wte a chunk of rows at a time (lm_head_*). Gradients of a bf16 model go to the
+ * fp32 dg[] slices first and are added into the bf16 arena when the block's backward is done:
+ * g16 = bf16(g16 + dg), one rounding per block per micro-batch. */
+
+static int is_block_tensor(int id)
+{
+    return id >= FG_PARAM_LN1W && id <= FG_PARAM_FCPROJB;
+}
+
+/* element offset of tensor id's slice for block l (l ignored for the other tensors) */
+static size_t slice_offset(const struct fg_model *m, int id, size_t l)
+{
+    return m->offset[id] + (is_block_tensor(id) ? l * (m->numel[id] / (size_t)m->cfg.n_layer) : 0);
+}
+
+static size_t slice_numel(const struct fg_model *m, int id)
+{
+    return is_block_tensor(id) ? m->numel[id] / (size_t)m->cfg.n_layer : m->numel[id];
+}
+
+static const float *W(const struct fg_model *m, int id, size_t l)
+{
+    return m->w16 ? m->dw[id] : m->params + slice_offset(m, id, l);
+}
+
+static float *G(const struct fg_model *m, int id, size_t l)
+{
+    return m->g16 ? m->dg[id] : m->grads + slice_offset(m, id, l);
+}
+
+#define CONVERT_CHUNK 4096 /* elements per conversion call: one thread's share at a time */
+
+/* dst (fp32) = src (bf16), n elements, over the model's threads */
+static void decode16(const struct fg_model *m, float *dst, const uint16_t *src, size_t n)
+{
+    long n_chunks = (long)((n + CONVERT_CHUNK - 1) / CONVERT_CHUNK);
+    enum fg_num_path path = m->use_ref ? FG_NUM_PATH_REF : FG_NUM_PATH_AUTO;
+#pragma omp parallel for schedule(static) num_threads(m->n_threads) default(none) \
+    shared(dst, src, n, n_chunks, path)
+    for (long c = 0; c < n_chunks; c++) {
+        size_t i0 = (size_t)c * CONVERT_CHUNK,
+               len = n - i0 < CONVERT_CHUNK ? n - i0 : CONVERT_CHUNK;
+        fg_bf16_to_fp32(dst + i0, src + i0, len, path);
+    }
+}
+
+/* g (bf16) = bf16(g + x), n elements: the one rounding of a gradient contribution */
+static void accumulate16(const struct fg_model *m, uint16_t *g, const float *x, size_t n)
+{
+    long n_chunks = (long)((n + CONVERT_CHUNK - 1) / CONVERT_CHUNK);
+    enum fg_num_path path = m->use_ref ? FG_NUM_PATH_REF : FG_NUM_PATH_AUTO;
+#pragma omp parallel for schedule(static) num_threads(m->n_threads) default(none) \
+    shared(g, x, n, n_chunks, path)
+    for (long c = 0; c < n_chunks; c++) {
+        float tmp[CONVERT_CHUNK];
+        size_t i0 = (size_t)c * CONVERT_CHUNK,
+               len = n - i0 < CONVERT_CHUNK ? n - i0 : CONVERT_CHUNK;
+        fg_bf16_to_fp32(tmp, g + i0, len, path);
+        for (size_t i = 0; i < len; i++)
+            tmp[i] += x[i0 + i];
+        fg_fp32_to_bf16(g + i0, tmp, len, path);
+    }
+}
+
+/* bf16 model: decode block l's weights (block >= 0) or wpe and lnf (block < 0) into dw[] */
+static void decode_weights(struct fg_model *m, long block)
+{
+    double t0 = prof_begin(m);
+    for (int id = 0; id < FG_MODEL_N_TENSORS; id++)
+        if (id != FG_PARAM_WTE && (is_block_tensor(id) == (block >= 0)))
+            decode16(m, m->dw[id], m->w16 + slice_offset(m, id, block >= 0 ? (size_t)block : 0),
+                     slice_numel(m, id));
+    prof_end(m, FG_OP_DECODE, t0);
+}
+
+/* bf16 model: zero dg[] of a block (block >= 0) or of wpe and lnf (block < 0) */
+static void zero_grad_slices(struct fg_model *m, long block)
+{
+    for (int id = 0; id < FG_MODEL_N_TENSORS; id++)
+        if (id != FG_PARAM_WTE && (is_block_tensor(id) == (block >= 0)))
+            memset(m->dg[id], 0, slice_numel(m, id) * sizeof(float));
+}
+
+/* bf16 model: add dg[] of a block (or of wpe and lnf) into the bf16 gradients */
+static void flush_grad_slices(struct fg_model *m, long block)
+{
+    double t0 = prof_begin(m);
+    for (int id = 0; id < FG_MODEL_N_TENSORS; id++)
+        if (id != FG_PARAM_WTE && (is_block_tensor(id) == (block >= 0)))
+            accumulate16(m, m->g16 + slice_offset(m, id, block >= 0 ? (size_t)block : 0), m->dg[id],
+                         slice_numel(m, id));
+    prof_end(m, FG_OP_DECODE, t0);
+}
+
+static void gemm(const struct fg_model *m, int ta, int tb, size_t M, size_t N, size_t K,
+                 const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
+                 size_t ldc)
+{
+    if (m->use_ref)
+        fg_sgemm_ref(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+    else
+        fg_sgemm(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+}
+
+/* the rows [v0, v0 + rows) of wte, decoded into wchunk */
+static size_t wte_chunk(struct fg_model *m, size_t v0)
+{
+    size_t C = (size_t)m->cfg.n_embd,
+           rows = m->Vp - v0 < m->chunk_rows ? m->Vp - v0 : m->chunk_rows;
+    double t0 = prof_begin(m);
+    decode16(m, m->wchunk, m->w16 + m->offset[FG_PARAM_WTE] + v0 * C, rows * C);
+    prof_end(m, FG_OP_DECODE, t0);
+    return rows;
+}
+
+/* logits (BT, Vp) = lnf (BT, C) wte^T, a chunk of vocabulary columns at a time */
+static void lm_head_forward16(struct fg_model *m, float *logits, const float *lnf, size_t BT)
+{
+    size_t C = (size_t)m->cfg.n_embd, Vp = m->Vp;
+    for (size_t v0 = 0; v0 < Vp;) {
+        size_t rows = wte_chunk(m, v0);
+        double t0 = prof_begin(m);
+        gemm(m, 0, 1, BT, rows, C, lnf, C, m->wchunk, C, 0.0f, logits + v0, Vp);
+        prof_end(m, FG_OP_HEAD, t0);
+        v0 += rows;
+    }
+}
+
+/* dlnf (BT, C) = dlogits (BT, Vp) wte, a chunk of vocabulary rows at a time */
+static void lm_head_backward_dx16(struct fg_model *m, float *dlnf, const float *dlogits, size_t BT)
+{
+    size_t C = (size_t)m->cfg.n_embd, Vp = m->Vp;
+    for (size_t v0 = 0; v0 < Vp;) {
+        size_t rows = wte_chunk(m, v0);
+        double t0 = prof_begin(m);
+        gemm(m, 0, 0, BT, C, rows, dlogits + v0, Vp, m->wchunk, C, v0 ? 1.0f : 0.0f, dlnf, C);
+        prof_end(m, FG_OP_HEAD_BWD, t0);
+        v0 += rows;
+    }
+}
+
+/* wte's gradient, both contributions per chunk of rows in fp32, then one rounding into g16:
+ * the LM head's dlogits^T lnf, then the embedding's rows of dres (positions in order) */
+static void wte_backward16(struct fg_model *m, const float *dlogits, const float *lnf,
+                           const float *dres, const int32_t *tokens, size_t BT)
+{
+    size_t C = (size_t)m->cfg.n_embd, Vp = m->Vp;
+    for (size_t v0 = 0; v0 < Vp;) {
+        size_t rows = Vp - v0 < m->chunk_rows ? Vp - v0 : m->chunk_rows;
+        double t0 = prof_begin(m);
+        gemm(m, 1, 0, rows, C, BT, dlogits + v0, Vp, lnf, C, 0.0f, m->gchunk, C);
+        prof_end(m, FG_OP_HEAD_BWD, t0);
+        t0 = prof_begin(m);
+        for (size_t i = 0; i < BT; i++) {
+            size_t tok = (size_t)tokens[i];
+            if (tok < v0 || tok >= v0 + rows)
+                continue;
+            float *g = m->gchunk + (tok - v0) * C;
+            const float *d = dres + i * C;
+            for (size_t c = 0; c < C; c++)
+                g[c] += d[c];
+        }
+        prof_end(m, FG_OP_ENCODER_BWD, t0);
+        t0 = prof_begin(m);
+        accumulate16(m, m->g16 + m->offset[FG_PARAM_WTE] + v0 * C, m->gchunk, rows * C);
+        prof_end(m, FG_OP_DECODE, t0);
+        v0 += rows;
+    }
+}
+
+/* out (B,T,C) = wte[token] + wpe[t], wte rows decoded from bf16 */
+static void encoder_forward16(struct fg_model *m, float *out, const int32_t *tokens, size_t B,
+                              size_t T)
+{
+    size_t C = (size_t)m->cfg.n_embd;
+    const uint16_t *wte = m->w16 + m->offset[FG_PARAM_WTE];
+    const float *wpe = m->dw[FG_PARAM_WPE];
+    long n_rows = (long)(B * T);
+    enum fg_num_path path = m->use_ref ? FG_NUM_PATH_REF : FG_NUM_PATH_AUTO;
+#pragma omp parallel for schedule(static) num_threads(m->n_threads) default(none) \
+    shared(out, tokens, wte, wpe, n_rows, T, C, path)
+    for (long r = 0; r < n_rows; r++) {
+        float *o = out + (size_t)r * C;
+        const float *p = wpe + ((size_t)r % T) * C;
+        fg_bf16_to_fp32(o, wte + (size_t)tokens[r] * C, C, path);
+        for (size_t i = 0; i < C; i++)
+            o[i] += p[i];
+    }
+}
+
+/* dwpe[t] += dres[b, t] over b, in the order of fg_encoder_backward */
+static void wpe_backward(float *dwpe, const float *dres, size_t B, size_t T, size_t C)
+{
+    for (size_t r = 0; r < B * T; r++) {
+        const float *d = dres + r * C;
+        float *dp = dwpe + (r % T) * C;
+        for (size_t i = 0; i < C; i++)
+            dp[i] += d[i];
+    }
+}
+
 fg_status fg_model_forward(struct fg_model *m, const int32_t *inputs, const int32_t *targets,
                            size_t B, size_t T)
 {
@@ -404,30 +650,25 @@ fg_status fg_model_forward(struct fg_model *m, const int32_t *inputs, const int3
     m->cur_T = T;
     m->have_targets = targets != NULL;
 
-    const float *wte = fg_model_param(m, FG_PARAM_WTE), *wpe = fg_model_param(m, FG_PARAM_WPE);
+    if (m->w16)
+        decode_weights(m, -1);
     {
         double t0 = prof_begin(m);
-        if (m->use_ref)
-            fg_encoder_forward_ref(a->encoded, a->inputs, wte, wpe, B, T, C);
+        if (m->w16)
+            encoder_forward16(m, a->encoded, a->inputs, B, T);
+        else if (m->use_ref)
+            fg_encoder_forward_ref(a->encoded, a->inputs, W(m, FG_PARAM_WTE, 0),
+                                   W(m, FG_PARAM_WPE, 0), B, T, C);
         else
-            fg_encoder_forward(a->encoded, a->inputs, wte, wpe, B, T, C, m->n_threads);
+            fg_encoder_forward(a->encoded, a->inputs, W(m, FG_PARAM_WTE, 0), W(m, FG_PARAM_WPE, 0),
+                               B, T, C, m->n_threads);
         prof_end(m, FG_OP_ENCODER, t0);
     }
 
     const float *x = a->encoded;
     for (size_t l = 0; l < L; l++) {
-        const float *ln1w = fg_model_param(m, FG_PARAM_LN1W) + l * C;
-        const float *ln1b = fg_model_param(m, FG_PARAM_LN1B) + l * C;
-        const float *qkvw = fg_model_param(m, FG_PARAM_QKVW) + l * 3 * C * C;
-        const float *qkvb = fg_model_param(m, FG_PARAM_QKVB) + l * 3 * C;
-        const float *projw = fg_model_param(m, FG_PARAM_ATTPROJW) + l * C * C;
-        const float *projb = fg_model_param(m, FG_PARAM_ATTPROJB) + l * C;
-        const float *ln2w = fg_model_param(m, FG_PARAM_LN2W) + l * C;
-        const float *ln2b = fg_model_param(m, FG_PARAM_LN2B) + l * C;
-        const float *fcw = fg_model_param(m, FG_PARAM_FCW) + l * 4 * C * C;
-        const float *fcb = fg_model_param(m, FG_PARAM_FCB) + l * 4 * C;
-        const float *fcprojw = fg_model_param(m, FG_PARAM_FCPROJW) + l * 4 * C * C;
-        const float *fcprojb = fg_model_param(m, FG_PARAM_FCPROJB) + l * C;
+        if (m->w16)
+            decode_weights(m, (long)l);
         float *ln1 = a->ln1 + l * cap * C, *ln1_mean = a->ln1_mean + l * cap;
         float *ln1_rstd = a->ln1_rstd + l * cap, *qkv = a->qkv + l * cap * 3 * C;
         float *atty = a->atty + l * cap * C, *att = a->att + l * att_cap;
@@ -436,8 +677,9 @@ fg_status fg_model_forward(struct fg_model *m, const int32_t *inputs, const int3
         float *fch = a->fch + l * cap * 4 * C, *fch_gelu = a->fch_gelu + l * cap * 4 * C;
         float *res3 = a->res3 + l * cap * C;
 
-        ln_fwd(m, ln1, ln1_mean, ln1_rstd, x, ln1w, ln1b, BT, C);
-        FG_TRY(lin_fwd(m, qkv, ln1, qkvw, qkvb, BT, C, 3 * C));
+        ln_fwd(m, ln1, ln1_mean, ln1_rstd, x, W(m, FG_PARAM_LN1W, l), W(m, FG_PARAM_LN1B, l), BT,
+               C);
+        FG_TRY(lin_fwd(m, qkv, ln1, W(m, FG_PARAM_QKVW, l), W(m, FG_PARAM_QKVB, l), BT, C, 3 * C));
         {
             double t0 = prof_begin(m);
             if (m->use_ref)
@@ -449,10 +691,12 @@ fg_status fg_model_forward(struct fg_model *m, const int32_t *inputs, const int3
                 fg_attention_forward(atty, att, qkv, B, T, C, NH, m->n_threads);
             prof_end(m, FG_OP_ATTENTION, t0);
         }
-        FG_TRY(lin_fwd(m, res2, atty, projw, projb, BT, C, C));
+        FG_TRY(lin_fwd(m, res2, atty, W(m, FG_PARAM_ATTPROJW, l), W(m, FG_PARAM_ATTPROJB, l), BT, C,
+                       C));
         add(m, res2, res2, x, BT * C);
-        ln_fwd(m, ln2, ln2_mean, ln2_rstd, res2, ln2w, ln2b, BT, C);
-        FG_TRY(lin_fwd(m, fch, ln2, fcw, fcb, BT, C, 4 * C));
+        ln_fwd(m, ln2, ln2_mean, ln2_rstd, res2, W(m, FG_PARAM_LN2W, l), W(m, FG_PARAM_LN2B, l), BT,
+               C);
+        FG_TRY(lin_fwd(m, fch, ln2, W(m, FG_PARAM_FCW, l), W(m, FG_PARAM_FCB, l), BT, C, 4 * C));
         {
             double t0 = prof_begin(m);
             if (m->use_ref)
@@ -461,13 +705,17 @@ fg_status fg_model_forward(struct fg_model *m, const int32_t *inputs, const int3
                 fg_gelu_forward(fch_gelu, fch, BT * 4 * C, m->n_threads);
             prof_end(m, FG_OP_GELU, t0);
         }
-        FG_TRY(lin_fwd(m, res3, fch_gelu, fcprojw, fcprojb, BT, 4 * C, C));
+        FG_TRY(lin_fwd(m, res3, fch_gelu, W(m, FG_PARAM_FCPROJW, l), W(m, FG_PARAM_FCPROJB, l), BT,
+                       4 * C, C));
         add(m, res3, res3, res2, BT * C);
         x = res3;
     }
-    ln_fwd(m, a->lnf, a->lnf_mean, a->lnf_rstd, x, fg_model_param(m, FG_PARAM_LNFW),
-           fg_model_param(m, FG_PARAM_LNFB), BT, C);
-    mm_fwd(m, FG_OP_HEAD, a->logits, a->lnf, wte, NULL, BT, C, Vp);
+    ln_fwd(m, a->lnf, a->lnf_mean, a->lnf_rstd, x, W(m, FG_PARAM_LNFW, 0), W(m, FG_PARAM_LNFB, 0),
+           BT, C);
+    if (m->w16)
+        lm_head_forward16(m, a->logits, a->lnf, BT);
+    else
+        mm_fwd(m, FG_OP_HEAD, a->logits, a->lnf, W(m, FG_PARAM_WTE, 0), NULL, BT, C, Vp);
     if (!targets)
         return FG_OK;
     /* Losses and per-row log-sum-exp; the logits stay intact for callers and for backward. */
@@ -515,15 +763,24 @@ fg_status fg_model_backward(struct fg_model *m, float loss_scale)
         prof_end(m, FG_OP_CROSSENTROPY, t0);
     }
     m->have_targets = 0; /* the logits now hold gradients */
-    float *wte = fg_model_param(m, FG_PARAM_WTE);
-    mm_bwd(m, FG_OP_HEAD_BWD, a->dln, fg_model_grad(m, FG_PARAM_WTE), NULL, a->logits, a->lnf, wte,
-           BT, C, Vp);
+    if (m->w16) {
+        decode_weights(m, -1);
+        zero_grad_slices(m, -1);
+        lm_head_backward_dx16(m, a->dln, a->logits, BT);
+    } else {
+        mm_bwd(m, FG_OP_HEAD_BWD, a->dln, G(m, FG_PARAM_WTE, 0), NULL, a->logits, a->lnf,
+               W(m, FG_PARAM_WTE, 0), BT, C, Vp);
+    }
     memset(a->dres, 0, BT * C * sizeof(float));
     const float *xL = L ? a->res3 + (L - 1) * cap * C : a->encoded;
-    ln_bwd(m, a->dres, fg_model_grad(m, FG_PARAM_LNFW), fg_model_grad(m, FG_PARAM_LNFB), a->dln, xL,
-           fg_model_param(m, FG_PARAM_LNFW), a->lnf_mean, a->lnf_rstd, BT, C);
+    ln_bwd(m, a->dres, G(m, FG_PARAM_LNFW, 0), G(m, FG_PARAM_LNFB, 0), a->dln, xL,
+           W(m, FG_PARAM_LNFW, 0), a->lnf_mean, a->lnf_rstd, BT, C);
 
     for (size_t l = L; l-- > 0;) {
+        if (m->w16) {
+            decode_weights(m, (long)l);
+            zero_grad_slices(m, (long)l);
+        }
         const float *x = l ? a->res3 + (l - 1) * cap * C : a->encoded;
         float *ln1 = a->ln1 + l * cap * C, *ln1_mean = a->ln1_mean + l * cap;
         float *ln1_rstd = a->ln1_rstd + l * cap, *qkv = a->qkv + l * cap * 3 * C;
@@ -533,9 +790,8 @@ fg_status fg_model_backward(struct fg_model *m, float loss_scale)
         float *fch = a->fch + l * cap * 4 * C, *fch_gelu = a->fch_gelu + l * cap * 4 * C;
 
         /* MLP: res3 = res2 + fcproj(gelu(fc(ln2(res2)))); a->dres holds d res3 */
-        FG_TRY(lin_bwd(m, a->dfch, fg_model_grad(m, FG_PARAM_FCPROJW) + l * 4 * C * C,
-                       fg_model_grad(m, FG_PARAM_FCPROJB) + l * C, a->dres, fch_gelu,
-                       fg_model_param(m, FG_PARAM_FCPROJW) + l * 4 * C * C, B, T, 4 * C, C));
+        FG_TRY(lin_bwd(m, a->dfch, G(m, FG_PARAM_FCPROJW, l), G(m, FG_PARAM_FCPROJB, l), a->dres,
+                       fch_gelu, W(m, FG_PARAM_FCPROJW, l), B, T, 4 * C, C));
         {
             double t0 = prof_begin(m);
             if (m->use_ref)
@@ -544,16 +800,13 @@ fg_status fg_model_backward(struct fg_model *m, float loss_scale)
                 fg_gelu_backward(a->dfch, fch, a->dfch, BT * 4 * C, m->n_threads);
             prof_end(m, FG_OP_GELU_BWD, t0);
         }
-        FG_TRY(lin_bwd(m, a->dln, fg_model_grad(m, FG_PARAM_FCW) + l * 4 * C * C,
-                       fg_model_grad(m, FG_PARAM_FCB) + l * 4 * C, a->dfch, ln2,
-                       fg_model_param(m, FG_PARAM_FCW) + l * 4 * C * C, B, T, C, 4 * C));
-        ln_bwd(m, a->dres, fg_model_grad(m, FG_PARAM_LN2W) + l * C,
-               fg_model_grad(m, FG_PARAM_LN2B) + l * C, a->dln, res2,
-               fg_model_param(m, FG_PARAM_LN2W) + l * C, ln2_mean, ln2_rstd, BT, C);
+        FG_TRY(lin_bwd(m, a->dln, G(m, FG_PARAM_FCW, l), G(m, FG_PARAM_FCB, l), a->dfch, ln2,
+                       W(m, FG_PARAM_FCW, l), B, T, C, 4 * C));
+        ln_bwd(m, a->dres, G(m, FG_PARAM_LN2W, l), G(m, FG_PARAM_LN2B, l), a->dln, res2,
+               W(m, FG_PARAM_LN2W, l), ln2_mean, ln2_rstd, BT, C);
         /* attention: res2 = x + proj(attn(qkv(ln1(x)))); a->dres holds d res2 */
-        FG_TRY(lin_bwd(m, a->datty, fg_model_grad(m, FG_PARAM_ATTPROJW) + l * C * C,
-                       fg_model_grad(m, FG_PARAM_ATTPROJB) + l * C, a->dres, atty,
-                       fg_model_param(m, FG_PARAM_ATTPROJW) + l * C * C, B, T, C, C));
+        FG_TRY(lin_bwd(m, a->datty, G(m, FG_PARAM_ATTPROJW, l), G(m, FG_PARAM_ATTPROJB, l), a->dres,
+                       atty, W(m, FG_PARAM_ATTPROJW, l), B, T, C, C));
         {
             double t0 = prof_begin(m);
             if (m->use_ref)
@@ -566,21 +819,29 @@ fg_status fg_model_backward(struct fg_model *m, float loss_scale)
                                       m->n_threads);
             prof_end(m, FG_OP_ATTENTION_BWD, t0);
         }
-        FG_TRY(lin_bwd(m, a->dln, fg_model_grad(m, FG_PARAM_QKVW) + l * 3 * C * C,
-                       fg_model_grad(m, FG_PARAM_QKVB) + l * 3 * C, a->dqkv, ln1,
-                       fg_model_param(m, FG_PARAM_QKVW) + l * 3 * C * C, B, T, C, 3 * C));
-        ln_bwd(m, a->dres, fg_model_grad(m, FG_PARAM_LN1W) + l * C,
-               fg_model_grad(m, FG_PARAM_LN1B) + l * C, a->dln, x,
-               fg_model_param(m, FG_PARAM_LN1W) + l * C, ln1_mean, ln1_rstd, BT, C);
+        FG_TRY(lin_bwd(m, a->dln, G(m, FG_PARAM_QKVW, l), G(m, FG_PARAM_QKVB, l), a->dqkv, ln1,
+                       W(m, FG_PARAM_QKVW, l), B, T, C, 3 * C));
+        ln_bwd(m, a->dres, G(m, FG_PARAM_LN1W, l), G(m, FG_PARAM_LN1B, l), a->dln, x,
+               W(m, FG_PARAM_LN1W, l), ln1_mean, ln1_rstd, BT, C);
+        if (m->w16)
+            flush_grad_slices(m, (long)l);
+    }
+    if (m->w16) {
+        double t0 = prof_begin(m);
+        wpe_backward(G(m, FG_PARAM_WPE, 0), a->dres, B, T, C);
+        prof_end(m, FG_OP_ENCODER_BWD, t0);
+        flush_grad_slices(m, -1);
+        wte_backward16(m, a->logits, a->lnf, a->dres, a->inputs, BT);
+        return FG_OK;
     }
     {
         double t0 = prof_begin(m);
         if (m->use_ref)
-            fg_encoder_backward_ref(fg_model_grad(m, FG_PARAM_WTE), fg_model_grad(m, FG_PARAM_WPE),
-                                    a->dres, a->inputs, B, T, C);
+            fg_encoder_backward_ref(G(m, FG_PARAM_WTE, 0), G(m, FG_PARAM_WPE, 0), a->dres,
+                                    a->inputs, B, T, C);
         else
-            fg_encoder_backward(fg_model_grad(m, FG_PARAM_WTE), fg_model_grad(m, FG_PARAM_WPE),
-                                a->dres, a->inputs, B, T, C, m->n_threads);
+            fg_encoder_backward(G(m, FG_PARAM_WTE, 0), G(m, FG_PARAM_WPE, 0), a->dres, a->inputs, B,
+                                T, C, m->n_threads);
         prof_end(m, FG_OP_ENCODER_BWD, t0);
     }
     return FG_OK;

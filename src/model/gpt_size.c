@@ -225,6 +225,59 @@ fg_status fg_model_mem_size(const struct fg_model_config *cfg, size_t B, size_t 
     return fg_model_mem_size_mx(cfg, B, T, training, NULL, out);
 }
 
+/* Rows of wte decoded at a time for the LM head of a bf16 model: wide enough for an efficient
+ * sgemm, small next to the vocabulary of a real model. */
+#define DECODE_CHUNK_ROWS 1024
+
+size_t fg_model_decode_layout(const struct fg_model_config *cfg, int training, void *base,
+                              float *dw[], float *dg[], float **wchunk, float **gchunk,
+                              size_t *chunk_rows)
+{
+    size_t L = (size_t)cfg->n_layer, C = (size_t)cfg->n_embd;
+    size_t Vp = fg_model_padded_vocab(cfg->vocab_size);
+    size_t rows = Vp < DECODE_CHUNK_ROWS ? Vp : DECODE_CHUNK_ROWS, off = 0;
+    for (int pass = 0; pass < 2; pass++) { /* weights, then gradients */
+        float **v = pass ? dg : dw;
+        for (int id = 0; id < FG_MODEL_N_TENSORS; id++) {
+            size_t n = fg_model_tensor_numel(cfg, id, NULL, NULL);
+            if (id >= FG_PARAM_LN1W && id <= FG_PARAM_FCPROJB)
+                n /= L; /* one block's slice */
+            if (id == FG_PARAM_WTE || (pass && !training)) {
+                v[id] = NULL;
+                continue;
+            }
+            v[id] = base ? (float *)((char *)base + off) : NULL;
+            off += fg_align_up(n * sizeof(float), 64);
+        }
+        float **chunk = pass ? gchunk : wchunk;
+        *chunk = NULL;
+        if (pass && !training)
+            continue;
+        *chunk = base ? (float *)((char *)base + off) : NULL;
+        off += fg_align_up(rows * C * sizeof(float), 64);
+    }
+    *chunk_rows = rows;
+    return off;
+}
+
+fg_status fg_model_mem_size_params(const struct fg_model_params *p, struct fg_model_mem *out)
+{
+    if (p->weights != FG_MODEL_WEIGHTS_FP32 && p->weights != FG_MODEL_WEIGHTS_BF16)
+        return FG_ERR_INVALID_ARG;
+    FG_TRY(fg_model_mem_size_mx(&p->cfg, p->B, p->T, p->training, &p->mx, out));
+    if (p->weights == FG_MODEL_WEIGHTS_BF16) {
+        float *dw[FG_MODEL_N_TENSORS], *dg[FG_MODEL_N_TENSORS], *wc, *gc;
+        size_t rows;
+        out->param_bytes = out->n_flat * 2;
+        out->grad_bytes = p->training ? out->param_bytes : 0;
+        out->decode_bytes =
+            fg_model_decode_layout(&p->cfg, p->training, NULL, dw, dg, &wc, &gc, &rows);
+        out->total_bytes = out->param_bytes + out->grad_bytes + out->decode_bytes + out->act_bytes +
+                           out->scratch_bytes + out->mx_bytes;
+    }
+    return FG_OK;
+}
+
 /* ---- MX emulation settings and ledger ---- */
 
 struct fg_model_mx fg_model_mx_default(void)

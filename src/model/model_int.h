@@ -11,4 +11,10 @@ size_t fg_model_act_layout(const struct fg_model_config *cfg, size_t B, size_t T
                            const struct fg_model_mx *mx, void *base, struct fg_model_acts *a,
                            size_t *scratch_bytes, size_t *mx_bytes);
 
+/* bf16 weight storage: the fp32 decode scratch (model.h, struct fg_model). Fills dw, dg, wchunk,
+ * gchunk relative to base (NULL = sizing only) and *chunk_rows; returns its size in bytes. */
+size_t fg_model_decode_layout(const struct fg_model_config *cfg, int training, void *base,
+                              float *dw[], float *dg[], float **wchunk, float **gchunk,
+                              size_t *chunk_rows);
+
 #endif
