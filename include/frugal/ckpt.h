@@ -122,6 +122,23 @@ struct fg_ckpt_state {
 FG_API fg_status fg_ckpt_save(const char *path, const struct fg_model *model, const float *m,
                               const float *v, const struct fg_ckpt_state *st,
                               uint64_t fail_after_bytes, char *errmsg, size_t errmsg_len);
+
+/* A tensor of optimizer state saved beside the weights, as it is in memory: n elements of
+ * dtype at data (1-D in the file). */
+struct fg_ckpt_extra {
+    const char *name;
+    enum fg_dtype dtype;
+    size_t n;
+    void *data;
+};
+
+/* Save the weights in the model's own storage (F32, or BF16 for a bf16 model), the extra
+ * tensors as they are, and the state, atomically with a CRC-32C per tensor. "storage"
+ * metadata (storage, may be NULL) records how the optimizer state was kept, e.g. "flash". */
+FG_API fg_status fg_ckpt_save_ex(const char *path, const struct fg_model *model,
+                                 const struct fg_ckpt_extra *x, size_t n_extra, const char *storage,
+                                 const struct fg_ckpt_state *st, uint64_t fail_after_bytes,
+                                 char *errmsg, size_t errmsg_len);
 /* Read only the model config of a checkpoint (to build a model of the right shape). */
 FG_API fg_status fg_ckpt_read_config(const char *path, struct fg_model_config *cfg, char *errmsg,
                                      size_t errmsg_len);
@@ -134,6 +151,13 @@ FG_API fg_status fg_ckpt_read_meta(const char *path, const char *key, char *out,
  * mismatch). m, v and st may be NULL (weights only: eval, sample). */
 FG_API fg_status fg_ckpt_load(const char *path, struct fg_model *model, float *m, float *v,
                               struct fg_ckpt_state *st, char *errmsg, size_t errmsg_len);
+/* As fg_ckpt_load, with extra tensors of the given dtypes and sizes read into their data
+ * (FG_ERR_FORMAT naming the tensor if one is absent or of another dtype or size). Weights are
+ * converted to the model's storage: BF16 into an fp32 model exactly, F32 into a bf16 model
+ * rounded to nearest even. */
+FG_API fg_status fg_ckpt_load_ex(const char *path, struct fg_model *model,
+                                 const struct fg_ckpt_extra *x, size_t n_extra,
+                                 struct fg_ckpt_state *st, char *errmsg, size_t errmsg_len);
 
 #ifdef __cplusplus
 }

@@ -56,6 +56,8 @@ FG_API void fg_adamw_step_ref(float *params, const float *grads, float *m, float
  * of fg_optim_n_chunks(n) doubles. */
 FG_API size_t fg_optim_n_chunks(size_t n);
 FG_API double fg_sumsq(const float *x, size_t n, double *partial, int n_threads);
+/* The same over bf16 values (exactly as over their fp32 decodings, chunk by chunk). */
+FG_API double fg_sumsq_bf16(const uint16_t *x, size_t n, double *partial, int n_threads);
 
 /* Whether every element is finite (chunked, parallel). */
 FG_API int fg_all_finite(const float *x, size_t n, int n_threads);

@@ -34,6 +34,29 @@ struct fg_train_progress {
     double tokens_per_s, ms_per_step, elapsed_s;
 };
 
+/* Where the weights, gradients and optimizer states live (--optim-storage). */
+enum fg_train_storage {
+    FG_TRAIN_STORAGE_FP32 = 0, /* fp32 weights, gradients and states: AdamW 16 B/param */
+    FG_TRAIN_STORAGE_FLASH = 1 /* bf16 weights (what forward and backward use) plus an int8 or
+                                  int16 master correction, bf16 gradients, 8-bit states in
+                                  groups of 32 with a bf16 scale each (flashoptim.h): AdamW
+                                  7.125 B/param with the int8 correction */
+};
+
+/* Bytes a run holds, counted where they are allocated. The first six are per-parameter
+ * storage; decode (the fp32 scratch of one block of a bf16 model) and activations (with the
+ * backward and MX scratch) are working memory that does not grow with the parameter count. */
+struct fg_train_ledger {
+    size_t n_params;
+    size_t weights;          /* fp32 or bf16 weights */
+    size_t master;           /* master-weight correction (flash), else 0 */
+    size_t grads;            /* fp32 or bf16 gradients */
+    size_t state_m, state_v; /* optimizer states: fp32, or 8-bit codes (flash) */
+    size_t scales;           /* the group scales of the 8-bit states */
+    size_t decode, activations;
+    double bytes_per_param; /* (weights + master + grads + state_m + state_v + scales) / n_params */
+};
+
 struct fg_train_params {
     struct fg_model_config cfg;
     const char *train_path, *val_path; /* token shards; val_path may be NULL */
@@ -54,6 +77,11 @@ struct fg_train_params {
     enum fg_flash_kind optimizer;
     float momentum;
     int nesterov;
+    /* Storage of weights, gradients and states (default fp32), and with flash the master
+     * weight's precision: 24 (bf16 + int8 correction, the default) or 32 (bf16 + int16).
+     * Recorded in checkpoints; a resume must keep both (the states are not converted). */
+    enum fg_train_storage storage;
+    int master_bits;
     int64_t eval_every; /* steps; 0 = only at the end */
     int eval_batches;   /* validation batches of B x T per evaluation */
     uint64_t seed;
@@ -77,7 +105,10 @@ struct fg_train_params {
     void (*on_progress)(void *user, const struct fg_train_progress *p);
     /* notes the caller may want to show (e.g. settings changed on resume); may be NULL */
     void (*on_log)(void *user, const char *msg);
-    void *user; /* passed to both callbacks */
+    /* once, after everything is allocated and before the first step: the bytes by component;
+     * may be NULL */
+    void (*on_start)(void *user, const struct fg_train_ledger *ledger);
+    void *user; /* passed to the callbacks */
 };
 
 struct fg_train_result {
@@ -90,7 +121,9 @@ struct fg_train_result {
     uint64_t peak_rss_bytes;
     size_t n_params;
     struct fg_model_mem mem;             /* mem.mx_bytes: the MX emulation's scratch */
-    size_t optim_bytes;                  /* the optimizer's state (fp32 m and v as it keeps) */
+    size_t optim_bytes;                  /* the optimizer's state: master correction, states and
+                                            scales, as the storage keeps them */
+    struct fg_train_ledger ledger;       /* bytes by component */
     struct fg_model_mx_ledger mx_ledger; /* per micro-batch (fg_model_mx_ledger), whatever mx is */
     char last_ckpt[4096]; /* path of the newest checkpoint written or resumed, or "" */
     int interrupted;      /* 1 if the run stopped early on stop_request */
@@ -100,6 +133,9 @@ FG_API struct fg_train_params fg_train_params_default(void);
 /* "adamw", "lion", "sgd" <-> the optimizer kinds (NULL / FG_ERR_INVALID_ARG otherwise). */
 FG_API const char *fg_train_optimizer_name(enum fg_flash_kind k);
 FG_API fg_status fg_train_optimizer_parse(const char *name, enum fg_flash_kind *out);
+/* "fp32", "flash" <-> the storage modes (NULL / FG_ERR_INVALID_ARG otherwise). */
+FG_API const char *fg_train_storage_name(enum fg_train_storage s);
+FG_API fg_status fg_train_storage_parse(const char *name, enum fg_train_storage *out);
 /* Runs training. On failure errmsg says what failed and what to do; a NaN/Inf loss returns
  * FG_ERR_NUMERIC after keeping the last good checkpoint (result->last_ckpt). */
 FG_API fg_status fg_train(const struct fg_train_params *p, struct fg_train_result *result,

@@ -12,6 +12,7 @@
 
 #include "frugal/ckpt.h"
 #include "frugal/model.h"
+#include "frugal/numerics.h"
 
 #define CKPT_FORMAT "frugal-checkpoint"
 
@@ -19,29 +20,46 @@ fg_status fg_ckpt_save(const char *path, const struct fg_model *model, const flo
                        const float *v, const struct fg_ckpt_state *st, uint64_t fail_after_bytes,
                        char *errmsg, size_t errmsg_len)
 {
-    struct fg_st_tensor t[FG_MODEL_N_TENSORS + 2];
+    struct fg_ckpt_extra x[2];
     size_t n = 0;
+    if (m)
+        x[n++] = (struct fg_ckpt_extra){ "optim.m", FG_DTYPE_F32, model->n_flat, (void *)m };
+    if (v)
+        x[n++] = (struct fg_ckpt_extra){ "optim.v", FG_DTYPE_F32, model->n_flat, (void *)v };
+    return fg_ckpt_save_ex(path, model, x, n, NULL, st, fail_after_bytes, errmsg, errmsg_len);
+}
+
+#define MAX_EXTRA 8
+
+fg_status fg_ckpt_save_ex(const char *path, const struct fg_model *model,
+                          const struct fg_ckpt_extra *x, size_t n_extra, const char *storage,
+                          const struct fg_ckpt_state *st, uint64_t fail_after_bytes, char *errmsg,
+                          size_t errmsg_len)
+{
+    struct fg_st_tensor t[FG_MODEL_N_TENSORS + MAX_EXTRA];
+    size_t n = 0;
+    if (n_extra > MAX_EXTRA) {
+        snprintf(errmsg, errmsg_len, "at most %d optimizer tensors per checkpoint", MAX_EXTRA);
+        return FG_ERR_INVALID_ARG;
+    }
+    int bf16 = model->w16 != NULL;
     for (int id = 0; id < FG_MODEL_N_TENSORS; id++, n++) {
         memset(&t[n], 0, sizeof t[n]);
         t[n].name = fg_model_tensor_name(id);
-        t[n].dtype = FG_DTYPE_F32;
+        t[n].dtype = bf16 ? FG_DTYPE_BF16 : FG_DTYPE_F32;
         fg_model_tensor_numel(&model->cfg, id, &t[n].ndim, t[n].shape);
-        t[n].data = model->params + model->offset[id];
-        t[n].nbytes = model->numel[id] * sizeof(float);
+        t[n].data = bf16 ? (const void *)(model->w16 + model->offset[id])
+                         : (const void *)(model->params + model->offset[id]);
+        t[n].nbytes = model->numel[id] * (bf16 ? 2 : 4);
     }
-    const float *mv[2] = { m, v };
-    const char *mv_names[2] = { "optim.m", "optim.v" };
-    for (int k = 0; k < 2; k++) {
-        if (!mv[k])
-            continue;
+    for (size_t k = 0; k < n_extra; k++, n++) {
         memset(&t[n], 0, sizeof t[n]);
-        t[n].name = mv_names[k];
-        t[n].dtype = FG_DTYPE_F32;
+        t[n].name = x[k].name;
+        t[n].dtype = x[k].dtype;
         t[n].ndim = 1;
-        t[n].shape[0] = (int64_t)model->n_flat;
-        t[n].data = mv[k];
-        t[n].nbytes = model->n_flat * sizeof(float);
-        n++;
+        t[n].shape[0] = (int64_t)x[k].n;
+        t[n].data = x[k].data;
+        t[n].nbytes = x[k].n * fg_dtype_size(x[k].dtype);
     }
     /* metadata strings */
     char cfg[256], step[32], rng[80], loader[96], fp[48], *crc = NULL;
@@ -75,9 +93,10 @@ fg_status fg_ckpt_save(const char *path, const struct fg_model *model, const flo
         { "data_fingerprint", fp },
         { "train", st->train_json },
         { "crc32c", crc },
+        { "storage", storage },
     };
-    fg_status rc = fg_st_write(path, t, n, meta, sizeof meta / sizeof meta[0], fail_after_bytes,
-                               errmsg, errmsg_len);
+    size_t n_meta = sizeof meta / sizeof meta[0] - (storage ? 0 : 1);
+    fg_status rc = fg_st_write(path, t, n, meta, n_meta, fail_after_bytes, errmsg, errmsg_len);
     fg_free(&model->alloc, crc);
     return rc;
 }
@@ -152,15 +171,23 @@ fg_status fg_ckpt_read_meta(const char *path, const char *key, char *out, size_t
     return st;
 }
 
-/* Read tensor `name` (F32, numel elements) straight from the file into dst and check its
- * CRC-32C against the "crc32c" metadata (parsed into crcs). */
+/* Read tensor `name` (numel elements of dtype `have` in the file) from the file into dst as
+ * dtype `want`, checking its CRC-32C against the "crc32c" metadata (parsed into crcs) over the
+ * bytes as stored. Conversions: F32 <-> BF16 (exact one way, rounded to nearest even the
+ * other); any other pair must be equal. Streams through a small buffer. */
 static fg_status read_tensor(FILE *fp, const struct fg_st_file *f, const cJSON *crcs,
-                             const char *path, const char *name, float *dst, size_t numel,
-                             char *errmsg, size_t errmsg_len)
+                             const char *path, const char *name, enum fg_dtype want, void *dst,
+                             size_t numel, char *errmsg, size_t errmsg_len)
 {
     const struct fg_st_tensor *t = fg_st_find(f, name);
-    if (!t || t->dtype != FG_DTYPE_F32 || t->nbytes != numel * sizeof(float)) {
-        snprintf(errmsg, errmsg_len, "%s: tensor %s is missing or has the wrong size", path, name);
+    int convert = t && t->dtype != want &&
+                  ((t->dtype == FG_DTYPE_BF16 && want == FG_DTYPE_F32) ||
+                   (t->dtype == FG_DTYPE_F32 && want == FG_DTYPE_BF16));
+    if (!t || (t->dtype != want && !convert) || t->nbytes != numel * fg_dtype_size(t->dtype)) {
+        snprintf(errmsg, errmsg_len,
+                 "%s: tensor %s is missing or has the wrong type or size (this run needs %zu "
+                 "elements of %s)",
+                 path, name, numel, fg_dtype_name(want));
         return FG_ERR_FORMAT;
     }
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(crcs, name);
@@ -170,25 +197,57 @@ static fg_status read_tensor(FILE *fp, const struct fg_st_file *f, const cJSON *
                  path, name);
         return FG_ERR_FORMAT;
     }
-    if (fseeko(fp, (off_t)(f->data_start + t->offset), SEEK_SET) != 0 ||
-        fread(dst, 1, t->nbytes, fp) != t->nbytes) {
-        snprintf(errmsg, errmsg_len, "%s: reading tensor %s failed (truncated file?)", path, name);
-        return FG_ERR_IO;
+    if (fseeko(fp, (off_t)(f->data_start + t->offset), SEEK_SET) != 0)
+        goto short_read;
+    uint32_t got = 0;
+    if (!convert) {
+        if (fread(dst, 1, t->nbytes, fp) != t->nbytes)
+            goto short_read;
+        got = fg_crc32c(0, dst, t->nbytes);
+    } else {
+        float buf[4096];
+        size_t esz = fg_dtype_size(t->dtype);
+        for (size_t i = 0; i < numel;) {
+            size_t k = numel - i < 4096 ? numel - i : 4096;
+            if (fread(buf, esz, k, fp) != k)
+                goto short_read;
+            got = fg_crc32c(got, buf, k * esz);
+            if (t->dtype == FG_DTYPE_BF16)
+                fg_bf16_to_fp32_ref((float *)dst + i, (const uint16_t *)buf, k);
+            else
+                fg_fp32_to_bf16_ref((uint16_t *)dst + i, buf, k);
+            i += k;
+        }
     }
-    uint32_t want = (uint32_t)strtoul(e->valuestring, NULL, 16);
-    uint32_t got = fg_crc32c(0, dst, t->nbytes);
-    if (got != want) {
+    uint32_t stored = (uint32_t)strtoul(e->valuestring, NULL, 16);
+    if (got != stored) {
         snprintf(errmsg, errmsg_len,
                  "%s is corrupt: tensor %s fails its CRC-32C check (stored %08" PRIx32
                  ", computed %08" PRIx32 "); resume from an older checkpoint",
-                 path, name, want, got);
+                 path, name, stored, got);
         return FG_ERR_FORMAT;
     }
     return FG_OK;
+short_read:
+    snprintf(errmsg, errmsg_len, "%s: reading tensor %s failed (truncated file?)", path, name);
+    return FG_ERR_IO;
 }
 
 fg_status fg_ckpt_load(const char *path, struct fg_model *model, float *m, float *v,
                        struct fg_ckpt_state *st, char *errmsg, size_t errmsg_len)
+{
+    struct fg_ckpt_extra x[2];
+    size_t n = 0;
+    if (m)
+        x[n++] = (struct fg_ckpt_extra){ "optim.m", FG_DTYPE_F32, model->n_flat, m };
+    if (v)
+        x[n++] = (struct fg_ckpt_extra){ "optim.v", FG_DTYPE_F32, model->n_flat, v };
+    return fg_ckpt_load_ex(path, model, x, n, st, errmsg, errmsg_len);
+}
+
+fg_status fg_ckpt_load_ex(const char *path, struct fg_model *model, const struct fg_ckpt_extra *x,
+                          size_t n_extra, struct fg_ckpt_state *st, char *errmsg,
+                          size_t errmsg_len)
 {
     struct fg_st_file *f = NULL;
     struct fg_model_config cfg;
@@ -227,13 +286,16 @@ fg_status fg_ckpt_load(const char *path, struct fg_model *model, float *m, float
         rc = FG_ERR_IO;
         goto done;
     }
-    for (int id = 0; id < FG_MODEL_N_TENSORS && !rc; id++)
+    for (int id = 0; id < FG_MODEL_N_TENSORS && !rc; id++) {
+        void *dst = model->w16 ? (void *)(model->w16 + model->offset[id])
+                               : (void *)(model->params + model->offset[id]);
         rc = read_tensor(fp, f, crcs, path, fg_model_tensor_name(id),
-                         model->params + model->offset[id], model->numel[id], errmsg, errmsg_len);
-    if (!rc && m)
-        rc = read_tensor(fp, f, crcs, path, "optim.m", m, model->n_flat, errmsg, errmsg_len);
-    if (!rc && v)
-        rc = read_tensor(fp, f, crcs, path, "optim.v", v, model->n_flat, errmsg, errmsg_len);
+                         model->w16 ? FG_DTYPE_BF16 : FG_DTYPE_F32, dst, model->numel[id], errmsg,
+                         errmsg_len);
+    }
+    for (size_t k = 0; k < n_extra && !rc; k++)
+        rc = read_tensor(fp, f, crcs, path, x[k].name, x[k].dtype, x[k].data, x[k].n, errmsg,
+                         errmsg_len);
     if (rc || !st)
         goto done;
     memset(st, 0, sizeof *st);

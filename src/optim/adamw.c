@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../kernels/kernels_int.h"
+#include "frugal/numerics.h"
 #include "frugal/optim.h"
 
 struct fg_adamw_params fg_adamw_params_default(void)
@@ -143,6 +144,25 @@ double fg_sumsq(const float *x, size_t n, double *partial, int n_threads)
         size_t i0 = (size_t)c * FG_OPTIM_CHUNK;
         size_t len = n - i0 < FG_OPTIM_CHUNK ? n - i0 : FG_OPTIM_CHUNK;
         partial[c] = sumsq_chunk(x + i0, len);
+    }
+    double s = 0;
+    for (long c = 0; c < n_chunks; c++)
+        s += partial[c];
+    return s;
+}
+
+double fg_sumsq_bf16(const uint16_t *x, size_t n, double *partial, int n_threads)
+{
+    (void)n_threads; /* unused when OpenMP is off */
+    long n_chunks = (long)fg_optim_n_chunks(n);
+#pragma omp parallel for schedule(static) num_threads(n_threads) default(none) \
+    shared(x, n, partial, n_chunks)
+    for (long c = 0; c < n_chunks; c++) {
+        float tmp[FG_OPTIM_CHUNK];
+        size_t i0 = (size_t)c * FG_OPTIM_CHUNK;
+        size_t len = n - i0 < FG_OPTIM_CHUNK ? n - i0 : FG_OPTIM_CHUNK;
+        fg_bf16_to_fp32(tmp, x + i0, len, FG_NUM_PATH_AUTO);
+        partial[c] = sumsq_chunk(tmp, len);
     }
     double s = 0;
     for (long c = 0; c < n_chunks; c++)

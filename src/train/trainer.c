@@ -35,6 +35,8 @@ struct fg_train_params fg_train_params_default(void)
     p.adam = fg_adamw_params_default();
     p.optimizer = FG_FLASH_ADAM;
     p.momentum = 0.9f;
+    p.storage = FG_TRAIN_STORAGE_FP32;
+    p.master_bits = 24;
     p.eval_every = 100;
     p.eval_batches = 20;
     p.seed = 1337;
@@ -70,6 +72,21 @@ fg_status fg_train_optimizer_parse(const char *name, enum fg_flash_kind *out)
     return FG_ERR_INVALID_ARG;
 }
 
+const char *fg_train_storage_name(enum fg_train_storage s)
+{
+    return s == FG_TRAIN_STORAGE_FP32 ? "fp32" : s == FG_TRAIN_STORAGE_FLASH ? "flash" : NULL;
+}
+
+fg_status fg_train_storage_parse(const char *name, enum fg_train_storage *out)
+{
+    for (int s = FG_TRAIN_STORAGE_FP32; name && s <= FG_TRAIN_STORAGE_FLASH; s++)
+        if (!strcmp(name, fg_train_storage_name((enum fg_train_storage)s))) {
+            *out = (enum fg_train_storage)s;
+            return FG_OK;
+        }
+    return FG_ERR_INVALID_ARG;
+}
+
 fg_status fg_eval_shard(struct fg_model *m, const struct fg_shard *s, size_t B, size_t T,
                         int max_batches, int32_t *inputs, int32_t *targets, double *mean_loss,
                         uint64_t *n_tokens)
@@ -92,7 +109,14 @@ fg_status fg_eval_shard(struct fg_model *m, const struct fg_shard *s, size_t B, 
 struct run {
     const struct fg_train_params *p;
     struct fg_model *model;
-    float *m, *v;
+    float *m, *v; /* fp32 storage: the states */
+    /* flash storage: the master correction (int8 or int16 per element), the states' codes and
+     * their group scales (one per FG_FLASH_GROUP elements of the flat buffer; every tensor
+     * starts on a multiple of FG_MODEL_ALIGN, so a tensor's groups start at offset / 32) */
+    void *rho;
+    int8_t *mq;
+    uint8_t *vq;
+    uint16_t *ms, *vs;
     double *partial;
     int32_t *inputs, *targets;
     struct fg_shard train, val;
@@ -168,13 +192,15 @@ static void train_json(const struct fg_train_params *p, char *buf, size_t n)
              "\"beta2\":%.9g,\"eps\":%.9g,\"weight_decay\":%.9g,\"seed\":%" PRIu64 ","
              "\"threads\":%d,\"mx_weights\":\"%s\",\"mx_activations\":\"%s\","
              "\"mx_grads\":\"%s\",\"mx_scale\":\"%s\",\"optimizer\":\"%s\","
-             "\"momentum\":%.9g,\"nesterov\":%d}",
+             "\"momentum\":%.9g,\"nesterov\":%d,\"storage\":\"%s\",\"master_bits\":%d}",
              p->B, p->T, p->accum, p->steps, (double)p->lr, (double)p->lr_min, p->warmup,
              (double)p->grad_clip, (double)p->adam.beta1, (double)p->adam.beta2,
              (double)p->adam.eps, (double)p->adam.weight_decay, p->seed, p->n_threads,
              fg_model_mx_name(p->mx.weights), fg_model_mx_name(p->mx.activations),
              fg_model_mx_name(p->mx.grads), scale_rule_name(p->mx.scale_rule),
-             fg_train_optimizer_name(p->optimizer), (double)p->momentum, p->nesterov ? 1 : 0);
+             fg_train_optimizer_name(p->optimizer), (double)p->momentum, p->nesterov ? 1 : 0,
+             fg_train_storage_name(p->storage),
+             p->storage == FG_TRAIN_STORAGE_FLASH ? p->master_bits : 32);
 }
 
 /* A resumed run continues exactly only with the same trajectory-shaping hyperparameters, and
@@ -286,8 +312,12 @@ static fg_status check_resume_optimizer(const struct fg_train_params *p, char *e
     }
     cJSON *j = cJSON_Parse(js);
     const cJSON *o = cJSON_GetObjectItemCaseSensitive(j, "optimizer");
-    char was[16];
+    const cJSON *so = cJSON_GetObjectItemCaseSensitive(j, "storage");
+    const cJSON *mb = cJSON_GetObjectItemCaseSensitive(j, "master_bits");
+    char was[16], storage[16];
     snprintf(was, sizeof was, "%s", cJSON_IsString(o) ? o->valuestring : "adamw");
+    snprintf(storage, sizeof storage, "%s", cJSON_IsString(so) ? so->valuestring : "fp32");
+    int bits = cJSON_IsNumber(mb) ? (int)mb->valuedouble : 32;
     cJSON_Delete(j);
     if (strcmp(was, fg_train_optimizer_name(p->optimizer)) != 0) {
         snprintf(errmsg, n,
@@ -296,7 +326,45 @@ static fg_status check_resume_optimizer(const struct fg_train_params *p, char *e
                  p->resume_path, was, fg_train_optimizer_name(p->optimizer));
         return FG_ERR_INVALID_ARG;
     }
+    int now_bits = p->storage == FG_TRAIN_STORAGE_FLASH ? p->master_bits : 32;
+    if (strcmp(storage, fg_train_storage_name(p->storage)) != 0 || bits != now_bits) {
+        snprintf(errmsg, n,
+                 "checkpoint %s keeps its optimizer in --optim-storage %s%s; resume it with the "
+                 "same storage%s (the states are not converted), or start a new run from its "
+                 "weights (frugal export)",
+                 p->resume_path, storage,
+                 !strcmp(storage, "flash") ? (bits == 24 ? " --master-bits 24" : " --master-bits 32")
+                                           : "",
+                 !strcmp(storage, "flash") ? " and master bits" : "");
+        return FG_ERR_INVALID_ARG;
+    }
     return FG_OK;
+}
+
+/* The optimizer tensors of a checkpoint, as this run keeps them: fp32 m and v, or the flash
+ * storage's master correction, codes and scales. Returns their count. */
+static size_t optim_tensors(const struct run *r, struct fg_ckpt_extra x[6])
+{
+    size_t nf = r->model->n_flat, groups = nf / FG_FLASH_GROUP, k = 0;
+    if (r->p->storage != FG_TRAIN_STORAGE_FLASH) {
+        if (r->m)
+            x[k++] = (struct fg_ckpt_extra){ "optim.m", FG_DTYPE_F32, nf, r->m };
+        if (r->v)
+            x[k++] = (struct fg_ckpt_extra){ "optim.v", FG_DTYPE_F32, nf, r->v };
+        return k;
+    }
+    x[k++] = (struct fg_ckpt_extra){ "optim.rho",
+                                     r->p->master_bits == 32 ? FG_DTYPE_I16 : FG_DTYPE_I8, nf,
+                                     r->rho };
+    if (r->mq) {
+        x[k++] = (struct fg_ckpt_extra){ "optim.m.codes", FG_DTYPE_I8, nf, r->mq };
+        x[k++] = (struct fg_ckpt_extra){ "optim.m.scales", FG_DTYPE_BF16, groups, r->ms };
+    }
+    if (r->vq) {
+        x[k++] = (struct fg_ckpt_extra){ "optim.v.codes", FG_DTYPE_U8, nf, r->vq };
+        x[k++] = (struct fg_ckpt_extra){ "optim.v.scales", FG_DTYPE_BF16, groups, r->vs };
+    }
+    return k;
 }
 
 static fg_status save_ckpt(struct run *r, int64_t step, struct fg_train_result *res, char *errmsg,
@@ -314,8 +382,10 @@ static fg_status save_ckpt(struct run *r, int64_t step, struct fg_train_result *
     char path[4096];
     ckpt_path_of(path, sizeof path, p->ckpt_dir, step);
     char inner[512];
-    fg_status rc =
-        fg_ckpt_save(path, r->model, r->m, r->v, &st, p->ckpt_fail_after, inner, sizeof inner);
+    struct fg_ckpt_extra x[6];
+    size_t nx = optim_tensors(r, x);
+    fg_status rc = fg_ckpt_save_ex(path, r->model, x, nx, fg_train_storage_name(p->storage), &st,
+                                   p->ckpt_fail_after, inner, sizeof inner);
     if (rc) {
         snprintf(errmsg, n, "writing checkpoint %s failed: %s", path, inner);
         return rc;
@@ -350,6 +420,11 @@ static fg_status setup(struct run *r, struct fg_train_result *res, int64_t *star
     }
     if (!fg_train_optimizer_name(p->optimizer) || !(p->momentum >= 0 && p->momentum < 1)) {
         snprintf(errmsg, n, "unknown optimizer, or --momentum outside [0, 1)");
+        return FG_ERR_INVALID_ARG;
+    }
+    if (!fg_train_storage_name(p->storage) ||
+        (p->storage == FG_TRAIN_STORAGE_FLASH && p->master_bits != 24 && p->master_bits != 32)) {
+        snprintf(errmsg, n, "unknown optimizer storage, or master bits other than 24 and 32");
         return FG_ERR_INVALID_ARG;
     }
     if (p->lr_min > p->lr) {
@@ -396,6 +471,7 @@ static fg_status setup(struct run *r, struct fg_train_result *res, int64_t *star
     mp.n_threads = p->n_threads;
     mp.use_ref = p->use_ref;
     mp.mx = p->mx;
+    mp.weights = p->storage == FG_TRAIN_STORAGE_FLASH ? FG_MODEL_WEIGHTS_BF16 : FG_MODEL_WEIGHTS_FP32;
     mp.allocator = p->allocator;
     if ((rc = fg_model_init(&r->model, &mp)) != FG_OK) {
         snprintf(errmsg, n, "cannot create the model (%s): out of memory or invalid shape",
@@ -403,34 +479,74 @@ static fg_status setup(struct run *r, struct fg_train_result *res, int64_t *star
         return rc;
     }
     struct fg_model *m = r->model;
-    size_t bytes = m->n_flat * sizeof(float);
     /* the states the optimizer keeps: AdamW m and v, Lion m, SGD m unless momentum is 0 */
     struct fg_flash_hparams hp = train_flash_hparams(p);
-    int n_states = fg_flash_n_states(&hp);
-    r->m = n_states >= 1 ? fg_alloc(&r->alloc, bytes, 64) : NULL;
-    r->v = n_states >= 2 ? fg_alloc(&r->alloc, bytes, 64) : NULL;
+    int n_states = fg_flash_n_states(&hp), flash = p->storage == FG_TRAIN_STORAGE_FLASH;
+    size_t nf = m->n_flat, groups = nf / FG_FLASH_GROUP;
+    struct fg_train_ledger *lg = &res->ledger;
+    memset(lg, 0, sizeof *lg);
+    if (flash) {
+        lg->master = nf * (p->master_bits == 32 ? 2 : 1);
+        lg->state_m = n_states >= 1 ? nf : 0;
+        lg->state_v = n_states >= 2 ? nf : 0;
+        lg->scales = (size_t)(n_states >= 1) * groups * 2 + (size_t)(n_states >= 2) * groups * 2;
+        r->rho = fg_alloc(&r->alloc, lg->master, 64);
+        if (n_states >= 1) {
+            r->mq = fg_alloc(&r->alloc, nf, 64);
+            r->ms = fg_alloc(&r->alloc, groups * 2, 64);
+        }
+        if (n_states >= 2) {
+            r->vq = fg_alloc(&r->alloc, nf, 64);
+            r->vs = fg_alloc(&r->alloc, groups * 2, 64);
+        }
+    } else {
+        lg->state_m = n_states >= 1 ? nf * sizeof(float) : 0;
+        lg->state_v = n_states >= 2 ? nf * sizeof(float) : 0;
+        r->m = n_states >= 1 ? fg_alloc(&r->alloc, lg->state_m, 64) : NULL;
+        r->v = n_states >= 2 ? fg_alloc(&r->alloc, lg->state_v, 64) : NULL;
+    }
+    size_t optim_bytes = lg->master + lg->state_m + lg->state_v + lg->scales;
     r->partial = fg_alloc(&r->alloc, fg_optim_n_chunks(m->n_flat) * sizeof(double), 64);
     r->kept = fg_alloc(&r->alloc, (size_t)(p->keep < 1 ? 1 : p->keep) * sizeof(int64_t), 64);
     r->inputs = fg_alloc(&r->alloc, p->B * p->T * sizeof(int32_t), 64);
     r->targets = fg_alloc(&r->alloc, p->B * p->T * sizeof(int32_t), 64);
-    if ((n_states >= 1 && !r->m) || (n_states >= 2 && !r->v) || !r->partial || !r->inputs ||
-        !r->targets || !r->kept) {
-        snprintf(errmsg, n, "out of memory allocating optimizer state (%zu bytes)",
-                 (size_t)n_states * bytes);
+    int states_ok = flash ? r->rho && (n_states < 1 || (r->mq && r->ms)) &&
+                                (n_states < 2 || (r->vq && r->vs))
+                          : (n_states < 1 || r->m) && (n_states < 2 || r->v);
+    if (!states_ok || !r->partial || !r->inputs || !r->targets || !r->kept) {
+        snprintf(errmsg, n, "out of memory allocating optimizer state (%zu bytes)", optim_bytes);
         return FG_ERR_NOMEM;
     }
+    /* zero states: codes 0 with scale 0 decode as 0; rho 0 puts the master weight on the bf16
+     * weight (so a flash run starts from the bf16-rounded initialization) */
     if (r->m)
-        memset(r->m, 0, bytes);
+        memset(r->m, 0, lg->state_m);
     if (r->v)
-        memset(r->v, 0, bytes);
+        memset(r->v, 0, lg->state_v);
+    if (r->rho)
+        memset(r->rho, 0, lg->master);
+    if (r->mq) {
+        memset(r->mq, 0, nf);
+        memset(r->ms, 0, groups * 2);
+    }
+    if (r->vq) {
+        memset(r->vq, 0, nf);
+        memset(r->vs, 0, groups * 2);
+    }
     for (int id = 0; id < FG_MODEL_N_TENSORS; id++) {
         r->seg[id].offset = m->offset[id];
         r->seg[id].n = m->numel[id];
         r->seg[id].decay = fg_model_tensor_decays(id);
     }
     res->n_params = m->mem.n_params;
-    res->optim_bytes = (size_t)n_states * bytes;
+    res->optim_bytes = optim_bytes;
     res->mem = m->mem;
+    lg->n_params = m->mem.n_params;
+    lg->weights = m->mem.param_bytes;
+    lg->grads = m->mem.grad_bytes;
+    lg->decode = m->mem.decode_bytes;
+    lg->activations = m->mem.act_bytes + m->mem.scratch_bytes + m->mem.mx_bytes;
+    lg->bytes_per_param = (double)(lg->weights + lg->grads + optim_bytes) / (double)lg->n_params;
     res->flops_per_token = fg_model_flops_per_token(&p->cfg, p->T);
     if ((rc = fg_model_mx_ledger(&p->cfg, p->B, p->T, &p->mx, &res->mx_ledger)) != FG_OK) {
         snprintf(errmsg, n, "MX ledger: sizes overflow for batch %zu x %zu", p->B, p->T);
@@ -439,8 +555,10 @@ static fg_status setup(struct run *r, struct fg_train_result *res, int64_t *star
     *start_step = 0;
     if (p->resume_path) {
         struct fg_ckpt_state st;
+        struct fg_ckpt_extra x[6];
+        size_t nx = optim_tensors(r, x);
         if ((rc = check_resume_optimizer(p, errmsg, n)) != FG_OK ||
-            (rc = fg_ckpt_load(p->resume_path, m, r->m, r->v, &st, errmsg, n)) != FG_OK)
+            (rc = fg_ckpt_load_ex(p->resume_path, m, x, nx, &st, errmsg, n)) != FG_OK)
             return rc;
         if (st.data_crc != r->train.crc32c || st.data_tokens != r->train.n_tokens) {
             snprintf(errmsg, n,
@@ -546,6 +664,11 @@ static void teardown(struct run *r)
     fg_model_free(r->model);
     fg_free(&r->alloc, r->m);
     fg_free(&r->alloc, r->v);
+    fg_free(&r->alloc, r->rho);
+    fg_free(&r->alloc, r->mq);
+    fg_free(&r->alloc, r->ms);
+    fg_free(&r->alloc, r->vq);
+    fg_free(&r->alloc, r->vs);
     fg_free(&r->alloc, r->partial);
     fg_free(&r->alloc, r->kept);
     fg_free(&r->alloc, r->inputs);
@@ -577,7 +700,9 @@ static fg_status train_step(struct run *r, int64_t step, float lr, double *loss,
         sum += m->loss;
     }
     *loss = sum / p->accum;
-    *norm = sqrt(fg_sumsq(m->grads, m->n_flat, r->partial, p->n_threads));
+    int flash = p->storage == FG_TRAIN_STORAGE_FLASH;
+    *norm = sqrt(flash ? fg_sumsq_bf16(m->g16, m->n_flat, r->partial, p->n_threads)
+                       : fg_sumsq(m->grads, m->n_flat, r->partial, p->n_threads));
     if (!isfinite(*norm)) {
         snprintf(errmsg, n, "step %" PRId64 ": gradient norm is not finite", step + 1);
         return FG_ERR_NUMERIC;
@@ -585,23 +710,37 @@ static fg_status train_step(struct run *r, int64_t step, float lr, double *loss,
     float scale = 1.0f;
     if (p->grad_clip > 0 && *norm > (double)p->grad_clip)
         scale = (float)((double)p->grad_clip / (*norm + 1e-6));
-    if (p->optimizer == FG_FLASH_ADAM) {
+    if (!flash && p->optimizer == FG_FLASH_ADAM) {
         fg_adamw_step_zero_grad(m->params, m->grads, r->m, r->v, r->seg, FG_MODEL_N_TENSORS,
                                 step + 1, lr, scale, &p->adam, p->n_threads);
         return FG_OK;
     }
-    /* Lion and SGD: the flash library's step on fp32 storage, tensor by tensor */
+    /* the flash library's step, tensor by tensor: Lion and SGD on fp32 storage, every
+     * optimizer on flash storage */
     struct fg_flash_hparams hp = train_flash_hparams(p);
     for (int id = 0; id < FG_MODEL_N_TENSORS; id++) {
         struct fg_flash_tensor x;
         memset(&x, 0, sizeof x);
-        size_t off = r->seg[id].offset;
+        size_t off = r->seg[id].offset, go = off / FG_FLASH_GROUP;
         x.n = r->seg[id].n;
-        x.w32 = m->params + off;
-        x.m32 = r->m ? r->m + off : NULL;
+        if (flash) {
+            x.w16 = m->w16 + off;
+            if (p->master_bits == 32)
+                x.rho16 = (int16_t *)r->rho + off;
+            else
+                x.rho8 = (int8_t *)r->rho + off;
+            x.mq = r->mq ? r->mq + off : NULL;
+            x.ms = r->ms ? r->ms + go : NULL;
+            x.vq = r->vq ? r->vq + off : NULL;
+            x.vs = r->vs ? r->vs + go : NULL;
+            x.scale_fmt = FG_FLASH_SCALE_BF16;
+        } else {
+            x.w32 = m->params + off;
+            x.m32 = r->m ? r->m + off : NULL;
+        }
         hp.weight_decay = r->seg[id].decay ? p->adam.weight_decay : 0.0f;
-        fg_status rc =
-            fg_flash_step(&x, m->grads + off, NULL, scale, step + 1, lr, &hp, p->n_threads);
+        fg_status rc = fg_flash_step(&x, flash ? NULL : m->grads + off, flash ? m->g16 + off : NULL,
+                                     scale, step + 1, lr, &hp, p->n_threads);
         if (rc) {
             snprintf(errmsg, n, "step %" PRId64 ": optimizer arguments rejected", step + 1);
             return FG_ERR_INTERNAL;
@@ -626,6 +765,8 @@ fg_status fg_train(const struct fg_train_params *p, struct fg_train_result *res,
         teardown(&r);
         return rc;
     }
+    if (p->on_start)
+        p->on_start(p->user, &res->ledger);
     int64_t stop = p->stop_at > 0 && p->stop_at < p->steps ? p->stop_at : p->steps;
     size_t tokens_per_step = p->B * p->T * (size_t)p->accum;
     double t_start = fg_time_now(), train_s = 0;

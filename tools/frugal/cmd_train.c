@@ -156,6 +156,20 @@ static int resume_defaults(struct fg_train_params *p, const struct opt *o, size_
         if (!mx[i].dst)
             p->mx.scale_rule = rule;
     }
+    /* the optimizer's storage (absent in checkpoints older than the choice: fp32) */
+    const cJSON *sv = cJSON_GetObjectItemCaseSensitive(j, "storage");
+    const cJSON *bv = cJSON_GetObjectItemCaseSensitive(j, "master_bits");
+    if (!cli_find(o, n_o, "--optim-storage")->seen &&
+        fg_train_storage_parse(cJSON_IsString(sv) ? sv->valuestring : "fp32", &p->storage) !=
+            FG_OK) {
+        fprintf(stderr, "frugal train: %s has an invalid \"storage\" in its train metadata\n",
+                p->resume_path);
+        cJSON_Delete(j);
+        return EXIT_FAIL;
+    }
+    if (!cli_find(o, n_o, "--master-bits")->seen && cJSON_IsNumber(bv) &&
+        (bv->valuedouble == 24 || bv->valuedouble == 32))
+        p->master_bits = (int)bv->valuedouble;
     /* the optimizer (absent in checkpoints older than the choice: AdamW) */
     const cJSON *ov = cJSON_GetObjectItemCaseSensitive(j, "optimizer");
     if (!cli_find(o, n_o, "--optimizer")->seen &&
@@ -222,6 +236,39 @@ static int parse_mx(struct fg_train_params *p, const char *w, const char *a, con
 
 static const char *const scale_names[] = { "floor", "ceil", "rceil" };
 
+/* Memory by component, once everything is allocated (the trainer's counts). */
+static void on_start(void *user, const struct fg_train_ledger *g)
+{
+    const struct progress_ctx *c = user;
+    if (c->quiet)
+        return;
+    const double mib = 1048576.0;
+    fprintf(stderr,
+            "frugal train: memory: weights %.1f MiB, master correction %.1f, gradients %.1f, "
+            "optimizer states %.1f + %.1f, scales %.2f: %.3f bytes/param over %.2fM "
+            "parameters; working memory: bf16 decode %.1f MiB, activations %.1f MiB\n",
+            (double)g->weights / mib, (double)g->master / mib, (double)g->grads / mib,
+            (double)g->state_m / mib, (double)g->state_v / mib, (double)g->scales / mib,
+            g->bytes_per_param, (double)g->n_params / 1e6, (double)g->decode / mib,
+            (double)g->activations / mib);
+}
+
+static void json_ledger(cJSON *j, const struct fg_train_ledger *g)
+{
+    cJSON *x = cJSON_AddObjectToObject(j, "memory");
+    if (!x)
+        return;
+    cJSON_AddNumberToObject(x, "weights", (double)g->weights);
+    cJSON_AddNumberToObject(x, "master", (double)g->master);
+    cJSON_AddNumberToObject(x, "grads", (double)g->grads);
+    cJSON_AddNumberToObject(x, "state_m", (double)g->state_m);
+    cJSON_AddNumberToObject(x, "state_v", (double)g->state_v);
+    cJSON_AddNumberToObject(x, "scales", (double)g->scales);
+    cJSON_AddNumberToObject(x, "decode", (double)g->decode);
+    cJSON_AddNumberToObject(x, "activations", (double)g->activations);
+    cJSON_AddNumberToObject(x, "bytes_per_param", g->bytes_per_param);
+}
+
 /* The MX settings and ledger, before training: what the emulated formats would store and move
  * (fg_model_mx_ledger), and a reminder that the products still run in fp32. */
 static void print_mx_ledger(const struct fg_train_params *p)
@@ -272,6 +319,7 @@ int cmd_train(int argc, char **argv)
     p.n_threads = fg_cpu_count();
     int json = 0, quiet = 0;
     const char *mx_w = NULL, *mx_a = NULL, *mx_g = NULL, *mx_scale = NULL, *optim = NULL;
+    const char *storage = NULL;
     struct opt o[] = {
         { "--data", OPT_STR, &p.train_path, "FILE",
           "training token shard (llm.c layout; make one "
@@ -316,6 +364,11 @@ int cmd_train(int argc, char **argv)
           "AdamW beta2 [0.95]; Lion: the momentum's decay [0.99]; in [0, 1)", 0, 0, 0, 1 },
         { "--momentum", OPT_FLOAT, &p.momentum, "X", "SGD momentum, in [0, 1) [0.9]", 0, 0, 0, 1 },
         { "--nesterov", OPT_FLAG, &p.nesterov, NULL, "SGD: Nesterov momentum", 0, 0, 0, 0 },
+        { "--optim-storage", OPT_STR, &storage, "S",
+          "fp32 or flash: bf16 weights + correction, bf16 grads, 8-bit states [fp32]", 0, 0, 0,
+          0 },
+        { "--master-bits", OPT_INT, &p.master_bits, "N",
+          "flash master weight: 24 (int8 correction) or 32 (int16) [24]", 0, 0, 0, 0 },
         { "--eval-every", OPT_I64, &p.eval_every, "N",
           "validate every N steps, 0 = at the end "
           "[100]",
@@ -363,6 +416,14 @@ int cmd_train(int argc, char **argv)
                   "use a 3-10x lower --lr than AdamW's) or SGD with momentum (--nesterov\n"
                   "optional); weight decay is decoupled, on matrices and embeddings, for all.\n"
                   "\n"
+                  "--optim-storage flash keeps what the optimizer needs in fewer bytes\n"
+                  "(FlashOptim): bf16 weights, which forward and backward use directly, plus an\n"
+                  "int8 correction that makes a 24-bit master weight (--master-bits 32: int16);\n"
+                  "bf16 gradients; momentum and second moment as 8-bit codes in groups of 32\n"
+                  "with one bf16 scale each. AdamW: 16 -> 7.125 bytes/param; Lion and SGD:\n"
+                  "12 -> 5.06. The breakdown is printed at start and is in --json (memory).\n"
+                  "A checkpoint keeps its storage: resume with the same one.\n"
+                  "\n"
                   "MX training (OCP Microscaling, emulated as Microsoft's microxcaling does):\n"
                   "--mx-weights, --mx-activations and --mx-grads round the operands of the\n"
                   "block linear layers' products (qkv, attention projection, fc, fc\n"
@@ -381,6 +442,17 @@ int cmd_train(int argc, char **argv)
         return rc;
     if (optim && fg_train_optimizer_parse(optim, &p.optimizer) != FG_OK) {
         fprintf(stderr, "frugal train: unknown --optimizer '%s' (adamw, lion or sgd)\n", optim);
+        return EXIT_USAGE;
+    }
+    if (storage && fg_train_storage_parse(storage, &p.storage) != FG_OK) {
+        fprintf(stderr, "frugal train: unknown --optim-storage '%s' (fp32 or flash)\n", storage);
+        return EXIT_USAGE;
+    }
+    if (p.master_bits != 24 && p.master_bits != 32) {
+        fprintf(stderr,
+                "frugal train: --master-bits %d is not supported: 24 (bf16 + int8 correction) or "
+                "32 (bf16 + int16)\n",
+                p.master_bits);
         return EXIT_USAGE;
     }
     if (!cli_find(o, n_o, "--beta2")->seen && p.optimizer == FG_FLASH_LION)
@@ -429,6 +501,11 @@ int cmd_train(int argc, char **argv)
         if (rc2)
             return rc2;
     }
+    if (cli_find(o, n_o, "--master-bits")->seen && p.storage != FG_TRAIN_STORAGE_FLASH) {
+        fprintf(stderr, "frugal train: --master-bits applies to --optim-storage flash only (fp32 "
+                        "storage keeps fp32 weights)\n");
+        return EXIT_USAGE;
+    }
     if (!cli_find(o, n_o, "--seq")->seen && p.T > (size_t)p.cfg.block_size)
         p.T = (size_t)p.cfg.block_size;
     if (!p.resume_path && !cli_find(o, n_o, "--warmup")->seen && p.warmup >= p.steps)
@@ -438,6 +515,7 @@ int cmd_train(int argc, char **argv)
     struct progress_ctx pc = { isatty(2), quiet, 0, p.time_budget_s };
     p.on_progress = on_progress;
     p.on_log = on_log;
+    p.on_start = on_start;
     p.stop_request = &g_stop_request;
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
@@ -475,6 +553,10 @@ int cmd_train(int argc, char **argv)
         cJSON_AddNumberToObject(j, "params", (double)r.n_params);
         cJSON_AddNumberToObject(j, "predicted_bytes", (double)(r.mem.total_bytes + r.optim_bytes));
         cJSON_AddStringToObject(j, "optimizer", fg_train_optimizer_name(p.optimizer));
+        cJSON_AddStringToObject(j, "storage", fg_train_storage_name(p.storage));
+        cJSON_AddNumberToObject(j, "master_bits",
+                                p.storage == FG_TRAIN_STORAGE_FLASH ? p.master_bits : 32);
+        json_ledger(j, &r.ledger);
         cJSON_AddNumberToObject(j, "flops_per_token", r.flops_per_token);
         json_mx(j, &p, &r);
         if (r.last_ckpt[0])
