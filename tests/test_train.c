@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "frugal/kernels.h"
+#include "frugal/numerics.h"
 #include "frugal/train.h"
 #include "test.h"
 
@@ -580,6 +581,256 @@ TEST(failing_allocations_are_clean)
     }
 }
 
+/* The weights a checkpoint holds as fp32, into an fp32 model of its config: the fp32 weights,
+ * or a flash checkpoint's master weights, joined from its bf16 weights and optim.rho. */
+static int ckpt_master(struct fg_test *t, const char *path, struct fg_model *m)
+{
+    char err[512];
+    if (fg_ckpt_load(path, m, NULL, NULL, NULL, err, sizeof err) != FG_OK) {
+        fg_test_fail(t, __FILE__, __LINE__, "%s", err);
+        return 0;
+    }
+    struct fg_st_file *f = NULL;
+    if (fg_st_load(path, NULL, &f, err, sizeof err) != FG_OK) {
+        fg_test_fail(t, __FILE__, __LINE__, "%s", err);
+        return 0;
+    }
+    const struct fg_st_tensor *rho = fg_st_find(f, "optim.rho");
+    int ok = 1;
+    if (rho) {
+        int bits = rho->dtype == FG_DTYPE_I16 ? 16 : 8;
+        for (int id = 0; id < FG_MODEL_N_TENSORS && ok; id++) {
+            const struct fg_st_tensor *w = fg_st_find(f, fg_model_tensor_name(id));
+            ok = w && w->dtype == FG_DTYPE_BF16;
+            if (ok)
+                fg_flash_join_n(w->data,
+                                (const char *)rho->data + m->offset[id] * (size_t)(bits / 8),
+                                m->numel[id], bits, fg_model_param(m, id));
+        }
+    }
+    fg_st_free(f);
+    CHECK(t, ok);
+    return ok;
+}
+
+/* cosine similarity of (a - base) and (b - base) over n elements */
+static double delta_cosine(const float *a, const float *b, const float *base, size_t n)
+{
+    double ab = 0, aa = 0, bb = 0;
+    for (size_t i = 0; i < n; i++) {
+        double x = (double)a[i] - (double)base[i], y = (double)b[i] - (double)base[i];
+        ab += x * y;
+        aa += x * x;
+        bb += y * y;
+    }
+    return aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : 0.0;
+}
+
+/* Flash storage against the fp32 twin, per optimizer (spec section 10.1's fidelity test, on
+ * the tiny GPT for 200 steps): the change of the master weights from the start has cosine
+ * >= 0.99 to the fp32 run's, and a different optimizer's change does not (< 0.995: the test
+ * can tell optimizers apart); validation losses agree; the ledger counts 16 / 12 bytes per
+ * flat element in fp32 and 7.125 / 6.0625 in flash (8.125 with the int16 correction); the
+ * checkpoint holds 5.125 bytes per element plus metadata. */
+TEST(flash_storage_matches_fp32_twin)
+{
+    CHECK(t, make_data());
+
+    static const struct {
+        enum fg_flash_kind kind;
+        float lr;
+        int bits;
+        double fp32_bytes, flash_bytes, ckpt_bytes;
+        const char *tag;
+    } cases[] = {
+        { FG_FLASH_ADAM, 1e-3f, 24, 16, 7.125, 5.125, "adamw" },
+        { FG_FLASH_ADAM, 1e-3f, 32, 16, 8.125, 6.125, "adamw32" },
+        { FG_FLASH_LION, 3e-4f, 24, 12, 6.0625, 4.0625, "lion" },
+        { FG_FLASH_SGD, 0.05f, 24, 12, 6.0625, 4.0625, "sgd" },
+    };
+
+    struct fg_model_params mp = fg_model_params_default();
+    struct fg_model *m0 = NULL, *mf = NULL, *ma = NULL, *mo = NULL;
+    struct losses l;
+    struct fg_train_params base = tiny_params(NULL, &l);
+    mp.cfg = base.cfg;
+    mp.training = 0;
+    mp.B = 1;
+    mp.T = 1;
+    CHECK_OK(t, fg_model_init(&m0, &mp));
+    CHECK_OK(t, fg_model_init(&mf, &mp));
+    CHECK_OK(t, fg_model_init(&ma, &mp));
+    CHECK_OK(t, fg_model_init(&mo, &mp));
+    if (!m0 || !mf || !ma || !mo)
+        goto done;
+    fg_model_init_weights(m0, base.seed);
+    size_t nf = m0->n_flat;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        char dir[2][400], ck[2][500];
+        double val[2];
+        struct fg_train_result r;
+        char err[1024];
+        for (int flash = 0; flash <= 1; flash++) {
+            char name[32];
+            snprintf(name, sizeof name, "fid_%s_%s", cases[c].tag, flash ? "flash" : "fp32");
+            subdir(dir[flash], sizeof dir[flash], name);
+            memset(&l, 0, sizeof l);
+            struct fg_train_params p = tiny_params(dir[flash], &l);
+            p.optimizer = cases[c].kind;
+            p.lr = cases[c].lr;
+            p.nesterov = cases[c].kind == FG_FLASH_SGD;
+            if (cases[c].kind == FG_FLASH_LION)
+                p.adam.beta2 = 0.99f;
+            p.storage = flash ? FG_TRAIN_STORAGE_FLASH : FG_TRAIN_STORAGE_FP32;
+            p.master_bits = cases[c].bits;
+            p.steps = 200;
+            p.warmup = 20;
+            p.eval_every = 0;
+            p.eval_batches = 8;
+            CHECK_OK(t, fg_train(&p, &r, err, sizeof err));
+            val[flash] = r.final_val_loss;
+            snprintf(ck[flash], sizeof ck[flash], "%s/ckpt_00000200.safetensors", dir[flash]);
+            double want = flash ? cases[c].flash_bytes : cases[c].fp32_bytes;
+            double per_flat = r.ledger.bytes_per_param * (double)r.ledger.n_params / (double)nf;
+            if (per_flat != want)
+                fg_test_fail(t, __FILE__, __LINE__, "%s %s: %.6f bytes per element, want %.6f",
+                             cases[c].tag, flash ? "flash" : "fp32", per_flat, want);
+            CHECK_EQ_I64(t, r.ledger.weights, nf * (flash ? 2 : 4));
+            CHECK_EQ_I64(t, r.ledger.grads, nf * (flash ? 2 : 4));
+            CHECK(t, flash ? r.ledger.decode > 0 : r.ledger.decode == 0);
+        }
+        if (!(fabs(val[1] - val[0]) <= 0.01 * val[0]))
+            fg_test_fail(t, __FILE__, __LINE__, "%s: validation loss fp32 %.4f, flash %.4f",
+                         cases[c].tag, val[0], val[1]);
+        if (!ckpt_master(t, ck[0], ma) || !ckpt_master(t, ck[1], mf))
+            continue;
+        /* the flash run starts from the bf16-rounded initialization */
+        float *start = malloc(nf * sizeof(float));
+        if (!start)
+            continue;
+        for (size_t i = 0; i < nf; i++)
+            start[i] = fg_bf16_decode(fg_bf16_encode(m0->params[i]));
+        double cf = delta_cosine(mf->params, ma->params, m0->params, nf);
+        double cs = delta_cosine(mf->params, ma->params, start, nf);
+        double cos = cf > cs ? cf : cs;
+        if (!(cos >= 0.99))
+            fg_test_fail(t, __FILE__, __LINE__, "%s: cosine of the weight changes %.5f < 0.99",
+                         cases[c].tag, cos);
+        /* a different optimizer (the next case's fp32 run, or AdamW's for the last) differs */
+        if (c == 0) {
+            memcpy(mo->params, ma->params, nf * sizeof(float));
+        } else if (cases[c].kind != FG_FLASH_ADAM) {
+            double other = delta_cosine(mf->params, mo->params, m0->params, nf);
+            if (!(other < 0.995))
+                fg_test_fail(t, __FILE__, __LINE__, "%s vs AdamW: cosine %.5f: not sensitive",
+                             cases[c].tag, other);
+        }
+        free(start);
+        /* the flash checkpoint: weights, correction, codes and scales as they are */
+        struct stat st;
+        struct fg_st_file *f = NULL;
+        if (stat(ck[1], &st) == 0 && fg_st_load_header(ck[1], NULL, &f, err, sizeof err) == FG_OK) {
+            /* weights per tensor (2 bytes each), the rest over the flat buffer */
+            double data = (double)st.st_size - (double)f->data_start;
+            double want = 2.0 * (double)m0->mem.n_params + (cases[c].ckpt_bytes - 2) * (double)nf;
+            if (data != want)
+                fg_test_fail(t, __FILE__, __LINE__, "%s: checkpoint data %.0f bytes, want %.0f",
+                             cases[c].tag, data, want);
+            CHECK(t, (double)st.st_size <= 5.2 * (double)nf + 65536 || cases[c].bits == 32);
+            CHECK(t, !strcmp(fg_st_meta(f, "storage"), "flash"));
+            fg_st_free(f);
+        } else {
+            fg_test_fail(t, __FILE__, __LINE__, "%s: %s", ck[1], err);
+        }
+    }
+done:
+    fg_model_free(m0);
+    fg_model_free(mf);
+    fg_model_free(ma);
+    fg_model_free(mo);
+}
+
+/* Flash storage resumes to the same bits (8 straight == 4 + resume + 4) for each optimizer and
+ * both master widths; a flash checkpoint refuses fp32 storage and the other master width, an
+ * fp32 checkpoint refuses flash, each naming the flag; master bits other than 24/32 are
+ * refused. */
+TEST(flash_storage_resumes_exactly)
+{
+    CHECK(t, make_data());
+
+    static const struct {
+        enum fg_flash_kind kind;
+        float lr;
+        int bits;
+        const char *tag;
+    } cases[] = {
+        { FG_FLASH_ADAM, 3e-3f, 24, "fl_adamw" },
+        { FG_FLASH_ADAM, 3e-3f, 32, "fl_adamw32" },
+        { FG_FLASH_LION, 3e-4f, 24, "fl_lion" },
+        { FG_FLASH_SGD, 0.05f, 24, "fl_sgd" },
+    };
+
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        char da[400], db[400], ca[500], cb[500], mid[500], name[32];
+        snprintf(name, sizeof name, "%s_straight", cases[c].tag);
+        subdir(da, sizeof da, name);
+        snprintf(name, sizeof name, "%s_resumed", cases[c].tag);
+        subdir(db, sizeof db, name);
+        struct losses la, lb;
+        memset(&la, 0, sizeof la);
+        memset(&lb, 0, sizeof lb);
+        struct fg_train_params pa = tiny_params(da, &la), pb = tiny_params(db, &lb);
+        pa.optimizer = pb.optimizer = cases[c].kind;
+        pa.lr = pb.lr = cases[c].lr;
+        pa.storage = pb.storage = FG_TRAIN_STORAGE_FLASH;
+        pa.master_bits = pb.master_bits = cases[c].bits;
+        struct fg_train_result r;
+        char err[1024];
+        CHECK_OK(t, fg_train(&pa, &r, err, sizeof err));
+        pb.stop_at = 4;
+        CHECK_OK(t, fg_train(&pb, &r, err, sizeof err));
+        snprintf(mid, sizeof mid, "%s/ckpt_00000004.safetensors", db);
+        struct fg_train_params pc = pb;
+        pc.stop_at = 0;
+        pc.resume_path = mid;
+        CHECK_OK(t, fg_train(&pc, &r, err, sizeof err));
+        CHECK_EQ_I64(t, r.steps_done, 4);
+        CHECK(t, memcmp(la.loss, lb.loss, sizeof la.loss) == 0);
+        snprintf(ca, sizeof ca, "%s/ckpt_00000008.safetensors", da);
+        snprintf(cb, sizeof cb, "%s/ckpt_00000008.safetensors", db);
+        CHECK(t, same_tensors(t, ca, cb));
+        /* the other storage, or the other master width: refused, nothing trained */
+        struct fg_train_params pd = pc;
+        pd.storage = FG_TRAIN_STORAGE_FP32;
+        err[0] = '\0';
+        CHECK_EQ_I64(t, fg_train(&pd, &r, err, sizeof err), FG_ERR_INVALID_ARG);
+        CHECK(t, strstr(err, "--optim-storage flash") != NULL);
+        pd.storage = FG_TRAIN_STORAGE_FLASH;
+        pd.master_bits = cases[c].bits == 24 ? 32 : 24;
+        CHECK_EQ_I64(t, fg_train(&pd, &r, err, sizeof err), FG_ERR_INVALID_ARG);
+        CHECK(t, strstr(err, "--master-bits") != NULL);
+    }
+    /* an fp32 checkpoint (resume_is_exact's) under flash storage */
+    char dir[400], ck[600];
+    subdir(dir, sizeof dir, "fl_from_fp32");
+    struct losses l;
+    struct fg_train_params p = tiny_params(dir, &l);
+    struct fg_train_result r;
+    char err[1024];
+    p.stop_at = 2;
+    CHECK_OK(t, fg_train(&p, &r, err, sizeof err));
+    snprintf(ck, sizeof ck, "%s/ckpt_00000002.safetensors", dir);
+    p.stop_at = 0;
+    p.resume_path = ck;
+    p.storage = FG_TRAIN_STORAGE_FLASH;
+    CHECK_EQ_I64(t, fg_train(&p, &r, err, sizeof err), FG_ERR_INVALID_ARG);
+    CHECK(t, strstr(err, "--optim-storage fp32") != NULL);
+    p.resume_path = NULL;
+    p.master_bits = 16;
+    CHECK_EQ_I64(t, fg_train(&p, &r, err, sizeof err), FG_ERR_INVALID_ARG);
+    CHECK(t, strstr(err, "master bits") != NULL);
+}
+
 static const struct fg_test_case cases[] = {
     { "it_learns", test_it_learns },
     { "same_seed_same_bits_any_threads", test_same_seed_same_bits_any_threads },
@@ -594,6 +845,8 @@ static const struct fg_test_case cases[] = {
     { "corrupt_checkpoint_rejected", test_corrupt_checkpoint_rejected },
     { "no_allocation_in_step_loop", test_no_allocation_in_step_loop },
     { "failing_allocations_are_clean", test_failing_allocations_are_clean },
+    { "flash_storage_matches_fp32_twin", test_flash_storage_matches_fp32_twin },
+    { "flash_storage_resumes_exactly", test_flash_storage_resumes_exactly },
 };
 
 int main(int argc, char **argv)

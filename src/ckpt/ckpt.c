@@ -246,8 +246,7 @@ fg_status fg_ckpt_load(const char *path, struct fg_model *model, float *m, float
 }
 
 fg_status fg_ckpt_load_ex(const char *path, struct fg_model *model, const struct fg_ckpt_extra *x,
-                          size_t n_extra, struct fg_ckpt_state *st, char *errmsg,
-                          size_t errmsg_len)
+                          size_t n_extra, struct fg_ckpt_state *st, char *errmsg, size_t errmsg_len)
 {
     struct fg_st_file *f = NULL;
     struct fg_model_config cfg;

@@ -333,8 +333,9 @@ static fg_status check_resume_optimizer(const struct fg_train_params *p, char *e
                  "same storage%s (the states are not converted), or start a new run from its "
                  "weights (frugal export)",
                  p->resume_path, storage,
-                 !strcmp(storage, "flash") ? (bits == 24 ? " --master-bits 24" : " --master-bits 32")
-                                           : "",
+                 !strcmp(storage, "flash")
+                     ? (bits == 24 ? " --master-bits 24" : " --master-bits 32")
+                     : "",
                  !strcmp(storage, "flash") ? " and master bits" : "");
         return FG_ERR_INVALID_ARG;
     }
@@ -353,9 +354,9 @@ static size_t optim_tensors(const struct run *r, struct fg_ckpt_extra x[6])
             x[k++] = (struct fg_ckpt_extra){ "optim.v", FG_DTYPE_F32, nf, r->v };
         return k;
     }
-    x[k++] = (struct fg_ckpt_extra){ "optim.rho",
-                                     r->p->master_bits == 32 ? FG_DTYPE_I16 : FG_DTYPE_I8, nf,
-                                     r->rho };
+    x[k++] =
+        (struct fg_ckpt_extra){ "optim.rho", r->p->master_bits == 32 ? FG_DTYPE_I16 : FG_DTYPE_I8,
+                                nf, r->rho };
     if (r->mq) {
         x[k++] = (struct fg_ckpt_extra){ "optim.m.codes", FG_DTYPE_I8, nf, r->mq };
         x[k++] = (struct fg_ckpt_extra){ "optim.m.scales", FG_DTYPE_BF16, groups, r->ms };
@@ -471,7 +472,8 @@ static fg_status setup(struct run *r, struct fg_train_result *res, int64_t *star
     mp.n_threads = p->n_threads;
     mp.use_ref = p->use_ref;
     mp.mx = p->mx;
-    mp.weights = p->storage == FG_TRAIN_STORAGE_FLASH ? FG_MODEL_WEIGHTS_BF16 : FG_MODEL_WEIGHTS_FP32;
+    mp.weights =
+        p->storage == FG_TRAIN_STORAGE_FLASH ? FG_MODEL_WEIGHTS_BF16 : FG_MODEL_WEIGHTS_FP32;
     mp.allocator = p->allocator;
     if ((rc = fg_model_init(&r->model, &mp)) != FG_OK) {
         snprintf(errmsg, n, "cannot create the model (%s): out of memory or invalid shape",
@@ -510,9 +512,9 @@ static fg_status setup(struct run *r, struct fg_train_result *res, int64_t *star
     r->kept = fg_alloc(&r->alloc, (size_t)(p->keep < 1 ? 1 : p->keep) * sizeof(int64_t), 64);
     r->inputs = fg_alloc(&r->alloc, p->B * p->T * sizeof(int32_t), 64);
     r->targets = fg_alloc(&r->alloc, p->B * p->T * sizeof(int32_t), 64);
-    int states_ok = flash ? r->rho && (n_states < 1 || (r->mq && r->ms)) &&
-                                (n_states < 2 || (r->vq && r->vs))
-                          : (n_states < 1 || r->m) && (n_states < 2 || r->v);
+    int states_ok =
+        flash ? r->rho && (n_states < 1 || (r->mq && r->ms)) && (n_states < 2 || (r->vq && r->vs))
+              : (n_states < 1 || r->m) && (n_states < 2 || r->v);
     if (!states_ok || !r->partial || !r->inputs || !r->targets || !r->kept) {
         snprintf(errmsg, n, "out of memory allocating optimizer state (%zu bytes)", optim_bytes);
         return FG_ERR_NOMEM;
