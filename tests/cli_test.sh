@@ -385,6 +385,52 @@ run "$FRUGAL" train --data "$TRAIN" "${TINY[@]}" --steps 3 --optimizer adam2
 expect_error 2 "adam2"
 finish
 
+begin "11g --optim-storage flash: a plain resume continues exactly and keeps the storage"
+straight_vs_resumed 11g --lr 0.002 --optim-storage flash
+finish
+
+begin "11h a flash checkpoint: resuming with fp32 storage or another --master-bits is refused"
+run "$FRUGAL" train --data "$TRAIN" --resume "$OB/ckpt_00000003.safetensors" --ckpt-dir "$OB" \
+    --threads 1 --quiet --optim-storage fp32
+expect_error 2 "--optim-storage flash --master-bits 24"
+run "$FRUGAL" train --data "$TRAIN" --resume "$OB/ckpt_00000003.safetensors" --ckpt-dir "$OB" \
+    --threads 1 --quiet --master-bits 32
+expect_error 2 "--optim-storage flash --master-bits 24"
+finish
+
+begin "11i a flash checkpoint evaluates and samples (bf16 weights read into fp32)"
+run "$FRUGAL" eval --ckpt "$OB/ckpt_00000006.safetensors" --data "$VAL" --batch 2 --seq 16 \
+    --threads 1
+expect_rc 0
+grep -q "loss" "$W/out" || fail_because "eval printed no loss: $(head -c 200 "$W/out")"
+run "$FRUGAL" sample --ckpt "$OB/ckpt_00000006.safetensors" --n 5 --threads 1 --seed 3
+expect_rc 0
+[ -s "$W/out" ] || fail_because "sample printed nothing"
+finish
+
+begin "11j the memory ledger: bytes per parameter in --json for fp32 and flash"
+for st in fp32:16 flash:7.125; do
+    run "$FRUGAL" train --data "$TRAIN" --n-layer 1 --n-head 2 --n-embd 64 --block-size 16 \
+        --batch 2 --seq 16 --threads 1 --steps 2 --quiet --json --optim-storage "${st%%:*}"
+    expect_rc 0
+    got=$(sed -n 's/.*"bytes_per_param":\([0-9.]*\).*/\1/p' "$W/out")
+    [ "$got" = "${st##*:}" ] || fail_because "${st%%:*}: bytes_per_param '$got', want ${st##*:}"
+done
+run "$FRUGAL" train --data "$TRAIN" --n-layer 1 --n-head 2 --n-embd 64 --block-size 16 \
+    --batch 2 --seq 16 --threads 1 --steps 2 --optim-storage flash
+expect_rc 0
+expect_err "7.125 bytes/param"
+finish
+
+begin "11k bad --optim-storage and --master-bits values"
+run "$FRUGAL" train --data "$TRAIN" "${TINY[@]}" --steps 3 --optim-storage bf16
+expect_error 2 "bf16"
+run "$FRUGAL" train --data "$TRAIN" "${TINY[@]}" --steps 3 --optim-storage flash --master-bits 16
+expect_error 2 "--master-bits 16"
+run "$FRUGAL" train --data "$TRAIN" "${TINY[@]}" --steps 3 --master-bits 32
+expect_error 2 "flash only"
+finish
+
 # --- 12. eval and sample with a missing checkpoint ------------------------------------------
 
 begin "12a eval with a missing checkpoint"

@@ -236,21 +236,40 @@ static int parse_mx(struct fg_train_params *p, const char *w, const char *a, con
 
 static const char *const scale_names[] = { "floor", "ceil", "rceil" };
 
+/* "12.3 MiB", "512 KiB", "96 B": three significant digits at most, binary units */
+static void fmt_bytes(char *buf, size_t n, size_t bytes)
+{
+    static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+    double x = (double)bytes;
+    int u = 0;
+    while (x >= 1024.0 && u < 4) {
+        x /= 1024.0;
+        u++;
+    }
+    snprintf(buf, n, u == 0 ? "%.0f %s" : x < 10 ? "%.2f %s" : x < 100 ? "%.1f %s" : "%.0f %s", x,
+             unit[u]);
+}
+
 /* Memory by component, once everything is allocated (the trainer's counts). */
 static void on_start(void *user, const struct fg_train_ledger *g)
 {
     const struct progress_ctx *c = user;
     if (c->quiet)
         return;
-    const double mib = 1048576.0;
+    char w[32], ma[32], gr[32], sm[32], sv[32], sc[32], de[32], ac[32];
+    fmt_bytes(w, sizeof w, g->weights);
+    fmt_bytes(ma, sizeof ma, g->master);
+    fmt_bytes(gr, sizeof gr, g->grads);
+    fmt_bytes(sm, sizeof sm, g->state_m);
+    fmt_bytes(sv, sizeof sv, g->state_v);
+    fmt_bytes(sc, sizeof sc, g->scales);
+    fmt_bytes(de, sizeof de, g->decode);
+    fmt_bytes(ac, sizeof ac, g->activations);
     fprintf(stderr,
-            "frugal train: memory: weights %.1f MiB, master correction %.1f, gradients %.1f, "
-            "optimizer states %.1f + %.1f, scales %.2f: %.3f bytes/param over %.2fM "
-            "parameters; working memory: bf16 decode %.1f MiB, activations %.1f MiB\n",
-            (double)g->weights / mib, (double)g->master / mib, (double)g->grads / mib,
-            (double)g->state_m / mib, (double)g->state_v / mib, (double)g->scales / mib,
-            g->bytes_per_param, (double)g->n_params / 1e6, (double)g->decode / mib,
-            (double)g->activations / mib);
+            "frugal train: memory: weights %s, master correction %s, gradients %s, optimizer "
+            "states %s + %s, scales %s: %.3f bytes/param over %.2fM parameters; working memory: "
+            "bf16 decode %s, activations %s\n",
+            w, ma, gr, sm, sv, sc, g->bytes_per_param, (double)g->n_params / 1e6, de, ac);
 }
 
 static void json_ledger(cJSON *j, const struct fg_train_ledger *g)
