@@ -431,6 +431,29 @@ run "$FRUGAL" train --data "$TRAIN" "${TINY[@]}" --steps 3 --master-bits 32
 expect_error 2 "flash only"
 finish
 
+begin "11l export: f32 master weights and bf16 weights of a flash checkpoint; bad input"
+FL=$OB/ckpt_00000006.safetensors
+run "$FRUGAL" export --ckpt "$FL" -o "$W/w32.safetensors"
+expect_rc 0
+run "$FRUGAL" export --ckpt "$FL" -o "$W/w16.safetensors" --dtype bf16
+expect_rc 0
+s32=$(stat -c %s "$W/w32.safetensors" 2>/dev/null || echo 0)
+s16=$(stat -c %s "$W/w16.safetensors" 2>/dev/null || echo 0)
+# the same header but for the dtype names; the data halves
+[ "$s32" -gt 0 ] && [ $((s32 - s16)) -gt $((s16 / 2)) ] ||
+    fail_because "f32 export $s32 bytes, bf16 export $s16 bytes"
+grep -q '"F32"' "$W/w32.safetensors" && grep -q '"BF16"' "$W/w16.safetensors" &&
+    ! grep -q 'optim' "$W/w32.safetensors" ||
+    fail_because "the exports do not hold F32 / BF16 weights only"
+run "$FRUGAL" export --ckpt "$FL" -o "$W/x.safetensors" --dtype f16
+expect_error 2 "f16"
+run "$FRUGAL" export --ckpt "$W/missing.safetensors" -o "$W/x.safetensors"
+expect_error 1 "$W/missing.safetensors"
+run "$FRUGAL" export --ckpt "$FL" -o "$W/no/such/dir/x.safetensors"
+expect_rc 1
+[ ! -e "$W/x.safetensors" ] || fail_because "a failed export left a file"
+finish
+
 # --- 12. eval and sample with a missing checkpoint ------------------------------------------
 
 begin "12a eval with a missing checkpoint"

@@ -704,6 +704,35 @@ TEST(flash_storage_matches_fp32_twin)
                          cases[c].tag, val[0], val[1]);
         if (!ckpt_master(t, ck[0], ma) || !ckpt_master(t, ck[1], mf))
             continue;
+        /* frugal export: the master weights (F32: joined; k = 0 flash, 2 fp32), or the bf16
+         * weights as trained (k = 1: the checkpoint's own bytes) */
+        struct fg_st_file *src1 = NULL;
+        if (fg_st_load(ck[1], NULL, &src1, err, sizeof err) != FG_OK)
+            fg_test_fail(t, __FILE__, __LINE__, "%s", err);
+        for (int k = 0; k < 3 && src1; k++) {
+            char out[600];
+            snprintf(out, sizeof out, "%s/export%d.safetensors", dir[1], k);
+            const struct fg_model *ref = k == 2 ? ma : mf;
+            enum fg_dtype dt = k == 1 ? FG_DTYPE_BF16 : FG_DTYPE_F32;
+            struct fg_st_file *e = NULL;
+            if (fg_ckpt_export(k == 2 ? ck[0] : ck[1], out, dt, err, sizeof err) != FG_OK ||
+                fg_st_load(out, NULL, &e, err, sizeof err) != FG_OK) {
+                fg_test_fail(t, __FILE__, __LINE__, "export %d: %s", k, err);
+                continue;
+            }
+            size_t bad = 0;
+            for (int id = 0; id < FG_MODEL_N_TENSORS; id++) {
+                const char *name = fg_model_tensor_name(id);
+                const struct fg_st_tensor *x = fg_st_find(e, name), *y = fg_st_find(src1, name);
+                const void *want = k == 1 ? y->data : (const void *)(ref->params + ref->offset[id]);
+                size_t nb = ref->numel[id] * (k == 1 ? 2 : 4);
+                bad += !x || x->dtype != dt || x->nbytes != nb || memcmp(x->data, want, nb) != 0;
+            }
+            CHECK_EQ_I64(t, bad, 0);
+            CHECK(t, e->n_tensors == FG_MODEL_N_TENSORS && !strcmp(fg_st_meta(e, "step"), "200"));
+            fg_st_free(e);
+        }
+        fg_st_free(src1);
         /* the flash run starts from the bf16-rounded initialization */
         float *start = malloc(nf * sizeof(float));
         if (!start)

@@ -159,6 +159,16 @@ FG_API fg_status fg_ckpt_load_ex(const char *path, struct fg_model *model,
                                  const struct fg_ckpt_extra *x, size_t n_extra,
                                  struct fg_ckpt_state *st, char *errmsg, size_t errmsg_len);
 
+/* Export a checkpoint's weights as a plain safetensors file for other tools: the 16 model
+ * tensors under their names and shapes (model.h; wte keeps its padded rows, which are zero),
+ * as F32 or BF16 (dtype), with "format": "frugal-weights", "config" and "step" metadata; no
+ * optimizer state. The weights exported are the master weights: an fp32 checkpoint's as they
+ * are (BF16: rounded to nearest even); a flash checkpoint's bf16 weights joined with their
+ * correction (optim.rho) for F32, or its bf16 weights as they are for BF16. Written
+ * atomically. */
+FG_API fg_status fg_ckpt_export(const char *ckpt_path, const char *out_path, enum fg_dtype dtype,
+                                char *errmsg, size_t errmsg_len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "frugal/ckpt.h"
+#include "frugal/flashoptim.h"
 #include "frugal/model.h"
 #include "frugal/numerics.h"
 
@@ -339,5 +340,106 @@ done:
         fclose(fp);
     cJSON_Delete(crcs);
     fg_st_free(f);
+    return rc;
+}
+
+fg_status fg_ckpt_export(const char *ckpt_path, const char *out_path, enum fg_dtype dtype,
+                         char *errmsg, size_t errmsg_len)
+{
+    if (dtype != FG_DTYPE_F32 && dtype != FG_DTYPE_BF16) {
+        snprintf(errmsg, errmsg_len, "export writes F32 or BF16 weights, not %s",
+                 fg_dtype_name(dtype));
+        return FG_ERR_INVALID_ARG;
+    }
+    struct fg_model_params mp = fg_model_params_default();
+    FG_TRY(fg_ckpt_read_config(ckpt_path, &mp.cfg, errmsg, errmsg_len));
+    struct fg_st_file *hdr = NULL;
+    FG_TRY(fg_st_load_header(ckpt_path, NULL, &hdr, errmsg, errmsg_len));
+    const struct fg_st_tensor *rt = fg_st_find(hdr, "optim.rho");
+    const struct fg_st_tensor *wt = fg_st_find(hdr, "wte");
+    int bits = rt ? (rt->dtype == FG_DTYPE_I16 ? 16 : 8) : 0;
+    int flash = rt != NULL;
+    enum fg_dtype rho_dtype = rt ? rt->dtype : FG_DTYPE_I8;
+    char step[32];
+    const char *sv = fg_st_meta(hdr, "step");
+    snprintf(step, sizeof step, "%s", sv ? sv : "0");
+    int weights_bf16 = wt && wt->dtype == FG_DTYPE_BF16;
+    fg_st_free(hdr);
+    if (flash && (!weights_bf16 || (rho_dtype != FG_DTYPE_I8 && rho_dtype != FG_DTYPE_I16))) {
+        snprintf(errmsg, errmsg_len,
+                 "%s has a master correction (optim.rho) of type %s next to %s weights: not a "
+                 "checkpoint frugal wrote",
+                 ckpt_path, fg_dtype_name(rho_dtype), weights_bf16 ? "BF16" : "F32");
+        return FG_ERR_FORMAT;
+    }
+    /* the model in the storage of the output's source: bf16 weights for a flash checkpoint
+     * (joined below), fp32 otherwise */
+    mp.B = 1;
+    mp.T = 1;
+    mp.training = 0;
+    mp.weights = flash ? FG_MODEL_WEIGHTS_BF16 : FG_MODEL_WEIGHTS_FP32;
+    struct fg_model *m = NULL;
+    fg_status rc = fg_model_init(&m, &mp);
+    if (rc) {
+        snprintf(errmsg, errmsg_len, "out of memory for the model of %s", ckpt_path);
+        return rc;
+    }
+    size_t nf = m->n_flat;
+    void *rho = NULL, *out = NULL;
+    if (flash) {
+        rho = fg_alloc(&m->alloc, nf * (size_t)(bits / 8), 64);
+        if (!rho) {
+            rc = FG_ERR_NOMEM;
+            snprintf(errmsg, errmsg_len, "out of memory for the master correction of %s",
+                     ckpt_path);
+            goto done;
+        }
+    }
+    struct fg_ckpt_extra x = { "optim.rho", rho_dtype, nf, rho };
+    if ((rc = fg_ckpt_load_ex(ckpt_path, m, &x, flash ? 1 : 0, NULL, errmsg, errmsg_len)) != FG_OK)
+        goto done;
+    /* the output's elements: fp32 (joined, or the fp32 weights) or bf16 */
+    int need_f32 = dtype == FG_DTYPE_F32;
+    if (flash == need_f32) { /* a join (flash to F32) or a rounding (fp32 to BF16) */
+        out = fg_alloc(&m->alloc, nf * (need_f32 ? 4 : 2), 64);
+        if (!out) {
+            rc = FG_ERR_NOMEM;
+            snprintf(errmsg, errmsg_len, "out of memory for the exported weights");
+            goto done;
+        }
+        if (flash)
+            fg_flash_join_n(m->w16, rho, nf, bits, out);
+        else
+            fg_fp32_to_bf16_ref(out, m->params, nf);
+    }
+    const void *base = out ? out : flash ? (const void *)m->w16 : (const void *)m->params;
+    size_t esz = need_f32 ? 4 : 2;
+    struct fg_st_tensor t[FG_MODEL_N_TENSORS];
+    for (int id = 0; id < FG_MODEL_N_TENSORS; id++) {
+        memset(&t[id], 0, sizeof t[id]);
+        t[id].name = fg_model_tensor_name(id);
+        t[id].dtype = dtype;
+        fg_model_tensor_numel(&m->cfg, id, &t[id].ndim, t[id].shape);
+        t[id].data = (const char *)base + m->offset[id] * esz;
+        t[id].nbytes = m->numel[id] * esz;
+    }
+    char cfg[256];
+    const struct fg_model_config *c = &m->cfg;
+    snprintf(cfg, sizeof cfg,
+             "{\"n_layer\":%d,\"n_head\":%d,\"n_embd\":%d,\"block_size\":%d,\"vocab_size\":%d}",
+             c->n_layer, c->n_head, c->n_embd, c->block_size, c->vocab_size);
+    struct fg_st_kv meta[] = {
+        { "format", "frugal-weights" },
+        { "config", cfg },
+        { "step", step },
+    };
+    rc = fg_st_write(out_path, t, FG_MODEL_N_TENSORS, meta, sizeof meta / sizeof meta[0], 0, errmsg,
+                     errmsg_len);
+done:
+    if (m) {
+        fg_free(&m->alloc, rho);
+        fg_free(&m->alloc, out);
+    }
+    fg_model_free(m);
     return rc;
 }

@@ -246,8 +246,12 @@ static void fmt_bytes(char *buf, size_t n, size_t bytes)
         x /= 1024.0;
         u++;
     }
-    snprintf(buf, n, u == 0 ? "%.0f %s" : x < 10 ? "%.2f %s" : x < 100 ? "%.1f %s" : "%.0f %s", x,
-             unit[u]);
+    snprintf(buf, n,
+             u == 0    ? "%.0f %s"
+             : x < 10  ? "%.2f %s"
+             : x < 100 ? "%.1f %s"
+                       : "%.0f %s",
+             x, unit[u]);
 }
 
 /* Memory by component, once everything is allocated (the trainer's counts). */

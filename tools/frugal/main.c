@@ -19,6 +19,7 @@ static void usage(FILE *f)
                "  train      train a model from scratch or resume from a checkpoint\n"
                "  eval       loss, perplexity and bits per byte of a checkpoint on a shard\n"
                "  sample     generate text from a checkpoint\n"
+               "  export     a checkpoint's weights as plain safetensors (f32 or bf16)\n"
                "  plan       what a training run costs before it starts: FLOPs, memory, time\n"
                "             with failures and checkpoints, dollars (sweeps, cheapest cluster)\n"
                "  version    print version, BLAS and CPU path\n"
@@ -51,6 +52,8 @@ int main(int argc, char **argv)
         return cmd_sample(argc, argv);
     if (!strcmp(cmd, "prepare"))
         return cmd_prepare(argc, argv);
+    if (!strcmp(cmd, "export"))
+        return cmd_export(argc, argv);
     if (!strcmp(cmd, "plan"))
         return cmd_plan(argc, argv);
     if (!strcmp(cmd, "tokenizer"))
