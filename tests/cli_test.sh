@@ -409,9 +409,10 @@ expect_rc 0
 finish
 
 begin "11j the memory ledger: bytes per parameter in --json for fp32 and flash"
-for st in fp32:16 flash:7.125; do
+for st in fp32:16 flash:7.125 "flash --grad-release:5.125"; do
+    # shellcheck disable=SC2086 # the storage and its flags are words
     run "$FRUGAL" train --data "$TRAIN" --n-layer 1 --n-head 2 --n-embd 64 --block-size 16 \
-        --batch 2 --seq 16 --threads 1 --steps 2 --quiet --json --optim-storage "${st%%:*}"
+        --batch 2 --seq 16 --threads 1 --steps 2 --quiet --json --optim-storage ${st%%:*}
     expect_rc 0
     got=$(sed -n 's/.*"bytes_per_param":\([0-9.]*\).*/\1/p' "$W/out")
     [ "$got" = "${st##*:}" ] || fail_because "${st%%:*}: bytes_per_param '$got', want ${st##*:}"
@@ -429,6 +430,9 @@ run "$FRUGAL" train --data "$TRAIN" "${TINY[@]}" --steps 3 --optim-storage flash
 expect_error 2 "--master-bits 16"
 run "$FRUGAL" train --data "$TRAIN" "${TINY[@]}" --steps 3 --master-bits 32
 expect_error 2 "flash only"
+run "$FRUGAL" train --data "$TRAIN" "${TINY[@]}" --steps 3 --optim-storage flash --grad-release \
+    --accum 2
+expect_error 2 "gradient release needs" "--accum 2"
 finish
 
 begin "11l export: f32 master weights and bf16 weights of a flash checkpoint; bad input"

@@ -115,6 +115,8 @@ struct fg_ckpt_state {
     uint32_t data_crc;     /* fingerprint of the training tokens */
     uint64_t data_tokens;  /* and their count */
     char train_json[1024]; /* trajectory hyperparameters (JSON): resume defaults and checks */
+    double grad_norm;      /* the last step's gradient norm (gradient release clips the next
+                              step with it); NaN when absent */
 };
 
 /* Save weights, AdamW moments m and v (model->n_flat floats each) and state atomically.

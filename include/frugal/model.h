@@ -84,13 +84,13 @@ enum fg_model_weights {
 
 /* Memory of a model for batch B and sequence T, in bytes, from the config alone. */
 struct fg_model_mem {
-    size_t n_params;      /* parameters, counting the padded vocabulary rows of wte */
-    size_t n_flat;        /* elements of the flat parameter buffer (with alignment gaps) */
-    size_t param_bytes;   /* weights: n_flat * 4 (bf16: n_flat * 2) */
-    size_t grad_bytes;    /* gradients: as the weights when training, else 0 */
-    size_t decode_bytes;  /* bf16 weights: the fp32 scratch of one block's weights (and their
+    size_t n_params;     /* parameters, counting the padded vocabulary rows of wte */
+    size_t n_flat;       /* elements of the flat parameter buffer (with alignment gaps) */
+    size_t param_bytes;  /* weights: n_flat * 4 (bf16: n_flat * 2) */
+    size_t grad_bytes;   /* gradients: as the weights when training (0 with grad_release), else 0 */
+    size_t decode_bytes; /* bf16 weights: the fp32 scratch of one block's weights (and their
                              gradients when training), wpe, lnf and a chunk of wte rows; else 0 */
-    size_t act_bytes;     /* forward activations kept for backward (or for eval only) */
+    size_t act_bytes;    /* forward activations kept for backward (or for eval only) */
     size_t scratch_bytes; /* backward scratch (activation gradients), 0 when not training */
     size_t mx_bytes;      /* MX emulation scratch (fg_model_mem_size_mx), 0 when MX is off */
     size_t total_bytes;   /* sum of the above */
@@ -187,6 +187,9 @@ struct fg_model_params {
     int use_ref;           /* 1: run the scalar _ref kernels (slow; for tests) */
     struct fg_model_mx mx; /* MX emulation of the block linear layers; default all none */
     int weights;           /* enum fg_model_weights; default FG_MODEL_WEIGHTS_FP32 */
+    int grad_release;      /* bf16 weights, training: no gradient arena; each tensor slice's
+                              gradient goes to the release callback (fg_model_set_release) as
+                              soon as it is complete, instead of into g16 */
     const struct fg_allocator *allocator; /* borrowed; NULL = default. Must outlive the model */
 };
 
@@ -247,6 +250,14 @@ enum fg_model_op {
     FG_MODEL_N_OPS
 };
 
+/* Gradient release: called by backward with the complete fp32 gradient g of the n elements
+ * starting at element `offset` of the flat buffer, all in tensor `id` and starting on a
+ * multiple of 32 when n_embd is: block l's slice of each block tensor right after block l's
+ * backward (l = L-1 first), then wpe, lnfw, lnfb, then wte in chunks of rows. g is scratch
+ * the callback may modify; it is overwritten afterwards. A non-OK return stops backward with
+ * that status. */
+typedef fg_status (*fg_model_release_fn)(void *user, int id, size_t offset, float *g, size_t n);
+
 struct fg_model {
     struct fg_model_config cfg;
     size_t Vp;
@@ -269,6 +280,9 @@ struct fg_model {
     float *dw[FG_MODEL_N_TENSORS], *dg[FG_MODEL_N_TENSORS];
     float *wchunk, *gchunk;
     size_t chunk_rows;
+    int grad_release;
+    fg_model_release_fn release_fn; /* borrowed (fg_model_set_release) */
+    void *release_user;
     size_t n_flat;
     size_t offset[FG_MODEL_N_TENSORS]; /* element offset of each tensor in the flat buffer */
     size_t numel[FG_MODEL_N_TENSORS];
@@ -312,6 +326,9 @@ FG_API const float *fg_model_logits(const struct fg_model *m);
 /* Backward of loss_scale * mean loss of the last forward; ACCUMULATES into the gradients.
  * Needs a training model and a forward with targets. */
 FG_API fg_status fg_model_backward(struct fg_model *m, float loss_scale);
+/* Set the release callback of a model created with grad_release (before its first backward;
+ * backward fails with FG_ERR_INVALID_ARG without one). */
+FG_API void fg_model_set_release(struct fg_model *m, fg_model_release_fn fn, void *user);
 FG_API void fg_model_zero_grad(struct fg_model *m);
 
 /* Profiling: forward and backward add each operation's wall time (ms, timed around the whole

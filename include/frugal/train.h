@@ -82,6 +82,14 @@ struct fg_train_params {
      * Recorded in checkpoints; a resume must keep both (the states are not converted). */
     enum fg_train_storage storage;
     int master_bits;
+    /* Gradient release (flash storage only): each block's parameters are updated inside the
+     * backward pass as soon as their gradients are complete, and no gradient buffer exists.
+     * Rules out --accum > 1 (the gradient must be whole before its update) and needs n_embd
+     * a multiple of 32 (a layer's slice must hold whole quantization groups). Clipping uses
+     * the previous step's gradient norm (the current one is known only after the updates); the
+     * first step of a fresh run is not clipped. Without clipping, the result is bit for bit
+     * that of the same run without release. */
+    int grad_release;
     int64_t eval_every; /* steps; 0 = only at the end */
     int eval_batches;   /* validation batches of B x T per evaluation */
     uint64_t seed;

@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,8 @@ fg_status fg_ckpt_save_ex(const char *path, const struct fg_model *model,
              st->rng[1], st->rng[2], st->rng[3]);
     snprintf(loader, sizeof loader, "{\"batches\":%" PRIu64 "}", st->n_batches);
     snprintf(fp, sizeof fp, "%08" PRIx32 ":%" PRIu64, st->data_crc, st->data_tokens);
+    char gnorm[40];
+    snprintf(gnorm, sizeof gnorm, "%.17g", st->grad_norm);
     size_t crc_len = n * 96 + 8;
     crc = fg_alloc(&model->alloc, crc_len, 16);
     if (!crc) {
@@ -94,6 +97,7 @@ fg_status fg_ckpt_save_ex(const char *path, const struct fg_model *model,
         { "data_fingerprint", fp },
         { "train", st->train_json },
         { "crc32c", crc },
+        { "grad_norm", gnorm },
         { "storage", storage },
     };
     size_t n_meta = sizeof meta / sizeof meta[0] - (storage ? 0 : 1);
@@ -332,6 +336,8 @@ fg_status fg_ckpt_load_ex(const char *path, struct fg_model *model, const struct
                  path);
         rc = FG_ERR_FORMAT;
     }
+    const char *gn = fg_st_meta(f, "grad_norm");
+    st->grad_norm = gn ? strtod(gn, NULL) : (double)NAN;
     const char *tj = fg_st_meta(f, "train");
     if (!rc && tj)
         snprintf(st->train_json, sizeof st->train_json, "%s", tj);

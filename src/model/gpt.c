@@ -80,7 +80,8 @@ fg_status fg_model_init(struct fg_model **out, const struct fg_model_params *p)
     memset(m->act_arena, 0, act_bytes);
     if (m->w16) {
         memset(m->dec, 0, mem.decode_bytes);
-        m->g16 = p->training ? m->w16 + m->n_flat : NULL;
+        m->g16 = p->training && !p->grad_release ? m->w16 + m->n_flat : NULL;
+        m->grad_release = p->grad_release;
         fg_model_decode_layout(&m->cfg, m->training, m->dec, m->dw, m->dg, &m->wchunk, &m->gchunk,
                                &m->chunk_rows);
     } else {
@@ -448,7 +449,7 @@ static const float *W(const struct fg_model *m, int id, size_t l)
 
 static float *G(const struct fg_model *m, int id, size_t l)
 {
-    return m->g16 ? m->dg[id] : m->grads + slice_offset(m, id, l);
+    return m->w16 ? m->dg[id] : m->grads + slice_offset(m, id, l);
 }
 
 #define CONVERT_CHUNK 4096 /* elements per conversion call: one thread's share at a time */
@@ -504,15 +505,28 @@ static void zero_grad_slices(struct fg_model *m, long block)
             memset(m->dg[id], 0, slice_numel(m, id) * sizeof(float));
 }
 
-/* bf16 model: add dg[] of a block (or of wpe and lnf) into the bf16 gradients */
-static void flush_grad_slices(struct fg_model *m, long block)
+void fg_model_set_release(struct fg_model *m, fg_model_release_fn fn, void *user)
+{
+    m->release_fn = fn;
+    m->release_user = user;
+}
+
+/* bf16 model: add dg[] of a block (or of wpe and lnf) into the bf16 gradients, or hand each
+ * slice to the release callback */
+static fg_status flush_grad_slices(struct fg_model *m, long block)
 {
     double t0 = prof_begin(m);
-    for (int id = 0; id < FG_MODEL_N_TENSORS; id++)
-        if (id != FG_PARAM_WTE && (is_block_tensor(id) == (block >= 0)))
-            accumulate16(m, m->g16 + slice_offset(m, id, block >= 0 ? (size_t)block : 0), m->dg[id],
-                         slice_numel(m, id));
+    for (int id = 0; id < FG_MODEL_N_TENSORS; id++) {
+        if (id == FG_PARAM_WTE || is_block_tensor(id) != (block >= 0))
+            continue;
+        size_t off = slice_offset(m, id, block >= 0 ? (size_t)block : 0);
+        if (m->grad_release)
+            FG_TRY(m->release_fn(m->release_user, id, off, m->dg[id], slice_numel(m, id)));
+        else
+            accumulate16(m, m->g16 + off, m->dg[id], slice_numel(m, id));
+    }
     prof_end(m, FG_OP_DECODE, t0);
+    return FG_OK;
 }
 
 static void gemm(const struct fg_model *m, int ta, int tb, size_t M, size_t N, size_t K,
@@ -564,8 +578,8 @@ static void lm_head_backward_dx16(struct fg_model *m, float *dlnf, const float *
 
 /* wte's gradient, both contributions per chunk of rows in fp32, then one rounding into g16:
  * the LM head's dlogits^T lnf, then the embedding's rows of dres (positions in order) */
-static void wte_backward16(struct fg_model *m, const float *dlogits, const float *lnf,
-                           const float *dres, const int32_t *tokens, size_t BT)
+static fg_status wte_backward16(struct fg_model *m, const float *dlogits, const float *lnf,
+                                const float *dres, const int32_t *tokens, size_t BT)
 {
     size_t C = (size_t)m->cfg.n_embd, Vp = m->Vp;
     for (size_t v0 = 0; v0 < Vp;) {
@@ -585,10 +599,15 @@ static void wte_backward16(struct fg_model *m, const float *dlogits, const float
         }
         prof_end(m, FG_OP_ENCODER_BWD, t0);
         t0 = prof_begin(m);
-        accumulate16(m, m->g16 + m->offset[FG_PARAM_WTE] + v0 * C, m->gchunk, rows * C);
+        size_t off = m->offset[FG_PARAM_WTE] + v0 * C;
+        if (m->grad_release)
+            FG_TRY(m->release_fn(m->release_user, FG_PARAM_WTE, off, m->gchunk, rows * C));
+        else
+            accumulate16(m, m->g16 + off, m->gchunk, rows * C);
         prof_end(m, FG_OP_DECODE, t0);
         v0 += rows;
     }
+    return FG_OK;
 }
 
 /* out (B,T,C) = wte[token] + wpe[t], wte rows decoded from bf16 */
@@ -740,9 +759,10 @@ fg_status fg_model_forward(struct fg_model *m, const int32_t *inputs, const int3
 
 fg_status fg_model_backward(struct fg_model *m, float loss_scale)
 {
-    if (!m->training || !m->have_targets) {
+    if (!m->training || !m->have_targets || (m->grad_release && !m->release_fn)) {
         snprintf(m->errmsg, sizeof m->errmsg,
-                 "backward needs a training model and a forward pass with targets");
+                 "backward needs a training model, a forward pass with targets and, with "
+                 "gradient release, a release callback");
         return FG_ERR_INVALID_ARG;
     }
     size_t B = m->cur_B, T = m->cur_T, BT = B * T;
@@ -824,15 +844,14 @@ fg_status fg_model_backward(struct fg_model *m, float loss_scale)
         ln_bwd(m, a->dres, G(m, FG_PARAM_LN1W, l), G(m, FG_PARAM_LN1B, l), a->dln, x,
                W(m, FG_PARAM_LN1W, l), ln1_mean, ln1_rstd, BT, C);
         if (m->w16)
-            flush_grad_slices(m, (long)l);
+            FG_TRY(flush_grad_slices(m, (long)l));
     }
     if (m->w16) {
         double t0 = prof_begin(m);
         wpe_backward(G(m, FG_PARAM_WPE, 0), a->dres, B, T, C);
         prof_end(m, FG_OP_ENCODER_BWD, t0);
-        flush_grad_slices(m, -1);
-        wte_backward16(m, a->logits, a->lnf, a->dres, a->inputs, BT);
-        return FG_OK;
+        FG_TRY(flush_grad_slices(m, -1));
+        return wte_backward16(m, a->logits, a->lnf, a->dres, a->inputs, BT);
     }
     {
         double t0 = prof_begin(m);

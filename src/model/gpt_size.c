@@ -264,12 +264,14 @@ fg_status fg_model_mem_size_params(const struct fg_model_params *p, struct fg_mo
 {
     if (p->weights != FG_MODEL_WEIGHTS_FP32 && p->weights != FG_MODEL_WEIGHTS_BF16)
         return FG_ERR_INVALID_ARG;
+    if (p->grad_release && (p->weights != FG_MODEL_WEIGHTS_BF16 || !p->training))
+        return FG_ERR_INVALID_ARG;
     FG_TRY(fg_model_mem_size_mx(&p->cfg, p->B, p->T, p->training, &p->mx, out));
     if (p->weights == FG_MODEL_WEIGHTS_BF16) {
         float *dw[FG_MODEL_N_TENSORS], *dg[FG_MODEL_N_TENSORS], *wc, *gc;
         size_t rows;
         out->param_bytes = out->n_flat * 2;
-        out->grad_bytes = p->training ? out->param_bytes : 0;
+        out->grad_bytes = p->training && !p->grad_release ? out->param_bytes : 0;
         out->decode_bytes =
             fg_model_decode_layout(&p->cfg, p->training, NULL, dw, dg, &wc, &gc, &rows);
         out->total_bytes = out->param_bytes + out->grad_bytes + out->decode_bytes + out->act_bytes +

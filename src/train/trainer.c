@@ -117,6 +117,11 @@ struct run {
     int8_t *mq;
     uint8_t *vq;
     uint16_t *ms, *vs;
+    /* gradient release: this step's update settings, the sum of squares of the gradients
+     * released so far, and the previous step's gradient norm (NaN before the first) */
+    float rel_lr, rel_scale;
+    int64_t rel_t;
+    double rel_sumsq, prev_norm;
     double *partial;
     int32_t *inputs, *targets;
     struct fg_shard train, val;
@@ -134,6 +139,8 @@ struct run {
     int64_t *kept;
     int n_kept;
 };
+
+static fg_status release_step(void *user, int id, size_t off, float *g, size_t n);
 
 static void ckpt_path_of(char *out, size_t n, const char *dir, int64_t step)
 {
@@ -192,7 +199,8 @@ static void train_json(const struct fg_train_params *p, char *buf, size_t n)
              "\"beta2\":%.9g,\"eps\":%.9g,\"weight_decay\":%.9g,\"seed\":%" PRIu64 ","
              "\"threads\":%d,\"mx_weights\":\"%s\",\"mx_activations\":\"%s\","
              "\"mx_grads\":\"%s\",\"mx_scale\":\"%s\",\"optimizer\":\"%s\","
-             "\"momentum\":%.9g,\"nesterov\":%d,\"storage\":\"%s\",\"master_bits\":%d}",
+             "\"momentum\":%.9g,\"nesterov\":%d,\"storage\":\"%s\",\"master_bits\":%d,"
+             "\"grad_release\":%d}",
              p->B, p->T, p->accum, p->steps, (double)p->lr, (double)p->lr_min, p->warmup,
              (double)p->grad_clip, (double)p->adam.beta1, (double)p->adam.beta2,
              (double)p->adam.eps, (double)p->adam.weight_decay, p->seed, p->n_threads,
@@ -200,7 +208,7 @@ static void train_json(const struct fg_train_params *p, char *buf, size_t n)
              fg_model_mx_name(p->mx.grads), scale_rule_name(p->mx.scale_rule),
              fg_train_optimizer_name(p->optimizer), (double)p->momentum, p->nesterov ? 1 : 0,
              fg_train_storage_name(p->storage),
-             p->storage == FG_TRAIN_STORAGE_FLASH ? p->master_bits : 32);
+             p->storage == FG_TRAIN_STORAGE_FLASH ? p->master_bits : 32, p->grad_release ? 1 : 0);
 }
 
 /* A resumed run continues exactly only with the same trajectory-shaping hyperparameters, and
@@ -229,6 +237,7 @@ static fg_status check_resume_params(const struct fg_train_params *p, const char
         { "seed", "--seed" },
         { "momentum", "--momentum" },
         { "nesterov", "--nesterov" },
+        { "grad_release", "--grad-release" },
     };
     char now[1024];
     train_json(p, now, sizeof now);
@@ -375,6 +384,7 @@ static fg_status save_ckpt(struct run *r, int64_t step, struct fg_train_result *
     struct fg_ckpt_state st;
     memset(&st, 0, sizeof st);
     st.step = step;
+    st.grad_norm = r->prev_norm;
     memcpy(st.rng, r->loader.rng.s, sizeof st.rng);
     st.n_batches = r->loader.n_batches;
     st.data_crc = r->train.crc32c;
@@ -428,6 +438,16 @@ static fg_status setup(struct run *r, struct fg_train_result *res, int64_t *star
         snprintf(errmsg, n, "unknown optimizer storage, or master bits other than 24 and 32");
         return FG_ERR_INVALID_ARG;
     }
+    if (p->grad_release &&
+        (p->storage != FG_TRAIN_STORAGE_FLASH || p->accum != 1 || p->cfg.n_embd % 32 != 0)) {
+        snprintf(errmsg, n,
+                 "gradient release needs --optim-storage flash, --accum 1 (the gradient must be "
+                 "whole before its update) and --n-embd a multiple of 32; this run has %s "
+                 "storage, --accum %d, --n-embd %d",
+                 fg_train_storage_name(p->storage) ? fg_train_storage_name(p->storage) : "?",
+                 p->accum, p->cfg.n_embd);
+        return FG_ERR_INVALID_ARG;
+    }
     if (p->lr_min > p->lr) {
         snprintf(errmsg, n, "--lr-min %g is above --lr %g: the schedule decays from lr to lr-min",
                  (double)p->lr_min, (double)p->lr);
@@ -474,6 +494,7 @@ static fg_status setup(struct run *r, struct fg_train_result *res, int64_t *star
     mp.mx = p->mx;
     mp.weights =
         p->storage == FG_TRAIN_STORAGE_FLASH ? FG_MODEL_WEIGHTS_BF16 : FG_MODEL_WEIGHTS_FP32;
+    mp.grad_release = p->grad_release;
     mp.allocator = p->allocator;
     if ((rc = fg_model_init(&r->model, &mp)) != FG_OK) {
         snprintf(errmsg, n, "cannot create the model (%s): out of memory or invalid shape",
@@ -481,6 +502,9 @@ static fg_status setup(struct run *r, struct fg_train_result *res, int64_t *star
         return rc;
     }
     struct fg_model *m = r->model;
+    r->prev_norm = NAN;
+    if (p->grad_release)
+        fg_model_set_release(m, release_step, r);
     /* the states the optimizer keeps: AdamW m and v, Lion m, SGD m unless momentum is 0 */
     struct fg_flash_hparams hp = train_flash_hparams(p);
     int n_states = fg_flash_n_states(&hp), flash = p->storage == FG_TRAIN_STORAGE_FLASH;
@@ -574,6 +598,7 @@ static fg_status setup(struct run *r, struct fg_train_result *res, int64_t *star
         if ((rc = check_resume_params(p, st.train_json, errmsg, n)) != FG_OK)
             return rc;
         memcpy(r->loader.rng.s, st.rng, sizeof st.rng);
+        r->prev_norm = st.grad_norm;
         r->loader.n_batches = st.n_batches;
         *start_step = st.step;
         snprintf(res->last_ckpt, sizeof res->last_ckpt, "%s", p->resume_path);
@@ -682,12 +707,87 @@ static void teardown(struct run *r)
         fclose(r->metrics);
 }
 
+/* The storage of elements [off, off + n) of the flat buffer, inside one tensor, for the flash
+ * library's step: fp32 weights and states, or the flash storage's parts (off and n on whole
+ * groups of 32 unless the range ends the tensor). */
+static struct fg_flash_tensor flash_range(const struct run *r, size_t off, size_t n)
+{
+    struct fg_flash_tensor x;
+    memset(&x, 0, sizeof x);
+    struct fg_model *m = r->model;
+    size_t go = off / FG_FLASH_GROUP;
+    x.n = n;
+    if (r->p->storage == FG_TRAIN_STORAGE_FLASH) {
+        x.w16 = m->w16 + off;
+        if (r->p->master_bits == 32)
+            x.rho16 = (int16_t *)r->rho + off;
+        else
+            x.rho8 = (int8_t *)r->rho + off;
+        x.mq = r->mq ? r->mq + off : NULL;
+        x.ms = r->ms ? r->ms + go : NULL;
+        x.vq = r->vq ? r->vq + off : NULL;
+        x.vs = r->vs ? r->vs + go : NULL;
+        x.scale_fmt = FG_FLASH_SCALE_BF16;
+    } else {
+        x.w32 = m->params + off;
+        x.m32 = r->m ? r->m + off : NULL;
+    }
+    return x;
+}
+
+/* Gradient release: a slice's gradient is complete. Round it to bf16 as the gradient arena
+ * would (so the update equals the one after backward bit for bit), add it to the norm, and
+ * update that slice now. */
+static fg_status release_step(void *user, int id, size_t off, float *g, size_t n)
+{
+    struct run *r = user;
+    const struct fg_train_params *p = r->p;
+    long n_chunks = (long)((n + 4095) / 4096);
+#pragma omp parallel for schedule(static) num_threads(p->n_threads) default(none) \
+    shared(g, n, n_chunks)
+    for (long c = 0; c < n_chunks; c++) {
+        uint16_t h[4096];
+        size_t i0 = (size_t)c * 4096, k = n - i0 < 4096 ? n - i0 : 4096;
+        fg_fp32_to_bf16(h, g + i0, k, FG_NUM_PATH_AUTO);
+        fg_bf16_to_fp32(g + i0, h, k, FG_NUM_PATH_AUTO);
+    }
+    r->rel_sumsq += fg_sumsq(g, n, r->partial, p->n_threads);
+    struct fg_flash_tensor x = flash_range(r, off, n);
+    struct fg_flash_hparams hp = train_flash_hparams(p);
+    hp.weight_decay = r->seg[id].decay ? p->adam.weight_decay : 0.0f;
+    return fg_flash_step(&x, g, NULL, r->rel_scale, r->rel_t, r->rel_lr, &hp, p->n_threads);
+}
+
 /* One optimizer step; returns the mean loss in *loss and the pre-clip norm in *norm. */
 static fg_status train_step(struct run *r, int64_t step, float lr, double *loss, double *norm,
                             char *errmsg, size_t n)
 {
     const struct fg_train_params *p = r->p;
     struct fg_model *m = r->model;
+    if (p->grad_release) {
+        /* the update happens inside backward; clip with the previous step's norm */
+        r->rel_lr = lr;
+        r->rel_t = step + 1;
+        r->rel_sumsq = 0;
+        r->rel_scale = 1.0f;
+        if (p->grad_clip > 0 && r->prev_norm > (double)p->grad_clip)
+            r->rel_scale = (float)((double)p->grad_clip / (r->prev_norm + 1e-6));
+        fg_loader_next(&r->loader, r->inputs, r->targets);
+        fg_status rc = fg_model_forward(m, r->inputs, r->targets, p->B, p->T);
+        if (rc == FG_OK)
+            rc = fg_model_backward(m, 1.0f);
+        if (rc != FG_OK) {
+            snprintf(errmsg, n, "step %" PRId64 ": %s", step + 1, fg_model_errmsg(m));
+            return rc;
+        }
+        *loss = m->loss;
+        *norm = r->prev_norm = sqrt(r->rel_sumsq);
+        if (!isfinite(*norm)) {
+            snprintf(errmsg, n, "step %" PRId64 ": gradient norm is not finite", step + 1);
+            return FG_ERR_NUMERIC;
+        }
+        return FG_OK;
+    }
     /* gradients are zero here: from fg_model_init, then cleared by the fused AdamW sweep */
     double sum = 0;
     for (int k = 0; k < p->accum; k++) {
@@ -703,8 +803,8 @@ static fg_status train_step(struct run *r, int64_t step, float lr, double *loss,
     }
     *loss = sum / p->accum;
     int flash = p->storage == FG_TRAIN_STORAGE_FLASH;
-    *norm = sqrt(flash ? fg_sumsq_bf16(m->g16, m->n_flat, r->partial, p->n_threads)
-                       : fg_sumsq(m->grads, m->n_flat, r->partial, p->n_threads));
+    *norm = r->prev_norm = sqrt(flash ? fg_sumsq_bf16(m->g16, m->n_flat, r->partial, p->n_threads)
+                                      : fg_sumsq(m->grads, m->n_flat, r->partial, p->n_threads));
     if (!isfinite(*norm)) {
         snprintf(errmsg, n, "step %" PRId64 ": gradient norm is not finite", step + 1);
         return FG_ERR_NUMERIC;
@@ -721,25 +821,8 @@ static fg_status train_step(struct run *r, int64_t step, float lr, double *loss,
      * optimizer on flash storage */
     struct fg_flash_hparams hp = train_flash_hparams(p);
     for (int id = 0; id < FG_MODEL_N_TENSORS; id++) {
-        struct fg_flash_tensor x;
-        memset(&x, 0, sizeof x);
-        size_t off = r->seg[id].offset, go = off / FG_FLASH_GROUP;
-        x.n = r->seg[id].n;
-        if (flash) {
-            x.w16 = m->w16 + off;
-            if (p->master_bits == 32)
-                x.rho16 = (int16_t *)r->rho + off;
-            else
-                x.rho8 = (int8_t *)r->rho + off;
-            x.mq = r->mq ? r->mq + off : NULL;
-            x.ms = r->ms ? r->ms + go : NULL;
-            x.vq = r->vq ? r->vq + off : NULL;
-            x.vs = r->vs ? r->vs + go : NULL;
-            x.scale_fmt = FG_FLASH_SCALE_BF16;
-        } else {
-            x.w32 = m->params + off;
-            x.m32 = r->m ? r->m + off : NULL;
-        }
+        size_t off = r->seg[id].offset;
+        struct fg_flash_tensor x = flash_range(r, off, r->seg[id].n);
         hp.weight_decay = r->seg[id].decay ? p->adam.weight_decay : 0.0f;
         fg_status rc = fg_flash_step(&x, flash ? NULL : m->grads + off, flash ? m->g16 + off : NULL,
                                      scale, step + 1, lr, &hp, p->n_threads);

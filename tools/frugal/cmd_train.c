@@ -92,6 +92,7 @@ static int resume_defaults(struct fg_train_params *p, const struct opt *o, size_
         { "seed", "--seed", OPT_U64, &p->seed },
         { "momentum", "--momentum", OPT_FLOAT, &p->momentum },
         { "nesterov", "--nesterov", OPT_INT, &p->nesterov },
+        { "grad_release", "--grad-release", OPT_INT, &p->grad_release },
     };
 
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
@@ -391,6 +392,8 @@ int cmd_train(int argc, char **argv)
           "fp32 or flash: bf16 weights + correction, bf16 grads, 8-bit states [fp32]", 0, 0, 0, 0 },
         { "--master-bits", OPT_INT, &p.master_bits, "N",
           "flash master weight: 24 (int8 correction) or 32 (int16) [24]", 0, 0, 0, 0 },
+        { "--grad-release", OPT_FLAG, &p.grad_release, NULL,
+          "flash: update each block inside backward, no gradient buffer (see above)", 0, 0, 0, 0 },
         { "--eval-every", OPT_I64, &p.eval_every, "N",
           "validate every N steps, 0 = at the end "
           "[100]",
@@ -445,6 +448,12 @@ int cmd_train(int argc, char **argv)
                   "with one bf16 scale each. AdamW: 16 -> 7.125 bytes/param; Lion and SGD:\n"
                   "12 -> 5.06. The breakdown is printed at start and is in --json (memory).\n"
                   "A checkpoint keeps its storage: resume with the same one.\n"
+                  "--grad-release (with flash) updates each block's weights inside the backward\n"
+                  "pass as soon as its gradients are complete, so no gradient buffer exists\n"
+                  "(AdamW 5.125 bytes/param). It rules out --accum above 1 and needs --n-embd\n"
+                  "a multiple of 32; --grad-clip then clips with the previous step's norm (the\n"
+                  "current one is known only after the updates; the first step is not\n"
+                  "clipped). With --grad-clip 0 a run is bit for bit the same as without it.\n"
                   "\n"
                   "MX training (OCP Microscaling, emulated as Microsoft's microxcaling does):\n"
                   "--mx-weights, --mx-activations and --mx-grads round the operands of the\n"
@@ -578,6 +587,7 @@ int cmd_train(int argc, char **argv)
         cJSON_AddStringToObject(j, "storage", fg_train_storage_name(p.storage));
         cJSON_AddNumberToObject(j, "master_bits",
                                 p.storage == FG_TRAIN_STORAGE_FLASH ? p.master_bits : 32);
+        cJSON_AddBoolToObject(j, "grad_release", p.grad_release != 0);
         json_ledger(j, &r.ledger);
         cJSON_AddNumberToObject(j, "flops_per_token", r.flops_per_token);
         json_mx(j, &p, &r);
