@@ -46,6 +46,12 @@ if /usr/bin/python3 -c 'import sys' 2>/dev/null; then
         --batch 2 --seq 32 --steps 2 --threads 1 --ckpt-dir "$d" --quiet >/dev/null &&
     /usr/bin/python3 scripts/check_safetensors.py "$d/ckpt_00000002.safetensors" \
         --expect-tensors wte,wpe,qkvw,fcprojw,lnfb,optim.m,optim.v &&
+    mkdir "$d/flash" &&
+    "$FRUGAL" train --data "$d/train.bin" --n-layer 1 --n-head 2 --n-embd 32 --block-size 32 \
+        --batch 2 --seq 32 --steps 2 --threads 1 --ckpt-dir "$d/flash" --quiet \
+        --optim-storage flash >/dev/null &&
+    /usr/bin/python3 scripts/check_safetensors.py "$d/flash/ckpt_00000002.safetensors" \
+        --expect-tensors wte,lnfb,optim.rho,optim.m.codes,optim.m.scales,optim.v.codes,optim.v.scales &&
     /usr/bin/python3 scripts/check_safetensors.py tests/data/gpt_ref.safetensors
     if [ $? -eq 0 ]; then passed=$((passed + 1)); echo "ok safetensors_reader"; else failed=$((failed + 1)); echo "FAIL safetensors_reader"; fi
     rm -rf "$d"
