@@ -280,6 +280,7 @@ struct fg_model {
     float *dw[FG_MODEL_N_TENSORS], *dg[FG_MODEL_N_TENSORS];
     float *wchunk, *gchunk;
     size_t chunk_rows;
+    int g16_clear; /* 1: g16 holds no gradient yet (after zero_grad); backward overwrites it */
     int grad_release;
     fg_model_release_fn release_fn; /* borrowed (fg_model_set_release) */
     void *release_user;
@@ -329,6 +330,9 @@ FG_API fg_status fg_model_backward(struct fg_model *m, float loss_scale);
 /* Set the release callback of a model created with grad_release (before its first backward;
  * backward fails with FG_ERR_INVALID_ARG without one). */
 FG_API void fg_model_set_release(struct fg_model *m, fg_model_release_fn fn, void *user);
+/* Zero the gradients. A bf16 model only marks its gradient arena empty (no pass over it):
+ * the next backward writes each gradient instead of adding to it, and fg_model_grad16's
+ * contents are meaningless until then. */
 FG_API void fg_model_zero_grad(struct fg_model *m);
 
 /* Profiling: forward and backward add each operation's wall time (ms, timed around the whole

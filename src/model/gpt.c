@@ -81,6 +81,7 @@ fg_status fg_model_init(struct fg_model **out, const struct fg_model_params *p)
     if (m->w16) {
         memset(m->dec, 0, mem.decode_bytes);
         m->g16 = p->training && !p->grad_release ? m->w16 + m->n_flat : NULL;
+        m->g16_clear = 1;
         m->grad_release = p->grad_release;
         fg_model_decode_layout(&m->cfg, m->training, m->dec, m->dw, m->dg, &m->wchunk, &m->gchunk,
                                &m->chunk_rows);
@@ -176,8 +177,7 @@ void fg_model_zero_grad(struct fg_model *m)
 {
     if (m->grads)
         memset(m->grads, 0, m->n_flat * sizeof(float));
-    if (m->g16)
-        memset(m->g16, 0, m->n_flat * sizeof(uint16_t));
+    m->g16_clear = 1; /* the next backward writes every gradient instead of adding */
 }
 
 const float *fg_model_logits(const struct fg_model *m)
@@ -468,17 +468,24 @@ static void decode16(const struct fg_model *m, float *dst, const uint16_t *src, 
     }
 }
 
-/* g (bf16) = bf16(g + x), n elements: the one rounding of a gradient contribution */
+/* g (bf16) = bf16(g + x), n elements: the one rounding of a gradient contribution. When the
+ * arena is marked empty (g16_clear: the first micro-batch after fg_model_zero_grad), g =
+ * bf16(x) without reading g: the same values (0 + x = x; accumulations never make -0). */
 static void accumulate16(const struct fg_model *m, uint16_t *g, const float *x, size_t n)
 {
     long n_chunks = (long)((n + CONVERT_CHUNK - 1) / CONVERT_CHUNK);
     enum fg_num_path path = m->use_ref ? FG_NUM_PATH_REF : FG_NUM_PATH_AUTO;
+    int clear = m->g16_clear;
 #pragma omp parallel for schedule(static) num_threads(m->n_threads) default(none) \
-    shared(g, x, n, n_chunks, path)
+    shared(g, x, n, n_chunks, path, clear)
     for (long c = 0; c < n_chunks; c++) {
         float tmp[CONVERT_CHUNK];
         size_t i0 = (size_t)c * CONVERT_CHUNK,
                len = n - i0 < CONVERT_CHUNK ? n - i0 : CONVERT_CHUNK;
+        if (clear) {
+            fg_fp32_to_bf16(g + i0, x + i0, len, path);
+            continue;
+        }
         fg_bf16_to_fp32(tmp, g + i0, len, path);
         for (size_t i = 0; i < len; i++)
             tmp[i] += x[i0 + i];
@@ -851,7 +858,9 @@ fg_status fg_model_backward(struct fg_model *m, float loss_scale)
         wpe_backward(G(m, FG_PARAM_WPE, 0), a->dres, B, T, C);
         prof_end(m, FG_OP_ENCODER_BWD, t0);
         FG_TRY(flush_grad_slices(m, -1));
-        return wte_backward16(m, a->logits, a->lnf, a->dres, a->inputs, BT);
+        FG_TRY(wte_backward16(m, a->logits, a->lnf, a->dres, a->inputs, BT));
+        m->g16_clear = 0; /* every slice and chunk has been written */
+        return FG_OK;
     }
     {
         double t0 = prof_begin(m);
