@@ -117,6 +117,55 @@ done:
     return same;
 }
 
+/* 8 steps straight vs 4 + resume + 4, from the same settings (base: its ckpt_dir, progress
+ * callback, stop_at and resume_path are set here), in $g_dir/<tag>_straight and _resumed: the
+ * losses of every step and the step-8 checkpoints must be equal. x keeps the paths, the losses
+ * and the resumed run's settings (resume_path = the step-4 checkpoint) for further checks. */
+struct resumed_run {
+    char dir_a[400], dir_b[400], mid[500], ckpt_a[500], ckpt_b[500];
+    struct losses la, lb;
+    struct fg_train_params pc;
+};
+
+static void straight_vs_resumed(struct fg_test *t, const char *tag,
+                                const struct fg_train_params *base, struct resumed_run *x)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s_straight", tag);
+    subdir(x->dir_a, sizeof x->dir_a, name);
+    snprintf(name, sizeof name, "%s_resumed", tag);
+    subdir(x->dir_b, sizeof x->dir_b, name);
+    memset(&x->la, 0, sizeof x->la);
+    memset(&x->lb, 0, sizeof x->lb);
+    struct fg_train_params pa = *base, pb = *base;
+    pa.ckpt_dir = x->dir_a;
+    pb.ckpt_dir = x->dir_b;
+    pa.on_progress = pb.on_progress = record;
+    pa.user = &x->la;
+    pb.user = &x->lb;
+    pa.steps = pb.steps = 8;
+    pa.stop_at = pb.stop_at = 0;
+    pa.resume_path = pb.resume_path = NULL;
+    struct fg_train_result r;
+    char err[1024];
+    CHECK_OK(t, fg_train(&pa, &r, err, sizeof err));
+    pb.stop_at = 4;
+    CHECK_OK(t, fg_train(&pb, &r, err, sizeof err));
+    CHECK_EQ_I64(t, r.steps_done, 4);
+    snprintf(x->mid, sizeof x->mid, "%s/ckpt_00000004.safetensors", x->dir_b);
+    x->pc = pb;
+    x->pc.stop_at = 0;
+    x->pc.resume_path = x->mid;
+    CHECK_OK(t, fg_train(&x->pc, &r, err, sizeof err));
+    if (r.steps_done != 4)
+        fg_test_fail(t, __FILE__, __LINE__, "%s: the resumed run did %lld steps: %s", tag,
+                     (long long)r.steps_done, err);
+    CHECK(t, memcmp(x->la.loss, x->lb.loss, sizeof x->la.loss) == 0);
+    snprintf(x->ckpt_a, sizeof x->ckpt_a, "%s/ckpt_00000008.safetensors", x->dir_a);
+    snprintf(x->ckpt_b, sizeof x->ckpt_b, "%s/ckpt_00000008.safetensors", x->dir_b);
+    CHECK(t, same_tensors(t, x->ckpt_a, x->ckpt_b));
+}
+
 static int count_tmp_files(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -183,33 +232,12 @@ TEST(same_seed_same_bits_any_threads)
 TEST(resume_is_exact)
 {
     CHECK(t, make_data());
-    char da[300], db[300], ca[400], cb[400], mid[400];
-    subdir(da, sizeof da, "straight");
-    subdir(db, sizeof db, "resumed");
-    struct losses la, lb;
-    memset(&la, 0, sizeof la);
-    memset(&lb, 0, sizeof lb);
-    struct fg_train_params pa = tiny_params(da, &la), pb = tiny_params(db, &lb);
-    struct fg_train_result r;
-    char err[1024];
-    CHECK_OK(t, fg_train(&pa, &r, err, sizeof err));
-    pb.stop_at = 4;
-    CHECK_OK(t, fg_train(&pb, &r, err, sizeof err));
-    CHECK_EQ_I64(t, r.steps_done, 4);
-    snprintf(mid, sizeof mid, "%s/ckpt_00000004.safetensors", db);
-    CHECK(t, access(mid, R_OK) == 0);
-    struct fg_train_params pc = tiny_params(db, &lb);
-    pc.resume_path = mid;
-    CHECK_OK(t, fg_train(&pc, &r, err, sizeof err));
-    if (r.steps_done != 4)
-        fg_test_fail(t, __FILE__, __LINE__, "resumed run did %lld steps: %s",
-                     (long long)r.steps_done, err);
-    CHECK(t, memcmp(la.loss, lb.loss, sizeof la.loss) == 0);
-    snprintf(ca, sizeof ca, "%s/ckpt_00000008.safetensors", da);
-    snprintf(cb, sizeof cb, "%s/ckpt_00000008.safetensors", db);
-    CHECK(t, same_tensors(t, ca, cb));
+    struct losses l;
+    struct fg_train_params p = tiny_params(NULL, &l);
+    struct resumed_run x;
+    straight_vs_resumed(t, "plain", &p, &x);
     /* --keep 2: the step-4 checkpoint is still there next to step 8 */
-    CHECK(t, access(mid, R_OK) == 0);
+    CHECK(t, access(x.mid, R_OK) == 0);
 }
 
 /* Lion, SGD with Nesterov momentum and SGD without momentum: each learns, resumes to the same
@@ -249,33 +277,15 @@ TEST(lion_and_sgd_learn_and_resume_exactly)
             fg_test_fail(t, __FILE__, __LINE__, "%s: loss %.3f -> val %.3f", cases[c].tag,
                          l.loss[1], r.final_val_loss);
         /* 8 straight == 4 + resume + 4 */
-        char da[400], db[400], ca[500], cb[500], mid[500], name[16];
-        snprintf(name, sizeof name, "%s_straight", cases[c].tag);
-        subdir(da, sizeof da, name);
-        snprintf(name, sizeof name, "%s_resumed", cases[c].tag);
-        subdir(db, sizeof db, name);
-        struct losses la, lb;
-        memset(&la, 0, sizeof la);
-        memset(&lb, 0, sizeof lb);
-        struct fg_train_params pa = tiny_params(da, &la), pb = tiny_params(db, &lb);
-        pa.optimizer = pb.optimizer = cases[c].kind;
-        pa.lr = pb.lr = cases[c].lr;
-        pa.momentum = pb.momentum = cases[c].momentum;
-        pa.nesterov = pb.nesterov = cases[c].nesterov;
-        CHECK_OK(t, fg_train(&pa, &r, err, sizeof err));
-        pb.stop_at = 4;
-        CHECK_OK(t, fg_train(&pb, &r, err, sizeof err));
-        snprintf(mid, sizeof mid, "%s/ckpt_00000004.safetensors", db);
-        struct fg_train_params pc = pb;
-        pc.stop_at = 0;
-        pc.resume_path = mid;
-        CHECK_OK(t, fg_train(&pc, &r, err, sizeof err));
-        CHECK(t, memcmp(la.loss, lb.loss, sizeof la.loss) == 0);
-        snprintf(ca, sizeof ca, "%s/ckpt_00000008.safetensors", da);
-        snprintf(cb, sizeof cb, "%s/ckpt_00000008.safetensors", db);
-        CHECK(t, same_tensors(t, ca, cb));
+        struct resumed_run x;
+        struct fg_train_params pb = tiny_params(NULL, &l);
+        pb.optimizer = cases[c].kind;
+        pb.lr = cases[c].lr;
+        pb.momentum = cases[c].momentum;
+        pb.nesterov = cases[c].nesterov;
+        straight_vs_resumed(t, cases[c].tag, &pb, &x);
         struct fg_st_file *f = NULL;
-        if (fg_st_load(ca, NULL, &f, err, sizeof err) == FG_OK) {
+        if (fg_st_load(x.ckpt_a, NULL, &f, err, sizeof err) == FG_OK) {
             CHECK(t, (fg_st_find(f, "optim.m") != NULL) == cases[c].has_m);
             CHECK(t, fg_st_find(f, "optim.v") == NULL);
             fg_st_free(f);
@@ -283,7 +293,7 @@ TEST(lion_and_sgd_learn_and_resume_exactly)
             fg_test_fail(t, __FILE__, __LINE__, "%s", err);
         }
         /* another optimizer cannot take over the state */
-        struct fg_train_params pd = pc;
+        struct fg_train_params pd = x.pc;
         pd.optimizer = FG_FLASH_ADAM;
         err[0] = '\0';
         CHECK_EQ_I64(t, fg_train(&pd, &r, err, sizeof err), FG_ERR_INVALID_ARG);
@@ -666,7 +676,7 @@ TEST(flash_storage_matches_fp32_twin)
     fg_model_init_weights(m0, base.seed);
     size_t nf = m0->n_flat;
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        char dir[2][400], ck[2][500];
+        char dir[2][400], ck[2][900];
         double val[2];
         struct fg_train_result r;
         char err[1024];
@@ -799,37 +809,19 @@ TEST(flash_storage_resumes_exactly)
         { FG_FLASH_SGD, 0.05f, 24, "fl_sgd" },
     };
 
+    struct fg_train_result r;
+    char err[1024];
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        char da[400], db[400], ca[500], cb[500], mid[500], name[32];
-        snprintf(name, sizeof name, "%s_straight", cases[c].tag);
-        subdir(da, sizeof da, name);
-        snprintf(name, sizeof name, "%s_resumed", cases[c].tag);
-        subdir(db, sizeof db, name);
-        struct losses la, lb;
-        memset(&la, 0, sizeof la);
-        memset(&lb, 0, sizeof lb);
-        struct fg_train_params pa = tiny_params(da, &la), pb = tiny_params(db, &lb);
-        pa.optimizer = pb.optimizer = cases[c].kind;
-        pa.lr = pb.lr = cases[c].lr;
-        pa.storage = pb.storage = FG_TRAIN_STORAGE_FLASH;
-        pa.master_bits = pb.master_bits = cases[c].bits;
-        struct fg_train_result r;
-        char err[1024];
-        CHECK_OK(t, fg_train(&pa, &r, err, sizeof err));
-        pb.stop_at = 4;
-        CHECK_OK(t, fg_train(&pb, &r, err, sizeof err));
-        snprintf(mid, sizeof mid, "%s/ckpt_00000004.safetensors", db);
-        struct fg_train_params pc = pb;
-        pc.stop_at = 0;
-        pc.resume_path = mid;
-        CHECK_OK(t, fg_train(&pc, &r, err, sizeof err));
-        CHECK_EQ_I64(t, r.steps_done, 4);
-        CHECK(t, memcmp(la.loss, lb.loss, sizeof la.loss) == 0);
-        snprintf(ca, sizeof ca, "%s/ckpt_00000008.safetensors", da);
-        snprintf(cb, sizeof cb, "%s/ckpt_00000008.safetensors", db);
-        CHECK(t, same_tensors(t, ca, cb));
+        struct losses l;
+        struct fg_train_params pb = tiny_params(NULL, &l);
+        pb.optimizer = cases[c].kind;
+        pb.lr = cases[c].lr;
+        pb.storage = FG_TRAIN_STORAGE_FLASH;
+        pb.master_bits = cases[c].bits;
+        struct resumed_run x;
+        straight_vs_resumed(t, cases[c].tag, &pb, &x);
         /* the other storage, or the other master width: refused, nothing trained */
-        struct fg_train_params pd = pc;
+        struct fg_train_params pd = x.pc;
         pd.storage = FG_TRAIN_STORAGE_FP32;
         err[0] = '\0';
         CHECK_EQ_I64(t, fg_train(&pd, &r, err, sizeof err), FG_ERR_INVALID_ARG);
@@ -839,13 +831,11 @@ TEST(flash_storage_resumes_exactly)
         CHECK_EQ_I64(t, fg_train(&pd, &r, err, sizeof err), FG_ERR_INVALID_ARG);
         CHECK(t, strstr(err, "--master-bits") != NULL);
     }
-    /* an fp32 checkpoint (resume_is_exact's) under flash storage */
+    /* an fp32 checkpoint under flash storage */
     char dir[400], ck[600];
     subdir(dir, sizeof dir, "fl_from_fp32");
     struct losses l;
     struct fg_train_params p = tiny_params(dir, &l);
-    struct fg_train_result r;
-    char err[1024];
     p.stop_at = 2;
     CHECK_OK(t, fg_train(&p, &r, err, sizeof err));
     snprintf(ck, sizeof ck, "%s/ckpt_00000002.safetensors", dir);
@@ -882,7 +872,7 @@ TEST(grad_release_equals_update_after_backward)
     struct fg_train_result r;
     char err[1024];
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        char d[2][400], ck[2][500], name[32];
+        char d[2][400], ck[2][900], name[32];
         for (int rel = 0; rel <= 1; rel++) {
             snprintf(name, sizeof name, "%s%d", cases[c].tag, rel);
             subdir(d[rel], sizeof d[rel], name);
@@ -908,29 +898,14 @@ TEST(grad_release_equals_update_after_backward)
         CHECK(t, same_tensors(t, ck[0], ck[1]));
     }
     /* with clipping (on the previous step's norm): 8 straight == 4 + resume + 4 */
-    char da[400], db[400], ca[500], cb[500], mid[500];
-    subdir(da, sizeof da, "rel_clip_a");
-    subdir(db, sizeof db, "rel_clip_b");
-    struct losses la, lb;
-    memset(&la, 0, sizeof la);
-    memset(&lb, 0, sizeof lb);
-    struct fg_train_params pa = tiny_params(da, &la), pb = tiny_params(db, &lb);
-    pa.storage = pb.storage = FG_TRAIN_STORAGE_FLASH;
-    pa.accum = pb.accum = 1;
-    pa.grad_release = pb.grad_release = 1;
-    pa.grad_clip = pb.grad_clip = 0.05f; /* small enough to clip every step after the first */
-    CHECK_OK(t, fg_train(&pa, &r, err, sizeof err));
-    pb.stop_at = 4;
-    CHECK_OK(t, fg_train(&pb, &r, err, sizeof err));
-    snprintf(mid, sizeof mid, "%s/ckpt_00000004.safetensors", db);
-    struct fg_train_params pc = pb;
-    pc.stop_at = 0;
-    pc.resume_path = mid;
-    CHECK_OK(t, fg_train(&pc, &r, err, sizeof err));
-    CHECK(t, memcmp(la.loss, lb.loss, sizeof la.loss) == 0);
-    snprintf(ca, sizeof ca, "%s/ckpt_00000008.safetensors", da);
-    snprintf(cb, sizeof cb, "%s/ckpt_00000008.safetensors", db);
-    CHECK(t, same_tensors(t, ca, cb));
+    struct losses lc;
+    struct fg_train_params pr = tiny_params(NULL, &lc);
+    pr.storage = FG_TRAIN_STORAGE_FLASH;
+    pr.accum = 1;
+    pr.grad_release = 1;
+    pr.grad_clip = 0.05f; /* small enough to clip every step after the first */
+    struct resumed_run x;
+    straight_vs_resumed(t, "rel_clip", &pr, &x);
     /* and clipping did act: without it the weights differ */
     char dn[400];
     subdir(dn, sizeof dn, "rel_noclip");
@@ -941,8 +916,8 @@ TEST(grad_release_equals_update_after_backward)
     pn.grad_release = 1;
     pn.grad_clip = 0;
     CHECK_OK(t, fg_train(&pn, &r, err, sizeof err));
-    CHECK(t, memcmp(la.loss, ln.loss, sizeof la.loss) != 0);
-    CHECK(t, la.loss[1] == ln.loss[1]); /* the first step is never clipped: same start */
+    CHECK(t, memcmp(x.la.loss, ln.loss, sizeof ln.loss) != 0);
+    CHECK(t, x.la.loss[1] == ln.loss[1]); /* the first step is never clipped: same start */
     /* refused: fp32 storage, --accum 2, n_embd not a multiple of 32 */
     for (int k = 0; k < 3; k++) {
         struct losses l;

@@ -134,16 +134,22 @@ FG_CLONES static double sumsq_chunk(const float *x, size_t n)
     return acc[0];
 }
 
-double fg_sumsq(const float *x, size_t n, double *partial, int n_threads)
+/* The chunked sum of squares of fp32 (x32) or bf16 (x16) values: each chunk's in double into
+ * partial, then the chunks in index order (the same bits for any thread count). */
+static double sumsq_chunked(const float *x32, const uint16_t *x16, size_t n, double *partial,
+                            int n_threads)
 {
     (void)n_threads; /* unused when OpenMP is off */
     long n_chunks = (long)fg_optim_n_chunks(n);
 #pragma omp parallel for schedule(static) num_threads(n_threads) default(none) \
-    shared(x, n, partial, n_chunks)
+    shared(x32, x16, n, partial, n_chunks)
     for (long c = 0; c < n_chunks; c++) {
+        float tmp[FG_OPTIM_CHUNK];
         size_t i0 = (size_t)c * FG_OPTIM_CHUNK;
         size_t len = n - i0 < FG_OPTIM_CHUNK ? n - i0 : FG_OPTIM_CHUNK;
-        partial[c] = sumsq_chunk(x + i0, len);
+        if (x16)
+            fg_bf16_to_fp32(tmp, x16 + i0, len, FG_NUM_PATH_AUTO);
+        partial[c] = sumsq_chunk(x16 ? tmp : x32 + i0, len);
     }
     double s = 0;
     for (long c = 0; c < n_chunks; c++)
@@ -151,23 +157,14 @@ double fg_sumsq(const float *x, size_t n, double *partial, int n_threads)
     return s;
 }
 
+double fg_sumsq(const float *x, size_t n, double *partial, int n_threads)
+{
+    return sumsq_chunked(x, NULL, n, partial, n_threads);
+}
+
 double fg_sumsq_bf16(const uint16_t *x, size_t n, double *partial, int n_threads)
 {
-    (void)n_threads; /* unused when OpenMP is off */
-    long n_chunks = (long)fg_optim_n_chunks(n);
-#pragma omp parallel for schedule(static) num_threads(n_threads) default(none) \
-    shared(x, n, partial, n_chunks)
-    for (long c = 0; c < n_chunks; c++) {
-        float tmp[FG_OPTIM_CHUNK];
-        size_t i0 = (size_t)c * FG_OPTIM_CHUNK;
-        size_t len = n - i0 < FG_OPTIM_CHUNK ? n - i0 : FG_OPTIM_CHUNK;
-        fg_bf16_to_fp32(tmp, x + i0, len, FG_NUM_PATH_AUTO);
-        partial[c] = sumsq_chunk(tmp, len);
-    }
-    double s = 0;
-    for (long c = 0; c < n_chunks; c++)
-        s += partial[c];
-    return s;
+    return sumsq_chunked(NULL, x, n, partial, n_threads);
 }
 
 int fg_all_finite(const float *x, size_t n, int n_threads)
