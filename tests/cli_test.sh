@@ -453,9 +453,24 @@ run "$FRUGAL" export --ckpt "$FL" -o "$W/x.safetensors" --dtype f16
 expect_error 2 "f16"
 run "$FRUGAL" export --ckpt "$W/missing.safetensors" -o "$W/x.safetensors"
 expect_error 1 "$W/missing.safetensors"
-run "$FRUGAL" export --ckpt "$FL" -o "$W/no/such/dir/x.safetensors"
+mkdir -p "$W/exp_fail"
+run "$FRUGAL" export --ckpt "$FL" -o "$W/exp_fail/missing_dir/x.safetensors"
 expect_rc 1
-[ ! -e "$W/x.safetensors" ] || fail_because "a failed export left a file"
+[ -z "$(ls -A "$W/exp_fail")" ] || fail_because "a failed export left files: $(ls -A "$W/exp_fail")"
+finish
+
+begin "11m --no-grad-release resumes a --grad-release checkpoint without release"
+OR=$(fresh_dir out11m)
+run "$FRUGAL" train --data "$TRAIN" --n-layer 1 --n-head 2 --n-embd 32 --block-size 16 --batch 3 \
+    --seq 16 --threads 1 --steps 6 --stop-at 3 --quiet --optim-storage flash --grad-release \
+    --ckpt-dir "$OR"
+expect_rc 0
+run "$FRUGAL" train --data "$TRAIN" --resume "$OR/ckpt_00000003.safetensors" --ckpt-dir "$OR" \
+    --threads 1 --quiet --no-grad-release --accum 2
+expect_rc 0
+expect_err "--grad-release 0 (checkpoint: 1)"
+run "$FRUGAL" train --data "$TRAIN" "${TINY[@]}" --steps 3 --grad-release --no-grad-release
+expect_error 2 "contradict"
 finish
 
 # --- 12. eval and sample with a missing checkpoint ------------------------------------------

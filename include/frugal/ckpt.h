@@ -9,14 +9,17 @@
  *                row-major, little-endian, non-overlapping and cover the section exactly.
  *
  * A frugal training checkpoint stores every parameter tensor under its model name (wte, wpe,
- * ... see model.h), the AdamW moments as "optim.m" and "optim.v" (flat, F32), and in
- * __metadata__ (all values are strings; JSON where noted):
+ * ... see model.h; F32, or BF16 with --optim-storage flash), the optimizer state (fp32
+ * storage: "optim.m" and "optim.v", flat F32; flash: "optim.rho", "optim.m.codes",
+ * "optim.m.scales", "optim.v.codes", "optim.v.scales"), and in __metadata__ (all values are
+ * strings; JSON where noted):
  *   "format": "frugal-checkpoint", "format_version": "1",
  *   "config": JSON {n_layer, n_head, n_embd, block_size, vocab_size},
  *   "step": completed optimizer steps, "rng": loader RNG state (4 x 16 hex digits),
  *   "loader": JSON {"batches": n}, "data_fingerprint": CRC32C of the
  *   training tokens as 8 hex digits plus their count, "train": JSON of the hyperparameters,
- *   "crc32c": JSON {tensor name: 8 hex digits}: CRC-32C of each tensor's bytes.
+ *   "crc32c": JSON {tensor name: 8 hex digits}: CRC-32C of each tensor's bytes,
+ *   "grad_norm": the last step's gradient norm (%.17g), "storage": "fp32" or "flash".
  * docs/formats.md describes the same layout with an example.
  */
 #ifndef FRUGAL_CKPT_H
@@ -136,7 +139,9 @@ struct fg_ckpt_extra {
 
 /* Save the weights in the model's own storage (F32, or BF16 for a bf16 model), the extra
  * tensors as they are, and the state, atomically with a CRC-32C per tensor. "storage"
- * metadata (storage, may be NULL) records how the optimizer state was kept, e.g. "flash". */
+ * metadata (storage, may be NULL) records how the optimizer state was kept, e.g. "flash".
+ * Extra tensors need data and distinct names of 1-64 printable characters without quotes or
+ * backslashes (FG_ERR_INVALID_ARG otherwise); at most 8. */
 FG_API fg_status fg_ckpt_save_ex(const char *path, const struct fg_model *model,
                                  const struct fg_ckpt_extra *x, size_t n_extra, const char *storage,
                                  const struct fg_ckpt_state *st, uint64_t fail_after_bytes,
@@ -154,9 +159,9 @@ FG_API fg_status fg_ckpt_read_meta(const char *path, const char *key, char *out,
 FG_API fg_status fg_ckpt_load(const char *path, struct fg_model *model, float *m, float *v,
                               struct fg_ckpt_state *st, char *errmsg, size_t errmsg_len);
 /* As fg_ckpt_load, with extra tensors of the given dtypes and sizes read into their data
- * (FG_ERR_FORMAT naming the tensor if one is absent or of another dtype or size). Weights are
- * converted to the model's storage: BF16 into an fp32 model exactly, F32 into a bf16 model
- * rounded to nearest even. */
+ * (FG_ERR_FORMAT naming the tensor if one is absent or of another dtype or size: extra tensors
+ * are never converted). Weights are converted to the model's storage: BF16 into an fp32 model
+ * exactly, F32 into a bf16 model rounded to nearest even. */
 FG_API fg_status fg_ckpt_load_ex(const char *path, struct fg_model *model,
                                  const struct fg_ckpt_extra *x, size_t n_extra,
                                  struct fg_ckpt_state *st, char *errmsg, size_t errmsg_len);

@@ -23,7 +23,8 @@
  * the `_ref` functions below bit for bit (tested).
  *
  * Non-finite values: the step assumes finite gradients (the trainer checks the gradient norm
- * before it steps). A NaN reaching a quantizer gives code 0 and a NaN master weight gives
+ * before it steps; with gradient release, each slice's sum of squares before that slice's
+ * step). A NaN reaching a quantizer gives code 0 and a NaN master weight gives
  * rho 0; nothing is undefined behaviour.
  */
 #ifndef FRUGAL_FLASHOPTIM_H

@@ -246,7 +246,8 @@ enum fg_model_op {
     FG_OP_HEAD_BWD,
     FG_OP_ENCODER_BWD,
     FG_OP_MX_QUANT, /* MX emulation: transposed copies, quantize + dequantize, bias gradients */
-    FG_OP_DECODE,   /* bf16 weights: decoding to fp32, adding gradients into bf16 */
+    FG_OP_DECODE,   /* bf16 weights: decoding to fp32, adding gradients into bf16 (with
+                       gradient release: the release callback, i.e. the optimizer's step) */
     FG_MODEL_N_OPS
 };
 
@@ -324,8 +325,10 @@ FG_API fg_status fg_model_forward(struct fg_model *m, const int32_t *inputs, con
                                   size_t B, size_t T);
 /* Logits (cur_B, cur_T, Vp) of the last forward without targets (or before backward). */
 FG_API const float *fg_model_logits(const struct fg_model *m);
-/* Backward of loss_scale * mean loss of the last forward; ACCUMULATES into the gradients.
- * Needs a training model and a forward with targets. */
+/* Backward of loss_scale * mean loss of the last forward; ACCUMULATES into the gradients
+ * (a bf16 model right after fg_model_zero_grad writes them instead; with grad_release it hands
+ * each slice to the release callback and keeps none). Needs a training model and a forward
+ * with targets. */
 FG_API fg_status fg_model_backward(struct fg_model *m, float loss_scale);
 /* Set the release callback of a model created with grad_release (before its first backward;
  * backward fails with FG_ERR_INVALID_ARG without one). */

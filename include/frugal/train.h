@@ -44,8 +44,9 @@ enum fg_train_storage {
 };
 
 /* Bytes a run holds, counted where they are allocated. The first six are per-parameter
- * storage; decode (the fp32 scratch of one block of a bf16 model) and activations (with the
- * backward and MX scratch) are working memory that does not grow with the parameter count. */
+ * storage; decode (the fp32 scratch of one block of a bf16 model: it grows with n_embd^2 and
+ * the vocabulary chunk, not with the number of layers) and activations (with the backward and
+ * MX scratch) are working memory. */
 struct fg_train_ledger {
     size_t n_params;
     size_t weights;          /* fp32 or bf16 weights */

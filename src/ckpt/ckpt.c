@@ -55,6 +55,23 @@ fg_status fg_ckpt_save_ex(const char *path, const struct fg_model *model,
         t[n].nbytes = model->numel[id] * (bf16 ? 2 : 4);
     }
     for (size_t k = 0; k < n_extra; k++, n++) {
+        /* names go into the crc32c JSON as they are: plain, distinct, not a weight's name */
+        const char *nm = x[k].name;
+        size_t dsz = fg_dtype_size(x[k].dtype), nb;
+        int ok = nm && *nm && strlen(nm) <= 64 && x[k].data && dsz &&
+                 fg_size_mul(x[k].n, dsz, &nb) == FG_OK;
+        for (const char *q = nm; ok && *q; q++)
+            ok = *q > 0x20 && *q < 0x7f && *q != '"' && *q != '\\';
+        for (size_t j = 0; ok && j < n; j++)
+            ok = strcmp(t[j].name, nm) != 0;
+        if (!ok) {
+            snprintf(errmsg, errmsg_len,
+                     "optimizer tensor %zu: its name must be 1-64 printable characters without "
+                     "quotes or backslashes, distinct from the others, with data and a size that "
+                     "fits",
+                     k);
+            return FG_ERR_INVALID_ARG;
+        }
         memset(&t[n], 0, sizeof t[n]);
         t[n].name = x[k].name;
         t[n].dtype = x[k].dtype;
@@ -76,7 +93,9 @@ fg_status fg_ckpt_save_ex(const char *path, const struct fg_model *model,
     snprintf(fp, sizeof fp, "%08" PRIx32 ":%" PRIu64, st->data_crc, st->data_tokens);
     char gnorm[40];
     snprintf(gnorm, sizeof gnorm, "%.17g", st->grad_norm);
-    size_t crc_len = n * 96 + 8;
+    size_t crc_len = 8; /* {"name":"xxxxxxxx", ...}: the names plus 16 bytes each */
+    for (size_t i = 0; i < n; i++)
+        crc_len += strlen(t[i].name) + 16;
     crc = fg_alloc(&model->alloc, crc_len, 16);
     if (!crc) {
         snprintf(errmsg, errmsg_len, "out of memory");
@@ -182,10 +201,10 @@ fg_status fg_ckpt_read_meta(const char *path, const char *key, char *out, size_t
  * other); any other pair must be equal. Streams through a small buffer. */
 static fg_status read_tensor(FILE *fp, const struct fg_st_file *f, const cJSON *crcs,
                              const char *path, const char *name, enum fg_dtype want, void *dst,
-                             size_t numel, char *errmsg, size_t errmsg_len)
+                             size_t numel, int may_convert, char *errmsg, size_t errmsg_len)
 {
     const struct fg_st_tensor *t = fg_st_find(f, name);
-    int convert = t && t->dtype != want &&
+    int convert = may_convert && t && t->dtype != want &&
                   ((t->dtype == FG_DTYPE_BF16 && want == FG_DTYPE_F32) ||
                    (t->dtype == FG_DTYPE_F32 && want == FG_DTYPE_BF16));
     if (!t || (t->dtype != want && !convert) || t->nbytes != numel * fg_dtype_size(t->dtype)) {
@@ -294,11 +313,11 @@ fg_status fg_ckpt_load_ex(const char *path, struct fg_model *model, const struct
         void *dst = model->w16 ? (void *)(model->w16 + model->offset[id])
                                : (void *)(model->params + model->offset[id]);
         rc = read_tensor(fp, f, crcs, path, fg_model_tensor_name(id),
-                         model->w16 ? FG_DTYPE_BF16 : FG_DTYPE_F32, dst, model->numel[id], errmsg,
-                         errmsg_len);
+                         model->w16 ? FG_DTYPE_BF16 : FG_DTYPE_F32, dst, model->numel[id], 1,
+                         errmsg, errmsg_len);
     }
     for (size_t k = 0; k < n_extra && !rc; k++)
-        rc = read_tensor(fp, f, crcs, path, x[k].name, x[k].dtype, x[k].data, x[k].n, errmsg,
+        rc = read_tensor(fp, f, crcs, path, x[k].name, x[k].dtype, x[k].data, x[k].n, 0, errmsg,
                          errmsg_len);
     if (rc || !st)
         goto done;

@@ -470,7 +470,7 @@ static void decode16(const struct fg_model *m, float *dst, const uint16_t *src, 
 
 /* g (bf16) = bf16(g + x), n elements: the one rounding of a gradient contribution. When the
  * arena is marked empty (g16_clear: the first micro-batch after fg_model_zero_grad), g =
- * bf16(x) without reading g: the same values (0 + x = x; accumulations never make -0). */
+ * bf16(x) without reading g: the same values but for the sign of a zero (0 + -0 is +0). */
 static void accumulate16(const struct fg_model *m, uint16_t *g, const float *x, size_t n)
 {
     long n_chunks = (long)((n + CONVERT_CHUNK - 1) / CONVERT_CHUNK);
@@ -527,9 +527,15 @@ static fg_status flush_grad_slices(struct fg_model *m, long block)
         if (id == FG_PARAM_WTE || is_block_tensor(id) != (block >= 0))
             continue;
         size_t off = slice_offset(m, id, block >= 0 ? (size_t)block : 0);
-        if (m->grad_release)
-            FG_TRY(m->release_fn(m->release_user, id, off, m->dg[id], slice_numel(m, id)));
-        else
+        if (m->grad_release) {
+            fg_status st = m->release_fn(m->release_user, id, off, m->dg[id], slice_numel(m, id));
+            if (st != FG_OK) {
+                snprintf(m->errmsg, sizeof m->errmsg,
+                         "gradient release stopped at tensor %s, element %zu: %s",
+                         fg_model_tensor_name(id), off - m->offset[id], fg_status_str(st));
+                return st;
+            }
+        } else
             accumulate16(m, m->g16 + off, m->dg[id], slice_numel(m, id));
     }
     prof_end(m, FG_OP_DECODE, t0);
@@ -607,9 +613,15 @@ static fg_status wte_backward16(struct fg_model *m, const float *dlogits, const 
         prof_end(m, FG_OP_ENCODER_BWD, t0);
         t0 = prof_begin(m);
         size_t off = m->offset[FG_PARAM_WTE] + v0 * C;
-        if (m->grad_release)
-            FG_TRY(m->release_fn(m->release_user, FG_PARAM_WTE, off, m->gchunk, rows * C));
-        else
+        if (m->grad_release) {
+            fg_status st = m->release_fn(m->release_user, FG_PARAM_WTE, off, m->gchunk, rows * C);
+            if (st != FG_OK) {
+                snprintf(m->errmsg, sizeof m->errmsg,
+                         "gradient release stopped at tensor wte, row %zu: %s", v0,
+                         fg_status_str(st));
+                return st;
+            }
+        } else
             accumulate16(m, m->g16 + off, m->gchunk, rows * C);
         prof_end(m, FG_OP_DECODE, t0);
         v0 += rows;

@@ -339,8 +339,7 @@ static fg_status check_resume_optimizer(const struct fg_train_params *p, char *e
     if (strcmp(storage, fg_train_storage_name(p->storage)) != 0 || bits != now_bits) {
         snprintf(errmsg, n,
                  "checkpoint %s keeps its optimizer in --optim-storage %s%s; resume it with the "
-                 "same storage%s (the states are not converted), or start a new run from its "
-                 "weights (frugal export)",
+                 "same storage%s (the states are not converted), or start a new run",
                  p->resume_path, storage,
                  !strcmp(storage, "flash")
                      ? (bits == 24 ? " --master-bits 24" : " --master-bits 32")
@@ -743,15 +742,19 @@ static fg_status release_step(void *user, int id, size_t off, float *g, size_t n
     struct run *r = user;
     const struct fg_train_params *p = r->p;
     long n_chunks = (long)((n + 4095) / 4096);
+    enum fg_num_path path = p->use_ref ? FG_NUM_PATH_REF : FG_NUM_PATH_AUTO;
 #pragma omp parallel for schedule(static) num_threads(p->n_threads) default(none) \
-    shared(g, n, n_chunks)
+    shared(g, n, n_chunks, path)
     for (long c = 0; c < n_chunks; c++) {
         uint16_t h[4096];
         size_t i0 = (size_t)c * 4096, k = n - i0 < 4096 ? n - i0 : 4096;
-        fg_fp32_to_bf16(h, g + i0, k, FG_NUM_PATH_AUTO);
-        fg_bf16_to_fp32(g + i0, h, k, FG_NUM_PATH_AUTO);
+        fg_fp32_to_bf16(h, g + i0, k, path);
+        fg_bf16_to_fp32(g + i0, h, k, path);
     }
-    r->rel_sumsq += fg_sumsq(g, n, r->partial, p->n_threads);
+    double ss = fg_sumsq(g, n, r->partial, p->n_threads);
+    r->rel_sumsq += ss;
+    if (!isfinite(ss))
+        return FG_ERR_NUMERIC; /* stop before a non-finite gradient reaches the weights */
     struct fg_flash_tensor x = flash_range(r, off, n);
     struct fg_flash_hparams hp = train_flash_hparams(p);
     hp.weight_decay = r->seg[id].decay ? p->adam.weight_decay : 0.0f;
@@ -788,7 +791,8 @@ static fg_status train_step(struct run *r, int64_t step, float lr, double *loss,
         }
         return FG_OK;
     }
-    /* gradients are zero here: from fg_model_init, then cleared by the fused AdamW sweep */
+    /* gradients are zero here: from fg_model_init, then cleared by the fused AdamW sweep (fp32
+     * AdamW) or fg_model_zero_grad (the others) */
     double sum = 0;
     for (int k = 0; k < p->accum; k++) {
         fg_loader_next(&r->loader, r->inputs, r->targets);

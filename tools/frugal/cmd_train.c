@@ -344,6 +344,7 @@ int cmd_train(int argc, char **argv)
     int json = 0, quiet = 0;
     const char *mx_w = NULL, *mx_a = NULL, *mx_g = NULL, *mx_scale = NULL, *optim = NULL;
     const char *storage = NULL;
+    int no_release = 0;
     struct opt o[] = {
         { "--data", OPT_STR, &p.train_path, "FILE",
           "training token shard (llm.c layout; make one "
@@ -394,6 +395,8 @@ int cmd_train(int argc, char **argv)
           "flash master weight: 24 (int8 correction) or 32 (int16) [24]", 0, 0, 0, 0 },
         { "--grad-release", OPT_FLAG, &p.grad_release, NULL,
           "flash: update each block inside backward, no gradient buffer (see above)", 0, 0, 0, 0 },
+        { "--no-grad-release", OPT_FLAG, &no_release, NULL,
+          "resume a --grad-release checkpoint without release", 0, 0, 0, 0 },
         { "--eval-every", OPT_I64, &p.eval_every, "N",
           "validate every N steps, 0 = at the end "
           "[100]",
@@ -533,6 +536,13 @@ int cmd_train(int argc, char **argv)
         if (rc2)
             return rc2;
     }
+    if (no_release && cli_find(o, n_o, "--grad-release")->seen) {
+        fprintf(stderr, "frugal train: --grad-release and --no-grad-release contradict each "
+                        "other: give one\n");
+        return EXIT_USAGE;
+    }
+    if (no_release)
+        p.grad_release = 0;
     if (cli_find(o, n_o, "--master-bits")->seen && p.storage != FG_TRAIN_STORAGE_FLASH) {
         fprintf(stderr, "frugal train: --master-bits applies to --optim-storage flash only (fp32 "
                         "storage keeps fp32 weights)\n");
