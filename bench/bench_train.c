@@ -3,7 +3,11 @@
  *
  *   bench_train --config S|M [--steps N] [--warmup N] [--threads N] [--profile]
  *               [--mx-weights FMT] [--mx-activations FMT] [--mx-grads FMT] [--mx-scale RULE]
+ *               [--optim-storage fp32|flash]
  *
+ * --optim-storage flash runs the step of `frugal train --optim-storage flash`: the model on
+ * bf16 weights (each block decoded to fp32 for its products), bf16 gradients, the norm over
+ * them, and flash AdamW (fg_flash_step per tensor: bf16 + int8 correction, 8-bit states).
  * The --mx-* flags turn on the MX emulation of the block linear layers as in `frugal train`
  * (quantize-dequantize copies, then the same fp32 sgemm: it measures the emulation's cost).
  * --profile adds a line with the mean milliseconds per step of each kind of operation
@@ -21,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "frugal/flashoptim.h"
 #include "frugal/kernels.h"
 #include "frugal/model.h"
 #include "frugal/optim.h"
@@ -117,11 +122,11 @@ static uint64_t current_rss(void)
 int main(int argc, char **argv)
 {
     const char *config = "S";
-    int steps = 10, warmup = 2, threads = fg_cpu_count(), profile = 0;
+    int steps = 10, warmup = 2, threads = fg_cpu_count(), profile = 0, flash = 0;
     struct fg_model_mx mx = fg_model_mx_default();
     const char *usage = "usage: bench_train --config S|M [--steps N] [--warmup N] [--threads N] "
                         "[--profile] [--mx-weights FMT] [--mx-activations FMT] [--mx-grads FMT] "
-                        "[--mx-scale floor|ceil|rceil]\n";
+                        "[--mx-scale floor|ceil|rceil] [--optim-storage fp32|flash]\n";
     for (int i = 1; i < argc; i += 2) {
         if (!strcmp(argv[i], "--profile")) {
             profile = 1;
@@ -151,7 +156,10 @@ int main(int argc, char **argv)
             }
             continue;
         }
-        if (!strcmp(argv[i], "--config"))
+        if (!strcmp(argv[i], "--optim-storage") &&
+            (!strcmp(argv[i + 1], "fp32") || !strcmp(argv[i + 1], "flash")))
+            flash = !strcmp(argv[i + 1], "flash");
+        else if (!strcmp(argv[i], "--config"))
             config = argv[i + 1];
         else if (!strcmp(argv[i], "--steps"))
             steps = (int)strtol(argv[i + 1], NULL, 10);
@@ -185,6 +193,7 @@ int main(int argc, char **argv)
     }
     p.n_threads = threads;
     p.mx = mx;
+    p.weights = flash ? FG_MODEL_WEIGHTS_BF16 : FG_MODEL_WEIGHTS_FP32;
     fg_kernels_set_blas_threads(threads);
     uint64_t rss0 = current_rss();
     struct fg_model *m = NULL;
@@ -199,13 +208,21 @@ int main(int argc, char **argv)
     }
     fg_model_init_weights(m, 1);
     size_t n = m->n_flat, BT = p.B * p.T;
-    float *mom = calloc(n, sizeof(float)), *vel = calloc(n, sizeof(float));
+    /* the optimizer's state: fp32 moments, or the flash storage (correction, codes, scales) */
+    size_t sbytes = flash ? 1 : sizeof(float), groups = n / FG_FLASH_GROUP;
+    void *mom = calloc(n, sbytes), *vel = calloc(n, sbytes), *rho = flash ? calloc(n, 1) : NULL;
+    uint16_t *msc = flash ? calloc(groups, 2) : NULL, *vsc = flash ? calloc(groups, 2) : NULL;
     double *partial = calloc(fg_optim_n_chunks(n), sizeof(double));
     int32_t *x = malloc((BT + 1) * sizeof(int32_t));
-    if (!mom || !vel || !partial || !x)
+    if (!mom || !vel || !partial || !x || (flash && (!rho || !msc || !vsc)))
         return 1;
-    memset(mom, 0, n * sizeof(float)); /* touch the pages, as training does */
-    memset(vel, 0, n * sizeof(float));
+    memset(mom, 0, n * sbytes); /* touch the pages, as training does */
+    memset(vel, 0, n * sbytes);
+    if (flash) {
+        memset(rho, 0, n);
+        memset(msc, 0, groups * 2);
+        memset(vsc, 0, groups * 2);
+    }
     struct fg_optim_segment seg[FG_MODEL_N_TENSORS];
     for (int id = 0; id < FG_MODEL_N_TENSORS; id++) {
         seg[id].offset = m->offset[id];
@@ -233,11 +250,34 @@ int main(int argc, char **argv)
             return 1;
         }
         double t3 = fg_time_now();
-        double norm = sqrt(fg_sumsq(m->grads, n, partial, threads));
+        double norm = sqrt(flash ? fg_sumsq_bf16(m->g16, n, partial, threads)
+                                 : fg_sumsq(m->grads, n, partial, threads));
         float scale = norm > 1.0 ? (float)(1.0 / norm) : 1.0f;
         double t4 = fg_time_now();
-        fg_adamw_step_zero_grad(m->params, m->grads, mom, vel, seg, FG_MODEL_N_TENSORS, s + 1,
-                                1e-4f, scale, &hp, threads);
+        if (flash) {
+            struct fg_flash_hparams fh = fg_flash_hparams_default(FG_FLASH_ADAM);
+            fh.beta1 = hp.beta1;
+            fh.beta2 = hp.beta2;
+            fh.eps = hp.eps;
+            for (int id = 0; id < FG_MODEL_N_TENSORS; id++) {
+                size_t off = seg[id].offset;
+                struct fg_flash_tensor ft;
+                memset(&ft, 0, sizeof ft);
+                ft.n = seg[id].n;
+                ft.w16 = m->w16 + off;
+                ft.rho8 = (int8_t *)rho + off;
+                ft.mq = (int8_t *)mom + off;
+                ft.ms = msc + off / FG_FLASH_GROUP;
+                ft.vq = (uint8_t *)vel + off;
+                ft.vs = vsc + off / FG_FLASH_GROUP;
+                fh.weight_decay = seg[id].decay ? hp.weight_decay : 0.0f;
+                fg_flash_step(&ft, NULL, m->g16 + off, scale, s + 1, 1e-4f, &fh, threads);
+            }
+            fg_model_zero_grad(m);
+        } else {
+            fg_adamw_step_zero_grad(m->params, m->grads, mom, vel, seg, FG_MODEL_N_TENSORS, s + 1,
+                                    1e-4f, scale, &hp, threads);
+        }
         double t5 = fg_time_now();
         double dt = (t5 - t0) * 1e3;
         if (s >= warmup) {
@@ -259,29 +299,29 @@ int main(int argc, char **argv)
     const char *isa;
     double peak_flops = measure_peak(threads, &isa);
     double mfu = peak_flops > 0 ? fpt * tok_s / peak_flops : 0;
-    uint64_t predicted = m->mem.total_bytes + 2 * m->mem.param_bytes;
+    uint64_t predicted = m->mem.total_bytes + (flash ? 3 * n + 4 * groups : 2 * m->mem.param_bytes);
     printf("config %s: L=%d C=%d NH=%d V=%d B=%zu T=%zu params=%zu threads=%d | median %.1f ms "
            "(best %.1f) | %.1f tokens/s | %.2f GFLOP/s model | peak %.1f GFLOP/s (%s) | MFU "
            "%.1f%% | loss %.3f\n",
            config, p.cfg.n_layer, p.cfg.n_embd, p.cfg.n_head, p.cfg.vocab_size, p.B, p.T,
            m->mem.n_params, threads, med, best, tok_s, fpt * tok_s / 1e9, peak_flops / 1e9, isa,
            100 * mfu, loss);
-    printf("phases (mean ms): (zero_grad fused into adamw) %.1f | forward %.1f | backward %.1f | "
-           "grad norm %.1f | "
-           "adamw %.1f\n",
-           phase[0] * 1e3 / steps, phase[1] * 1e3 / steps, phase[2] * 1e3 / steps,
-           phase[3] * 1e3 / steps, phase[4] * 1e3 / steps);
+    printf("phases (mean ms, %s storage): - %.1f | forward %.1f | backward %.1f | grad norm %.1f | "
+           "adamw (and zero_grad) %.1f\n",
+           flash ? "flash" : "fp32", phase[0] * 1e3 / steps, phase[1] * 1e3 / steps,
+           phase[2] * 1e3 / steps, phase[3] * 1e3 / steps, phase[4] * 1e3 / steps);
     if (profile) {
         printf("profile (mean ms per step):");
         for (int op = 0; op < FG_MODEL_N_OPS; op++)
             printf(" %s %.1f", fg_model_op_name(op), prof[op] / steps);
         printf("\n");
     }
-    printf("memory: peak RSS %.1f MiB = predicted %.1f MiB (model %.1f + AdamW %.1f) + "
+    printf("memory: peak RSS %.1f MiB = predicted %.1f MiB (model %.1f + optimizer %.1f) + "
            "baseline %.1f MiB + %.1f MiB unexplained (%.1f%% of predicted)\n",
            (double)peak / 1048576.0, (double)predicted / 1048576.0,
-           (double)m->mem.total_bytes / 1048576.0, 2.0 * (double)m->mem.param_bytes / 1048576.0,
-           (double)rss0 / 1048576.0, ((double)peak - (double)predicted - (double)rss0) / 1048576.0,
+           (double)m->mem.total_bytes / 1048576.0,
+           (double)(predicted - m->mem.total_bytes) / 1048576.0, (double)rss0 / 1048576.0,
+           ((double)peak - (double)predicted - (double)rss0) / 1048576.0,
            100.0 * ((double)peak - (double)predicted - (double)rss0) / (double)predicted);
     /* the planner's estimate for the same run, through the trainer's own sizing */
     struct fg_plan_params pp;
@@ -313,6 +353,9 @@ int main(int argc, char **argv)
     free(ms);
     free(mom);
     free(vel);
+    free(rho);
+    free(msc);
+    free(vsc);
     free(partial);
     free(x);
     fg_model_free(m);
