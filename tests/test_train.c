@@ -696,7 +696,12 @@ TEST(flash_storage_matches_fp32_twin)
             p.steps = 200;
             p.warmup = 20;
             p.eval_every = 0;
-            p.eval_batches = 8;
+            p.eval_batches = 4;
+            /* micro-batches of 2 x 32, one per step, one thread: 200 steps stay cheap under
+             * valgrind (CI runs this binary there) */
+            p.B = 2;
+            p.accum = 1;
+            p.n_threads = 1;
             CHECK_OK(t, fg_train(&p, &r, err, sizeof err));
             val[flash] = r.final_val_loss;
             snprintf(ck[flash], sizeof ck[flash], "%s/ckpt_00000200.safetensors", dir[flash]);
