@@ -697,9 +697,10 @@ TEST(flash_storage_matches_fp32_twin)
             p.warmup = 20;
             p.eval_every = 0;
             p.eval_batches = 4;
-            /* micro-batches of 2 x 32, one per step, one thread: 200 steps stay cheap under
+            /* micro-batches of 2 x 16, one per step, one thread: 200 steps stay cheap under
              * valgrind (CI runs this binary there) */
             p.B = 2;
+            p.T = 16;
             p.accum = 1;
             p.n_threads = 1;
             CHECK_OK(t, fg_train(&p, &r, err, sizeof err));
@@ -860,6 +861,8 @@ TEST(flash_storage_resumes_exactly)
         pb.lr = cases[c].lr;
         pb.storage = FG_TRAIN_STORAGE_FLASH;
         pb.master_bits = cases[c].bits;
+        pb.B = 2; /* small micro-batches (2 x 16, two per step): cheap under valgrind */
+        pb.T = 16;
         struct resumed_run x;
         straight_vs_resumed(t, cases[c].tag, &pb, &x);
         /* the other storage, or the other master width: refused, nothing trained */
@@ -929,6 +932,8 @@ TEST(grad_release_equals_update_after_backward)
             p.grad_clip = 0;
             p.grad_release = rel;
             p.cfg.vocab_size = cases[c].vocab;
+            p.B = 2; /* small micro-batches: cheap under valgrind */
+            p.T = 16;
             CHECK_OK(t, fg_train(&p, &r, err, sizeof err));
             snprintf(ck[rel], sizeof ck[rel], "%s/ckpt_00000008.safetensors", d[rel]);
             if (rel) {
