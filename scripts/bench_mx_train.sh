@@ -40,23 +40,12 @@ WARMUP=${WARMUP:-$((STEPS >= 1000 ? 100 : STEPS / 10))}
 REUSE=${REUSE:-0}
 VOCAB=${VOCAB:-4096}
 PY=/usr/bin/python3
+. "$(dirname "$0")/bench_lib.sh"
 [ -x "$FRUGAL" ] || make -j2 "$FRUGAL" >/dev/null
 [ -x "$PY" ] || { echo "bench_mx_train: needs /usr/bin/python3 for the summary"; exit 1; }
-mkdir -p "$OUT/data" "$OUT/runs"
+mkdir -p "$OUT/runs"
 
-if [ ! -s "$OUT/data/train.bin" ] || [ ! -s "$OUT/data/val.bin" ]; then
-    if [ "$VOCAB" = 256 ]; then
-        echo "== preparing data/austen byte-level into $OUT/data"
-        "$FRUGAL" prepare -o "$OUT/data" --docs-split blank data/austen/*.txt \
-            >"$OUT/data/prepare.log" 2>&1
-    else
-        echo "== learning a $VOCAB-token BPE from data/austen, preparing it into $OUT/data"
-        "$FRUGAL" tokenizer train --vocab-size "$VOCAB" -o "$OUT/data/tokenizer.json" \
-            data/austen/*.txt >"$OUT/data/tokenizer.log" 2>&1
-        "$FRUGAL" prepare -o "$OUT/data" --docs-split blank --tokenizer "$OUT/data/tokenizer.json" \
-            data/austen/*.txt >"$OUT/data/prepare.log" 2>&1
-    fi
-fi
+prepare_austen "$OUT/data" "$VOCAB"
 
 mode_flags() {
     case $1 in
@@ -77,10 +66,7 @@ for mode in $MODES; do
     flags=$(mode_flags "$mode")
     for ((seed = 1; seed <= SEEDS; seed++)); do
         tag=${mode}_s${seed}
-        if [ "$REUSE" = 1 ] && "$PY" -c '
-import json, sys
-sys.exit(json.load(open(sys.argv[1]))["steps"] != int(sys.argv[2]))' \
-            "$OUT/runs/$tag.json" "$STEPS" 2>/dev/null; then
+        if [ "$REUSE" = 1 ] && run_done "$OUT/runs/$tag.json" "$STEPS"; then
             echo "(reusing $OUT/runs/$tag.json)"
         else
             # shellcheck disable=SC2086 # flags is a list of words
