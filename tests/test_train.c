@@ -960,6 +960,7 @@ TEST(grad_release_equals_update_after_backward)
     char dn[400];
     subdir(dn, sizeof dn, "rel_noclip");
     struct losses ln;
+    memset(&ln, 0, sizeof ln);
     struct fg_train_params pn = tiny_params(dn, &ln);
     pn.storage = FG_TRAIN_STORAGE_FLASH;
     pn.accum = 1;

@@ -459,8 +459,8 @@ static void decode16(const struct fg_model *m, float *dst, const uint16_t *src, 
 {
     long n_chunks = (long)((n + CONVERT_CHUNK - 1) / CONVERT_CHUNK);
     enum fg_num_path path = m->use_ref ? FG_NUM_PATH_REF : FG_NUM_PATH_AUTO;
-#pragma omp parallel for schedule(static) num_threads(m->n_threads) default(none) \
-    shared(dst, src, n, n_chunks, path)
+#pragma omp parallel for schedule(static) \
+    num_threads(m->n_threads) if (n_chunks > 1) default(none) shared(dst, src, n, n_chunks, path)
     for (long c = 0; c < n_chunks; c++) {
         size_t i0 = (size_t)c * CONVERT_CHUNK,
                len = n - i0 < CONVERT_CHUNK ? n - i0 : CONVERT_CHUNK;
@@ -476,8 +476,9 @@ static void accumulate16(const struct fg_model *m, uint16_t *g, const float *x, 
     long n_chunks = (long)((n + CONVERT_CHUNK - 1) / CONVERT_CHUNK);
     enum fg_num_path path = m->use_ref ? FG_NUM_PATH_REF : FG_NUM_PATH_AUTO;
     int clear = m->g16_clear;
-#pragma omp parallel for schedule(static) num_threads(m->n_threads) default(none) \
-    shared(g, x, n, n_chunks, path, clear)
+#pragma omp parallel for schedule(static)                     \
+    num_threads(m->n_threads) if (n_chunks > 1) default(none) \
+        shared(g, x, n, n_chunks, path, clear)
     for (long c = 0; c < n_chunks; c++) {
         float tmp[CONVERT_CHUNK];
         size_t i0 = (size_t)c * CONVERT_CHUNK,

@@ -141,7 +141,7 @@ static double sumsq_chunked(const float *x32, const uint16_t *x16, size_t n, dou
 {
     (void)n_threads; /* unused when OpenMP is off */
     long n_chunks = (long)fg_optim_n_chunks(n);
-#pragma omp parallel for schedule(static) num_threads(n_threads) default(none) \
+#pragma omp parallel for schedule(static) num_threads(n_threads) if (n_chunks > 1) default(none) \
     shared(x32, x16, n, partial, n_chunks)
     for (long c = 0; c < n_chunks; c++) {
         float tmp[FG_OPTIM_CHUNK];

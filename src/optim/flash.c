@@ -455,7 +455,7 @@ fg_status fg_flash_step(const struct fg_flash_tensor *x, const float *g32, const
     int use_avx512 = fg_cpu_isa() >= FG_ISA_AVX512;
     size_t n = x->n, blk = (size_t)FLASH_BLOCK_GROUPS * G;
     long n_blocks = (long)((n + blk - 1) / blk);
-#pragma omp parallel for schedule(static) num_threads(n_threads) default(none) \
+#pragma omp parallel for schedule(static) num_threads(n_threads) if (n_blocks > 1) default(none) \
     shared(x, g32, g16, c, n, blk, n_blocks, use_avx512)
     for (long b = 0; b < n_blocks; b++) {
         size_t i0 = (size_t)b * blk;

@@ -743,8 +743,8 @@ static fg_status release_step(void *user, int id, size_t off, float *g, size_t n
     const struct fg_train_params *p = r->p;
     long n_chunks = (long)((n + 4095) / 4096);
     enum fg_num_path path = p->use_ref ? FG_NUM_PATH_REF : FG_NUM_PATH_AUTO;
-#pragma omp parallel for schedule(static) num_threads(p->n_threads) default(none) \
-    shared(g, n, n_chunks, path)
+#pragma omp parallel for schedule(static) \
+    num_threads(p->n_threads) if (n_chunks > 1) default(none) shared(g, n, n_chunks, path)
     for (long c = 0; c < n_chunks; c++) {
         uint16_t h[4096];
         size_t i0 = (size_t)c * 4096, k = n - i0 < 4096 ? n - i0 : 4096;
