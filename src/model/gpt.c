@@ -494,12 +494,35 @@ static void accumulate16(const struct fg_model *m, uint16_t *g, const float *x, 
     }
 }
 
+/* Whether tensor id has a slice in a pass over block `block` (>= 0: the block tensors) or over
+ * wpe and lnf (block < 0); wte goes through its chunks instead. */
+static int in_pass(int id, long block)
+{
+    return id != FG_PARAM_WTE && is_block_tensor(id) == (block >= 0);
+}
+
+/* A complete fp32 gradient g of elements [off, off + n) of tensor id: added into the bf16
+ * gradients, or handed to the release callback (errmsg names where it stopped). */
+static fg_status give_grad(struct fg_model *m, int id, size_t off, float *g, size_t n)
+{
+    if (!m->grad_release) {
+        accumulate16(m, m->g16 + off, g, n);
+        return FG_OK;
+    }
+    fg_status st = m->release_fn(m->release_user, id, off, g, n);
+    if (st != FG_OK)
+        snprintf(m->errmsg, sizeof m->errmsg,
+                 "gradient release stopped at tensor %s, element %zu: %s", fg_model_tensor_name(id),
+                 off - m->offset[id], fg_status_str(st));
+    return st;
+}
+
 /* bf16 model: decode block l's weights (block >= 0) or wpe and lnf (block < 0) into dw[] */
 static void decode_weights(struct fg_model *m, long block)
 {
     double t0 = prof_begin(m);
     for (int id = 0; id < FG_MODEL_N_TENSORS; id++)
-        if (id != FG_PARAM_WTE && (is_block_tensor(id) == (block >= 0)))
+        if (in_pass(id, block))
             decode16(m, m->dw[id], m->w16 + slice_offset(m, id, block >= 0 ? (size_t)block : 0),
                      slice_numel(m, id));
     prof_end(m, FG_OP_DECODE, t0);
@@ -509,7 +532,7 @@ static void decode_weights(struct fg_model *m, long block)
 static void zero_grad_slices(struct fg_model *m, long block)
 {
     for (int id = 0; id < FG_MODEL_N_TENSORS; id++)
-        if (id != FG_PARAM_WTE && (is_block_tensor(id) == (block >= 0)))
+        if (in_pass(id, block))
             memset(m->dg[id], 0, slice_numel(m, id) * sizeof(float));
 }
 
@@ -524,21 +547,10 @@ void fg_model_set_release(struct fg_model *m, fg_model_release_fn fn, void *user
 static fg_status flush_grad_slices(struct fg_model *m, long block)
 {
     double t0 = prof_begin(m);
-    for (int id = 0; id < FG_MODEL_N_TENSORS; id++) {
-        if (id == FG_PARAM_WTE || is_block_tensor(id) != (block >= 0))
-            continue;
-        size_t off = slice_offset(m, id, block >= 0 ? (size_t)block : 0);
-        if (m->grad_release) {
-            fg_status st = m->release_fn(m->release_user, id, off, m->dg[id], slice_numel(m, id));
-            if (st != FG_OK) {
-                snprintf(m->errmsg, sizeof m->errmsg,
-                         "gradient release stopped at tensor %s, element %zu: %s",
-                         fg_model_tensor_name(id), off - m->offset[id], fg_status_str(st));
-                return st;
-            }
-        } else
-            accumulate16(m, m->g16 + off, m->dg[id], slice_numel(m, id));
-    }
+    for (int id = 0; id < FG_MODEL_N_TENSORS; id++)
+        if (in_pass(id, block))
+            FG_TRY(give_grad(m, id, slice_offset(m, id, block >= 0 ? (size_t)block : 0), m->dg[id],
+                             slice_numel(m, id)));
     prof_end(m, FG_OP_DECODE, t0);
     return FG_OK;
 }
@@ -613,17 +625,7 @@ static fg_status wte_backward16(struct fg_model *m, const float *dlogits, const 
         }
         prof_end(m, FG_OP_ENCODER_BWD, t0);
         t0 = prof_begin(m);
-        size_t off = m->offset[FG_PARAM_WTE] + v0 * C;
-        if (m->grad_release) {
-            fg_status st = m->release_fn(m->release_user, FG_PARAM_WTE, off, m->gchunk, rows * C);
-            if (st != FG_OK) {
-                snprintf(m->errmsg, sizeof m->errmsg,
-                         "gradient release stopped at tensor wte, row %zu: %s", v0,
-                         fg_status_str(st));
-                return st;
-            }
-        } else
-            accumulate16(m, m->g16 + off, m->gchunk, rows * C);
+        FG_TRY(give_grad(m, FG_PARAM_WTE, m->offset[FG_PARAM_WTE] + v0 * C, m->gchunk, rows * C));
         prof_end(m, FG_OP_DECODE, t0);
         v0 += rows;
     }

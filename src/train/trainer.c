@@ -293,15 +293,15 @@ static fg_status check_resume_params(const struct fg_train_params *p, const char
     return st;
 }
 
-/* The flash library's hyperparameters for this run's optimizer (fp32 storage), weight decay
- * as given (train_step zeroes it for the tensors that do not decay). */
-static struct fg_flash_hparams train_flash_hparams(const struct fg_train_params *p)
+/* The flash library's hyperparameters for this run's optimizer, for a tensor with (decay) or
+ * without weight decay. */
+static struct fg_flash_hparams train_flash_hparams(const struct fg_train_params *p, int decay)
 {
     struct fg_flash_hparams h = fg_flash_hparams_default(p->optimizer);
     h.beta1 = p->adam.beta1;
     h.beta2 = p->adam.beta2;
     h.eps = p->adam.eps;
-    h.weight_decay = p->adam.weight_decay;
+    h.weight_decay = decay ? p->adam.weight_decay : 0.0f;
     h.decoupled = 1;
     h.momentum = p->momentum;
     h.dampening = 0.0f;
@@ -505,7 +505,7 @@ static fg_status setup(struct run *r, struct fg_train_result *res, int64_t *star
     if (p->grad_release)
         fg_model_set_release(m, release_step, r);
     /* the states the optimizer keeps: AdamW m and v, Lion m, SGD m unless momentum is 0 */
-    struct fg_flash_hparams hp = train_flash_hparams(p);
+    struct fg_flash_hparams hp = train_flash_hparams(p, 1);
     int n_states = fg_flash_n_states(&hp), flash = p->storage == FG_TRAIN_STORAGE_FLASH;
     size_t nf = m->n_flat, groups = nf / FG_FLASH_GROUP;
     struct fg_train_ledger *lg = &res->ledger;
@@ -756,8 +756,7 @@ static fg_status release_step(void *user, int id, size_t off, float *g, size_t n
     if (!isfinite(ss))
         return FG_ERR_NUMERIC; /* stop before a non-finite gradient reaches the weights */
     struct fg_flash_tensor x = flash_range(r, off, n);
-    struct fg_flash_hparams hp = train_flash_hparams(p);
-    hp.weight_decay = r->seg[id].decay ? p->adam.weight_decay : 0.0f;
+    struct fg_flash_hparams hp = train_flash_hparams(p, r->seg[id].decay);
     return fg_flash_step(&x, g, NULL, r->rel_scale, r->rel_t, r->rel_lr, &hp, p->n_threads);
 }
 
@@ -823,11 +822,10 @@ static fg_status train_step(struct run *r, int64_t step, float lr, double *loss,
     }
     /* the flash library's step, tensor by tensor: Lion and SGD on fp32 storage, every
      * optimizer on flash storage */
-    struct fg_flash_hparams hp = train_flash_hparams(p);
     for (int id = 0; id < FG_MODEL_N_TENSORS; id++) {
         size_t off = r->seg[id].offset;
         struct fg_flash_tensor x = flash_range(r, off, r->seg[id].n);
-        hp.weight_decay = r->seg[id].decay ? p->adam.weight_decay : 0.0f;
+        struct fg_flash_hparams hp = train_flash_hparams(p, r->seg[id].decay);
         fg_status rc = fg_flash_step(&x, flash ? NULL : m->grads + off, flash ? m->g16 + off : NULL,
                                      scale, step + 1, lr, &hp, p->n_threads);
         if (rc) {
