@@ -64,6 +64,40 @@ FG_API void fg_sgemm_ref(int ta, int tb, size_t M, size_t N, size_t K, float alp
 FG_API void fg_sgemm(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float *A,
                      size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc);
 
+/* ---- bf16 product: C (M,N) [+]= op(A) op(B) on bf16 operands, fp32 accumulation -------------
+ * The product of AVX-512 BF16's VDPBF16PS: each operand element is a bf16 value (fp32 operands
+ * are rounded to nearest even first, as fg_fp32_to_bf16), k runs in pairs (2p, 2p+1) in
+ * ascending p, and each pair updates the fp32 accumulator as the instruction does:
+ *     acc = ftz(fma(a[2p+1], b[2p+1], acc));  acc = ftz(fma(a[2p], b[2p], acc))
+ * with bf16 subnormal inputs and the incoming accumulator read as zero (DAZ), each step one
+ * rounding to nearest even of the exact acc + a b, and results below FLT_MIN flushed to a zero
+ * of their sign (FTZ); an odd K adds a zero element. (Measured on AMD Zen 4: a tiny negative
+ * product turns +0 into -0, so the product is not flushed before the add.) C starts at +0
+ * (accumulate = 0) or at its old value (accumulate = 1). fg_gemm_bf16_ref is that definition
+ * as a loop; fg_gemm_bf16 returns the same bits on every code path, for any thread count and
+ * blocking: with AVX512_BF16 the instruction itself, elsewhere a portable emulation of it.
+ * Operands are fp32 or bf16 (raw bits), stored row-major with a row stride `ld`; op(X) is X or
+ * X^T (trans != 0): op(A) is (M,K), op(B) is (K,N). */
+struct fg_gemm_op {
+    const void *data; /* float, or uint16_t bf16 bits when bf16 != 0 */
+    int bf16;
+    int trans;
+    size_t ld; /* row stride of the matrix as stored, in elements */
+};
+
+/* Bytes of workspace fg_gemm_bf16 needs for n_threads threads (packed operand panels; the
+ * same for every shape). */
+FG_API size_t fg_gemm_bf16_work_size(int n_threads);
+FG_API void fg_gemm_bf16_ref(size_t M, size_t N, size_t K, struct fg_gemm_op A, struct fg_gemm_op B,
+                             float *C, size_t ldc, int accumulate);
+/* work: fg_gemm_bf16_work_size(n_threads) bytes, 64-byte aligned. FG_ERR_INVALID_ARG for a
+ * NULL pointer, a stride below the row length, or unaligned work. Does not allocate. */
+FG_API fg_status fg_gemm_bf16(size_t M, size_t N, size_t K, struct fg_gemm_op A,
+                              struct fg_gemm_op B, float *C, size_t ldc, int accumulate, void *work,
+                              int n_threads);
+/* The code path fg_gemm_bf16 takes on this CPU: "avx512bf16" or "generic". */
+FG_API const char *fg_gemm_bf16_path(void);
+
 /* ---- layernorm over the last axis, eps = 1e-5 -----------------------------------------------
  * out (N,C), mean (N), rstd (N) saved for backward. */
 #define FG_LAYERNORM_EPS 1e-5f

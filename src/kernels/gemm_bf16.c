@@ -1,0 +1,271 @@
+/* bf16 matrix products with fp32 accumulation (kernels.h: fg_gemm_bf16).
+ *
+ * The blocked product follows the usual three-level scheme: C is cut into column ranges, one
+ * per thread; within a range, a block of op(B) (KC x NC) and of op(A) (MC x KC) is packed into
+ * panels of bf16 pairs, and a micro-kernel computes an MR x NR tile of C from one A panel and
+ * one B panel. A packed panel holds, for each pair p of k, the two bf16 values of one row of
+ * op(A) (or one column of op(B)) as a 32-bit word: low half k = 2p, high half k = 2p + 1, the
+ * layout VDPBF16PS reads. Every element of C sums its pairs in ascending p whatever the
+ * blocking (a K block continues from the fp32 value the previous one stored), so the bits do
+ * not depend on the blocking or the thread count; the micro-kernel is the instruction on CPUs
+ * with AVX512_BF16 and a plain C emulation of it elsewhere. */
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#    include <omp.h>
+#endif
+
+#include "frugal/core.h"
+#include "frugal/kernels.h"
+#include "frugal/numerics.h"
+#include "gemm_bf16_int.h"
+#include "kernels_int.h"
+
+/* ---- the definition ----------------------------------------------------------------------- */
+
+static inline float bits_f32(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* a bf16 value as fp32, subnormals read as zero (DAZ) */
+static inline float bf16_daz(uint32_t h)
+{
+    return (h & 0x7F80u) ? bits_f32(h << 16) : bits_f32((h & 0x8000u) << 16);
+}
+
+/* results below the smallest normal flushed to a zero of the same sign (FTZ) */
+static inline float ftz(float x)
+{
+    return fabsf(x) < FLT_MIN ? copysignf(0.0f, x) : x;
+}
+
+/* acc + x y with one rounding (a fused multiply-add), then FTZ. x y is exact in double (two
+ * 8-bit significands) and so is the sum unless the exponents lie more than 29 bits apart, when
+ * the smaller term is far below half an fp32 ulp of the larger and the double rounding cannot
+ * reach an fp32 tie: the conversion to float rounds as fmaf would, without needing an FMA. */
+static inline float fma_ftz(float acc, float x, float y)
+{
+    return ftz((float)((double)acc + (double)x * (double)y));
+}
+
+/* one VDPBF16PS lane: a and b hold (k = 2p) in their low and (k = 2p + 1) in their high half */
+static inline float dp_pair(float acc, uint32_t a, uint32_t b)
+{
+    acc = fma_ftz(acc, bf16_daz(a >> 16), bf16_daz(b >> 16));
+    return fma_ftz(acc, bf16_daz(a & 0xFFFFu), bf16_daz(b & 0xFFFFu));
+}
+
+/* bf16 bits of op(X)(r, c): element (c, r) of X as stored when trans, else (r, c) */
+static uint16_t op_at(const struct fg_gemm_op *x, size_t r, size_t c)
+{
+    size_t i = x->trans ? c * x->ld + r : r * x->ld + c;
+    if (x->bf16)
+        return ((const uint16_t *)x->data)[i];
+    uint16_t h;
+    fg_fp32_to_bf16_ref(&h, (const float *)x->data + i, 1);
+    return h;
+}
+
+void fg_gemm_bf16_ref(size_t M, size_t N, size_t K, struct fg_gemm_op A, struct fg_gemm_op B,
+                      float *C, size_t ldc, int accumulate)
+{
+    for (size_t i = 0; i < M; i++) {
+        for (size_t j = 0; j < N; j++) {
+            float acc = accumulate ? C[i * ldc + j] : 0.0f;
+            if (K > 0)
+                acc = ftz(acc); /* the incoming accumulator is read with DAZ too */
+            for (size_t k = 0; k < K; k += 2) {
+                uint32_t a = op_at(&A, i, k), b = op_at(&B, k, j);
+                if (k + 1 < K) {
+                    a |= (uint32_t)op_at(&A, i, k + 1) << 16;
+                    b |= (uint32_t)op_at(&B, k + 1, j) << 16;
+                }
+                acc = dp_pair(acc, a, b);
+            }
+            C[i * ldc + j] = acc;
+        }
+    }
+}
+
+/* ---- packing ------------------------------------------------------------------------------ */
+
+/* n bf16 values of row s of X as stored, from column t, into out (converted if fp32) */
+static void load_run(uint16_t *out, const struct fg_gemm_op *x, size_t s, size_t t, size_t n)
+{
+    if (x->bf16)
+        memcpy(out, (const uint16_t *)x->data + s * x->ld + t, n * sizeof(uint16_t));
+    else
+        fg_fp32_to_bf16(out, (const float *)x->data + s * x->ld + t, n, FG_NUM_PATH_AUTO);
+}
+
+/* Packs the panels of width w (MR for op(A), NR for op(B)) covering packed indices
+ * [r0, r0 + nr) and k in [k0, k0 + kc) into out: panel q, pair p, lane c at
+ * out[(q kp + p) w + c], with zeros past nr and past kc. kcontig says whether X as stored runs
+ * along k (row = packed index, column = k) or along the packed index (row = k). tmp holds
+ * 2 * max(kc + 1, w) bf16 values. */
+static void pack(uint32_t *out, const struct fg_gemm_op *x, int kcontig, size_t w, size_t r0,
+                 size_t nr, size_t k0, size_t kc, uint16_t *tmp)
+{
+    size_t kp = (kc + 1) / 2, n_panels = (nr + w - 1) / w;
+    for (size_t q = 0; q < n_panels; q++) {
+        uint32_t *o = out + q * kp * w;
+        size_t lanes = nr - q * w < w ? nr - q * w : w;
+        if (kcontig) {
+            for (size_t c = 0; c < w; c++) {
+                if (c >= lanes) {
+                    for (size_t p = 0; p < kp; p++)
+                        o[p * w + c] = 0;
+                    continue;
+                }
+                load_run(tmp, x, r0 + q * w + c, k0, kc);
+                tmp[kc] = 0; /* the partner of an odd last k */
+                for (size_t p = 0; p < kp; p++)
+                    o[p * w + c] = (uint32_t)tmp[2 * p] | (uint32_t)tmp[2 * p + 1] << 16;
+            }
+        } else {
+            uint16_t *t0 = tmp, *t1 = tmp + w;
+            for (size_t p = 0; p < kp; p++) {
+                memset(t0, 0, 2 * w * sizeof(uint16_t));
+                load_run(t0, x, k0 + 2 * p, r0 + q * w, lanes);
+                if (2 * p + 1 < kc)
+                    load_run(t1, x, k0 + 2 * p + 1, r0 + q * w, lanes);
+                for (size_t c = 0; c < w; c++)
+                    o[p * w + c] = (uint32_t)t0[c] | (uint32_t)t1[c] << 16;
+            }
+        }
+    }
+}
+
+/* ---- micro-kernel, portable --------------------------------------------------------------- */
+
+/* The emulation of the AVX512_BF16 micro-kernel (gemm_bf16_int.h), same bits. */
+FG_CLONES static void kern_generic(size_t kp, const uint32_t *a, const uint32_t *b, float *c,
+                                   size_t ldc, int rows, int cols, int load)
+{
+    float acc[FG_GEMM_MR][FG_GEMM_NR];
+    for (int r = 0; r < FG_GEMM_MR; r++)
+        for (int j = 0; j < FG_GEMM_NR; j++)
+            acc[r][j] = load && r < rows && j < cols ? ftz(c[(size_t)r * ldc + j]) : 0.0f;
+    for (size_t p = 0; p < kp; p++) {
+        const uint32_t *bp = b + p * FG_GEMM_NR;
+        float b_hi[FG_GEMM_NR], b_lo[FG_GEMM_NR];
+        for (int j = 0; j < FG_GEMM_NR; j++) {
+            b_hi[j] = bf16_daz(bp[j] >> 16);
+            b_lo[j] = bf16_daz(bp[j] & 0xFFFFu);
+        }
+        for (int r = 0; r < FG_GEMM_MR; r++) {
+            float a_hi = bf16_daz(a[p * FG_GEMM_MR + r] >> 16);
+            float a_lo = bf16_daz(a[p * FG_GEMM_MR + r] & 0xFFFFu);
+            for (int j = 0; j < FG_GEMM_NR; j++)
+                acc[r][j] = fma_ftz(fma_ftz(acc[r][j], a_hi, b_hi[j]), a_lo, b_lo[j]);
+        }
+    }
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < cols; j++)
+            c[(size_t)r * ldc + j] = acc[r][j];
+}
+
+/* ---- the driver --------------------------------------------------------------------------- */
+
+#define ALIGN64(x) (((x) + 63) & ~(size_t)63)
+#define A_BYTES    ALIGN64((size_t)FG_GEMM_MC *FG_GEMM_KC * sizeof(uint16_t))
+#define B_BYTES    ALIGN64((size_t)FG_GEMM_KC *FG_GEMM_NC * sizeof(uint16_t))
+#define T_BYTES    ALIGN64(2 * (size_t)(FG_GEMM_KC + FG_GEMM_NR) * sizeof(uint16_t))
+#define PER_THREAD (A_BYTES + B_BYTES + T_BYTES)
+
+size_t fg_gemm_bf16_work_size(int n_threads)
+{
+    return (size_t)(n_threads > 0 ? n_threads : 1) * PER_THREAD;
+}
+
+static int use_avx512bf16(void)
+{
+    return fg_cpu_isa() >= FG_ISA_AVX512BF16;
+}
+
+const char *fg_gemm_bf16_path(void)
+{
+    return use_avx512bf16() ? "avx512bf16" : "generic";
+}
+
+/* columns [j0, j1) of C, with one thread's workspace */
+static void gemm_cols(size_t M, size_t K, const struct fg_gemm_op *A, const struct fg_gemm_op *B,
+                      float *C, size_t ldc, int accumulate, size_t j0, size_t j1, uint8_t *ws,
+                      fg_gemm_kern kern)
+{
+    uint32_t *ap = (uint32_t *)ws, *bp = (uint32_t *)(ws + A_BYTES);
+    uint16_t *tmp = (uint16_t *)(ws + A_BYTES + B_BYTES);
+    for (size_t jc = j0; jc < j1; jc += FG_GEMM_NC) {
+        size_t nc = j1 - jc < FG_GEMM_NC ? j1 - jc : FG_GEMM_NC;
+        for (size_t pc = 0; pc < K; pc += FG_GEMM_KC) {
+            size_t kc = K - pc < FG_GEMM_KC ? K - pc : FG_GEMM_KC, kp = (kc + 1) / 2;
+            pack(bp, B, B->trans, FG_GEMM_NR, jc, nc, pc, kc, tmp);
+            for (size_t ic = 0; ic < M; ic += FG_GEMM_MC) {
+                size_t mc = M - ic < FG_GEMM_MC ? M - ic : FG_GEMM_MC;
+                pack(ap, A, !A->trans, FG_GEMM_MR, ic, mc, pc, kc, tmp);
+                for (size_t jr = 0; jr < nc; jr += FG_GEMM_NR) {
+                    int cols = (int)(nc - jr < FG_GEMM_NR ? nc - jr : FG_GEMM_NR);
+                    for (size_t ir = 0; ir < mc; ir += FG_GEMM_MR) {
+                        int rows = (int)(mc - ir < FG_GEMM_MR ? mc - ir : FG_GEMM_MR);
+                        kern(kp, ap + ir * kp, bp + jr * kp, C + (ic + ir) * ldc + jc + jr, ldc,
+                             rows, cols, accumulate || pc > 0);
+                    }
+                }
+            }
+        }
+    }
+}
+
+static int op_ok(const struct fg_gemm_op *x, size_t rows, size_t cols)
+{
+    /* op(X) is (rows, cols); X as stored is (cols, rows) when transposed */
+    size_t row_len = x->trans ? rows : cols;
+    return x->data && x->ld >= row_len;
+}
+
+fg_status fg_gemm_bf16(size_t M, size_t N, size_t K, struct fg_gemm_op A, struct fg_gemm_op B,
+                       float *C, size_t ldc, int accumulate, void *work, int n_threads)
+{
+    if (!C || ldc < N || !work || ((uintptr_t)work & 63))
+        return FG_ERR_INVALID_ARG;
+    if (M == 0 || N == 0)
+        return FG_OK;
+    if (K == 0) {
+        if (!accumulate)
+            for (size_t i = 0; i < M; i++)
+                memset(C + i * ldc, 0, N * sizeof(float));
+        return FG_OK;
+    }
+    if (!op_ok(&A, M, K) || !op_ok(&B, K, N))
+        return FG_ERR_INVALID_ARG;
+    fg_gemm_kern kern = use_avx512bf16() ? fg_gemm_bf16_kern_avx512bf16 : kern_generic;
+    size_t n_panels = (N + FG_GEMM_NR - 1) / FG_GEMM_NR;
+    int nt = n_threads > 0 ? n_threads : 1;
+    if ((size_t)nt > n_panels)
+        nt = (int)n_panels;
+    uint8_t *ws = work;
+    (void)ws;
+#pragma omp parallel num_threads(nt) if (nt > 1) default(none) \
+    shared(M, N, K, A, B, C, ldc, accumulate, ws, kern, n_panels)
+    {
+        int t = 0, team = 1;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+        team = omp_get_num_threads(); /* the runtime may grant fewer than nt */
+#endif
+        /* whole panels of NR columns per thread, the remainder to the first threads */
+        size_t per = n_panels / (size_t)team, extra = n_panels % (size_t)team;
+        size_t p0 = (size_t)t * per + ((size_t)t < extra ? (size_t)t : extra);
+        size_t p1 = p0 + per + ((size_t)t < extra ? 1 : 0);
+        size_t j0 = p0 * FG_GEMM_NR, j1 = p1 * FG_GEMM_NR < N ? p1 * FG_GEMM_NR : N;
+        if (j0 < j1)
+            gemm_cols(M, K, &A, &B, C, ldc, accumulate, j0, j1, ws + (size_t)t * PER_THREAD, kern);
+    }
+    return FG_OK;
+}

@@ -1,0 +1,26 @@
+/* Private to the bf16 product (gemm_bf16.c, gemm_bf16_avx512.c): blocking and the micro-kernel. */
+#ifndef FRUGAL_GEMM_BF16_INT_H
+#define FRUGAL_GEMM_BF16_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Tile of C per micro-kernel call: MR rows x NR columns (24 of the 32 AVX-512 registers hold
+ * it). Blocks: KC values of k per packed panel (L1 holds a KC x NR panel of op(B), 16 KiB),
+ * MC rows of op(A) per packed block (L2), NC columns of op(B) per packed block. */
+#define FG_GEMM_MR 12
+#define FG_GEMM_NR 32
+#define FG_GEMM_KC 256
+#define FG_GEMM_MC 96
+#define FG_GEMM_NC 768
+
+/* C tile (rows x cols of it valid, at most MR x NR) [+]= the product of one packed panel of
+ * op(A) (kp pairs x MR words) and one of op(B) (kp pairs x NR words); load = 0 starts from zero. */
+typedef void (*fg_gemm_kern)(size_t kp, const uint32_t *a, const uint32_t *b, float *c, size_t ldc,
+                             int rows, int cols, int load);
+
+/* VDPBF16PS micro-kernel; call only when fg_cpu_isa() >= FG_ISA_AVX512BF16. */
+void fg_gemm_bf16_kern_avx512bf16(size_t kp, const uint32_t *a, const uint32_t *b, float *c,
+                                  size_t ldc, int rows, int cols, int load);
+
+#endif
