@@ -3,11 +3,13 @@
  *
  *   bench_train --config S|M [--steps N] [--warmup N] [--threads N] [--profile]
  *               [--mx-weights FMT] [--mx-activations FMT] [--mx-grads FMT] [--mx-scale RULE]
- *               [--optim-storage fp32|flash]
+ *               [--optim-storage fp32|flash] [--dtype fp32|bf16]
  *
  * --optim-storage flash runs the step of `frugal train --optim-storage flash`: the model on
  * bf16 weights (each block decoded to fp32 for its products), bf16 gradients, the norm over
  * them, and flash AdamW (fg_flash_step per tensor: bf16 + int8 correction, 8-bit states).
+ * --dtype bf16 runs the products of the linear layers and the LM head as `frugal train --dtype
+ * bf16` does: fg_gemm_bf16 (operands rounded to bf16, fp32 sums) instead of OpenBLAS sgemm.
  * The --mx-* flags turn on the MX emulation of the block linear layers as in `frugal train`
  * (quantize-dequantize copies, then the same fp32 sgemm: it measures the emulation's cost).
  * --profile adds a line with the mean milliseconds per step of each kind of operation
@@ -122,11 +124,12 @@ static uint64_t current_rss(void)
 int main(int argc, char **argv)
 {
     const char *config = "S";
-    int steps = 10, warmup = 2, threads = fg_cpu_count(), profile = 0, flash = 0;
+    int steps = 10, warmup = 2, threads = fg_cpu_count(), profile = 0, flash = 0, bf16mm = 0;
     struct fg_model_mx mx = fg_model_mx_default();
     const char *usage = "usage: bench_train --config S|M [--steps N] [--warmup N] [--threads N] "
                         "[--profile] [--mx-weights FMT] [--mx-activations FMT] [--mx-grads FMT] "
-                        "[--mx-scale floor|ceil|rceil] [--optim-storage fp32|flash]\n";
+                        "[--mx-scale floor|ceil|rceil] [--optim-storage fp32|flash] "
+                        "[--dtype fp32|bf16]\n";
     for (int i = 1; i < argc; i += 2) {
         if (!strcmp(argv[i], "--profile")) {
             profile = 1;
@@ -159,6 +162,9 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "--optim-storage") &&
             (!strcmp(argv[i + 1], "fp32") || !strcmp(argv[i + 1], "flash")))
             flash = !strcmp(argv[i + 1], "flash");
+        else if (!strcmp(argv[i], "--dtype") &&
+                 (!strcmp(argv[i + 1], "fp32") || !strcmp(argv[i + 1], "bf16")))
+            bf16mm = !strcmp(argv[i + 1], "bf16");
         else if (!strcmp(argv[i], "--config"))
             config = argv[i + 1];
         else if (!strcmp(argv[i], "--steps"))
@@ -194,6 +200,7 @@ int main(int argc, char **argv)
     p.n_threads = threads;
     p.mx = mx;
     p.weights = flash ? FG_MODEL_WEIGHTS_BF16 : FG_MODEL_WEIGHTS_FP32;
+    p.matmul = bf16mm ? FG_MODEL_MATMUL_BF16 : FG_MODEL_MATMUL_FP32;
     fg_kernels_set_blas_threads(threads);
     uint64_t rss0 = current_rss();
     struct fg_model *m = NULL;
@@ -306,9 +313,9 @@ int main(int argc, char **argv)
            config, p.cfg.n_layer, p.cfg.n_embd, p.cfg.n_head, p.cfg.vocab_size, p.B, p.T,
            m->mem.n_params, threads, med, best, tok_s, fpt * tok_s / 1e9, peak_flops / 1e9, isa,
            100 * mfu, loss);
-    printf("phases (mean ms, %s storage): - %.1f | forward %.1f | backward %.1f | grad norm %.1f | "
+    printf("phases (mean ms, %s storage, %s products): - %.1f | forward %.1f | backward %.1f | grad norm %.1f | "
            "adamw (and zero_grad) %.1f\n",
-           flash ? "flash" : "fp32", phase[0] * 1e3 / steps, phase[1] * 1e3 / steps,
+           flash ? "flash" : "fp32", bf16mm ? "bf16" : "fp32", phase[0] * 1e3 / steps, phase[1] * 1e3 / steps,
            phase[2] * 1e3 / steps, phase[3] * 1e3 / steps, phase[4] * 1e3 / steps);
     if (profile) {
         printf("profile (mean ms per step):");

@@ -145,18 +145,20 @@ static void check_shape(struct fg_test *t, struct fg_rng *r, size_t M, size_t N,
     free_mat(&bt);
 }
 
-/* Runs body on both code paths where the CPU has AVX512_BF16: first as the environment says
- * (the instruction), then with FG_ISA=avx512, which caps the ISA below AVX512_BF16 (the
- * portable emulation). The caller's FG_ISA is restored. */
+/* Runs body on every code path the CPU has: first as the environment says (on AVX512_BF16:
+ * the instruction, AVX-512 packing), then FG_ISA=avx512 (the portable kernel, AVX-512
+ * packing), then FG_ISA=generic (portable kernel and packing). The caller's FG_ISA is
+ * restored. */
 static void each_path(struct fg_test *t, void (*body)(struct fg_test *, struct fg_rng *))
 {
     const char *prev = getenv("FG_ISA");
     char saved[32] = "";
     if (prev)
         snprintf(saved, sizeof saved, "%s", prev);
-    for (int generic = 0; generic < 2 && !t->failed; generic++) {
-        if (generic)
-            CHECK(t, setenv("FG_ISA", "avx512", 1) == 0);
+    static const char *caps[] = { NULL, "avx512", "generic" };
+    for (int generic = 0; generic < 3 && !t->failed; generic++) {
+        if (caps[generic])
+            CHECK(t, setenv("FG_ISA", caps[generic], 1) == 0);
         struct fg_rng r;
         fg_rng_seed(&r, t->seed + (uint64_t)generic);
         body(t, &r);

@@ -83,6 +83,14 @@ enum fg_model_weights {
 };
 
 /* Memory of a model for batch B and sequence T, in bytes, from the config alone. */
+/* The matrix products of the linear layers and the LM head (kernels.h). */
+enum fg_model_matmul {
+    FG_MODEL_MATMUL_FP32 = 0, /* OpenBLAS sgemm on fp32 operands */
+    FG_MODEL_MATMUL_BF16 = 1  /* fg_gemm_bf16: both operands rounded to bf16 (nearest even),
+                                 products summed in fp32 (AVX512_BF16 where the CPU has it);
+                                 weights, activations and gradients stay stored as before */
+};
+
 struct fg_model_mem {
     size_t n_params;     /* parameters, counting the padded vocabulary rows of wte */
     size_t n_flat;       /* elements of the flat parameter buffer (with alignment gaps) */
@@ -93,6 +101,7 @@ struct fg_model_mem {
     size_t act_bytes;    /* forward activations kept for backward (or for eval only) */
     size_t scratch_bytes; /* backward scratch (activation gradients), 0 when not training */
     size_t mx_bytes;      /* MX emulation scratch (fg_model_mem_size_mx), 0 when MX is off */
+    size_t gemm_bytes;    /* bf16 products: fg_gemm_bf16's packing workspace, else 0 */
     size_t total_bytes;   /* sum of the above */
 };
 
@@ -190,6 +199,8 @@ struct fg_model_params {
     int grad_release;      /* bf16 weights, training: no gradient arena; each tensor slice's
                               gradient goes to the release callback (fg_model_set_release) as
                               soon as it is complete, instead of into g16 */
+    int matmul;            /* enum fg_model_matmul; default FG_MODEL_MATMUL_FP32. BF16 does not
+                              combine with the MX emulation */
     const struct fg_allocator *allocator; /* borrowed; NULL = default. Must outlive the model */
 };
 
@@ -272,6 +283,8 @@ struct fg_model {
     float *params; /* (n_flat) owned: the parameter arena, weights then gradients; NULL for bf16 */
     float *grads;  /* (n_flat) view into the same arena, NULL when not training */
     int weights;   /* enum fg_model_weights */
+    int matmul;    /* enum fg_model_matmul */
+    void *gemm_work; /* owned: fg_gemm_bf16's workspace (matmul BF16), else NULL */
     uint16_t *w16; /* bf16 storage (else NULL): (n_flat) owned arena, weights then gradients */
     uint16_t *g16; /* (n_flat) view into it, NULL when not training */
     /* bf16 storage: fp32 views into the owned decode scratch `dec`. dw[id] holds the current

@@ -95,48 +95,40 @@ void fg_gemm_bf16_ref(size_t M, size_t N, size_t K, struct fg_gemm_op A, struct 
 
 /* ---- packing ------------------------------------------------------------------------------ */
 
-/* n bf16 values of row s of X as stored, from column t, into out (converted if fp32) */
-static void load_run(uint16_t *out, const struct fg_gemm_op *x, size_t s, size_t t, size_t n)
+/* bf16 bits of element (s, t) of X as stored (fg_bf16_encode for fp32) */
+static inline uint32_t stored16(const struct fg_gemm_op *x, size_t s, size_t t)
 {
+    size_t i = s * x->ld + t;
     if (x->bf16)
-        memcpy(out, (const uint16_t *)x->data + s * x->ld + t, n * sizeof(uint16_t));
-    else
-        fg_fp32_to_bf16(out, (const float *)x->data + s * x->ld + t, n, FG_NUM_PATH_AUTO);
+        return ((const uint16_t *)x->data)[i];
+    uint32_t u;
+    memcpy(&u, (const float *)x->data + i, sizeof u);
+    if ((u & 0x7F800000u) == 0x7F800000u && (u & 0x007FFFFFu))
+        return (u >> 16) | 0x0040u; /* NaN: kept a NaN, made quiet */
+    return (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;
 }
 
-/* Packs the panels of width w (MR for op(A), NR for op(B)) covering packed indices
- * [r0, r0 + nr) and k in [k0, k0 + kc) into out: panel q, pair p, lane c at
- * out[(q kp + p) w + c], with zeros past nr and past kc. kcontig says whether X as stored runs
- * along k (row = packed index, column = k) or along the packed index (row = k). tmp holds
- * 2 * max(kc + 1, w) bf16 values. */
-static void pack(uint32_t *out, const struct fg_gemm_op *x, int kcontig, size_t w, size_t r0,
-                 size_t nr, size_t k0, size_t kc, uint16_t *tmp)
+/* fg_gemm_pack (gemm_bf16_int.h), element by element */
+static void pack_generic(uint32_t *out, const struct fg_gemm_op *x, int kcontig, size_t w,
+                         size_t r0, size_t nr, size_t k0, size_t kc)
 {
     size_t kp = (kc + 1) / 2, n_panels = (nr + w - 1) / w;
     for (size_t q = 0; q < n_panels; q++) {
         uint32_t *o = out + q * kp * w;
-        size_t lanes = nr - q * w < w ? nr - q * w : w;
-        if (kcontig) {
+        size_t lanes = nr - q * w < w ? nr - q * w : w, base = r0 + q * w;
+        for (size_t p = 0; p < kp; p++) {
+            size_t k = k0 + 2 * p;
+            int odd = 2 * p + 1 < kc;
             for (size_t c = 0; c < w; c++) {
-                if (c >= lanes) {
-                    for (size_t p = 0; p < kp; p++)
-                        o[p * w + c] = 0;
-                    continue;
+                uint32_t lo = 0, hi = 0;
+                if (c < lanes && kcontig) {
+                    lo = stored16(x, base + c, k);
+                    hi = odd ? stored16(x, base + c, k + 1) : 0;
+                } else if (c < lanes) {
+                    lo = stored16(x, k, base + c);
+                    hi = odd ? stored16(x, k + 1, base + c) : 0;
                 }
-                load_run(tmp, x, r0 + q * w + c, k0, kc);
-                tmp[kc] = 0; /* the partner of an odd last k */
-                for (size_t p = 0; p < kp; p++)
-                    o[p * w + c] = (uint32_t)tmp[2 * p] | (uint32_t)tmp[2 * p + 1] << 16;
-            }
-        } else {
-            uint16_t *t0 = tmp, *t1 = tmp + w;
-            for (size_t p = 0; p < kp; p++) {
-                memset(t0, 0, 2 * w * sizeof(uint16_t));
-                load_run(t0, x, k0 + 2 * p, r0 + q * w, lanes);
-                if (2 * p + 1 < kc)
-                    load_run(t1, x, k0 + 2 * p + 1, r0 + q * w, lanes);
-                for (size_t c = 0; c < w; c++)
-                    o[p * w + c] = (uint32_t)t0[c] | (uint32_t)t1[c] << 16;
+                o[p * w + c] = lo | hi << 16;
             }
         }
     }
@@ -197,18 +189,17 @@ const char *fg_gemm_bf16_path(void)
 /* columns [j0, j1) of C, with one thread's workspace */
 static void gemm_cols(size_t M, size_t K, const struct fg_gemm_op *A, const struct fg_gemm_op *B,
                       float *C, size_t ldc, int accumulate, size_t j0, size_t j1, uint8_t *ws,
-                      fg_gemm_kern kern)
+                      fg_gemm_kern kern, fg_gemm_pack pack)
 {
     uint32_t *ap = (uint32_t *)ws, *bp = (uint32_t *)(ws + A_BYTES);
-    uint16_t *tmp = (uint16_t *)(ws + A_BYTES + B_BYTES);
     for (size_t jc = j0; jc < j1; jc += FG_GEMM_NC) {
         size_t nc = j1 - jc < FG_GEMM_NC ? j1 - jc : FG_GEMM_NC;
         for (size_t pc = 0; pc < K; pc += FG_GEMM_KC) {
             size_t kc = K - pc < FG_GEMM_KC ? K - pc : FG_GEMM_KC, kp = (kc + 1) / 2;
-            pack(bp, B, B->trans, FG_GEMM_NR, jc, nc, pc, kc, tmp);
+            pack(bp, B, B->trans, FG_GEMM_NR, jc, nc, pc, kc);
             for (size_t ic = 0; ic < M; ic += FG_GEMM_MC) {
                 size_t mc = M - ic < FG_GEMM_MC ? M - ic : FG_GEMM_MC;
-                pack(ap, A, !A->trans, FG_GEMM_MR, ic, mc, pc, kc, tmp);
+                pack(ap, A, !A->trans, FG_GEMM_MR, ic, mc, pc, kc);
                 for (size_t jr = 0; jr < nc; jr += FG_GEMM_NR) {
                     int cols = (int)(nc - jr < FG_GEMM_NR ? nc - jr : FG_GEMM_NR);
                     for (size_t ir = 0; ir < mc; ir += FG_GEMM_MR) {
@@ -244,7 +235,9 @@ fg_status fg_gemm_bf16(size_t M, size_t N, size_t K, struct fg_gemm_op A, struct
     }
     if (!op_ok(&A, M, K) || !op_ok(&B, K, N))
         return FG_ERR_INVALID_ARG;
-    fg_gemm_kern kern = use_avx512bf16() ? fg_gemm_bf16_kern_avx512bf16 : kern_generic;
+    enum fg_isa isa = fg_cpu_isa();
+    fg_gemm_kern kern = isa >= FG_ISA_AVX512BF16 ? fg_gemm_bf16_kern_avx512bf16 : kern_generic;
+    fg_gemm_pack pack = isa >= FG_ISA_AVX512 ? fg_gemm_bf16_pack_avx512 : pack_generic;
     size_t n_panels = (N + FG_GEMM_NR - 1) / FG_GEMM_NR;
     int nt = n_threads > 0 ? n_threads : 1;
     if ((size_t)nt > n_panels)
@@ -252,7 +245,7 @@ fg_status fg_gemm_bf16(size_t M, size_t N, size_t K, struct fg_gemm_op A, struct
     uint8_t *ws = work;
     (void)ws;
 #pragma omp parallel num_threads(nt) if (nt > 1) default(none) \
-    shared(M, N, K, A, B, C, ldc, accumulate, ws, kern, n_panels)
+    shared(M, N, K, A, B, C, ldc, accumulate, ws, kern, pack, n_panels)
     {
         int t = 0, team = 1;
 #ifdef _OPENMP
@@ -265,7 +258,8 @@ fg_status fg_gemm_bf16(size_t M, size_t N, size_t K, struct fg_gemm_op A, struct
         size_t p1 = p0 + per + ((size_t)t < extra ? 1 : 0);
         size_t j0 = p0 * FG_GEMM_NR, j1 = p1 * FG_GEMM_NR < N ? p1 * FG_GEMM_NR : N;
         if (j0 < j1)
-            gemm_cols(M, K, &A, &B, C, ldc, accumulate, j0, j1, ws + (size_t)t * PER_THREAD, kern);
+            gemm_cols(M, K, &A, &B, C, ldc, accumulate, j0, j1, ws + (size_t)t * PER_THREAD, kern,
+                      pack);
     }
     return FG_OK;
 }

@@ -19,6 +19,19 @@
 typedef void (*fg_gemm_kern)(size_t kp, const uint32_t *a, const uint32_t *b, float *c, size_t ldc,
                              int rows, int cols, int load);
 
+struct fg_gemm_op;
+
+/* Packs the panels of width w (MR for op(A), NR for op(B)) covering packed indices
+ * [r0, r0 + nr) and k in [k0, k0 + kc) into out: panel q, pair p, lane c at
+ * out[(q kp + p) w + c], kp = ceil(kc / 2), with zeros past nr and past kc. kcontig says
+ * whether X as stored runs along k (row = packed index, column = k) or along the packed index
+ * (row = k). w is at most 32. */
+typedef void (*fg_gemm_pack)(uint32_t *out, const struct fg_gemm_op *x, int kcontig, size_t w,
+                             size_t r0, size_t nr, size_t k0, size_t kc);
+/* The same with AVX-512F/BW; call only when fg_cpu_isa() >= FG_ISA_AVX512. */
+void fg_gemm_bf16_pack_avx512(uint32_t *out, const struct fg_gemm_op *x, int kcontig, size_t w,
+                              size_t r0, size_t nr, size_t k0, size_t kc);
+
 /* VDPBF16PS micro-kernel; call only when fg_cpu_isa() >= FG_ISA_AVX512BF16. */
 void fg_gemm_bf16_kern_avx512bf16(size_t kp, const uint32_t *a, const uint32_t *b, float *c,
                                   size_t ldc, int rows, int cols, int load);

@@ -59,6 +59,7 @@ fg_status fg_model_init(struct fg_model **out, const struct fg_model_params *p)
     m->alloc = alloc;
     m->mem = mem;
     m->weights = p->weights;
+    m->matmul = p->matmul;
     m->n_flat = fg_model_param_layout(&m->cfg, m->offset, m->numel, NULL);
     void *arena = fg_alloc(&alloc, mem.param_bytes + mem.grad_bytes, 64);
     if (m->weights == FG_MODEL_WEIGHTS_BF16) {
@@ -69,7 +70,9 @@ fg_status fg_model_init(struct fg_model **out, const struct fg_model_params *p)
     }
     size_t act_bytes = mem.act_bytes + mem.scratch_bytes + mem.mx_bytes;
     m->act_arena = fg_alloc(&alloc, act_bytes, 64);
-    if (!arena || !m->act_arena || (m->w16 && !m->dec)) {
+    if (mem.gemm_bytes)
+        m->gemm_work = fg_alloc(&alloc, mem.gemm_bytes, 64);
+    if (!arena || !m->act_arena || (m->w16 && !m->dec) || (mem.gemm_bytes && !m->gemm_work)) {
         fg_free(&alloc, arena);
         m->params = NULL;
         m->w16 = NULL;
@@ -102,6 +105,7 @@ void fg_model_free(struct fg_model *m)
     fg_free(&alloc, m->w16);
     fg_free(&alloc, m->dec);
     fg_free(&alloc, m->act_arena);
+    fg_free(&alloc, m->gemm_work);
     fg_free(&alloc, m);
 }
 
@@ -216,14 +220,33 @@ static void prof_end(const struct fg_model *m, int op, double t0)
 
 /* ---- kernel dispatch: the fast kernels, or the _ref ones for tests ---- */
 
+/* C (M,N) [+]= op(A) op(B) on fp32 operands as bf16 (matmul BF16); ta / tb as fg_sgemm */
+static void gemm16(const struct fg_model *m, int ta, int tb, size_t M, size_t N, size_t K,
+                   const float *A, size_t lda, const float *B, size_t ldb, int accumulate,
+                   float *C, size_t ldc)
+{
+    struct fg_gemm_op a = { A, 0, ta, lda }, b = { B, 0, tb, ldb };
+    if (m->use_ref)
+        fg_gemm_bf16_ref(M, N, K, a, b, C, ldc, accumulate);
+    else /* the arguments are the model's own, checked at init: cannot be refused */
+        (void)fg_gemm_bf16(M, N, K, a, b, C, ldc, accumulate, m->gemm_work, m->n_threads);
+}
+
+static void bias_grad(float *dbias, const float *dout, size_t N, size_t OC);
+
 static void mm_fwd(const struct fg_model *m, int op, float *o, const float *x, const float *w,
                    const float *b, size_t N, size_t IC, size_t OC)
 {
     double t0 = prof_begin(m);
-    if (m->use_ref)
+    if (m->matmul == FG_MODEL_MATMUL_BF16) {
+        for (size_t n = 0; b && n < N; n++)
+            memcpy(o + n * OC, b, OC * sizeof(float));
+        gemm16(m, 0, 1, N, OC, IC, x, IC, w, IC, b != NULL, o, OC);
+    } else if (m->use_ref) {
         fg_matmul_forward_ref(o, x, w, b, N, IC, OC);
-    else
+    } else {
         fg_matmul_forward(o, x, w, b, N, IC, OC, m->n_threads);
+    }
     prof_end(m, op, t0);
 }
 
@@ -232,10 +255,17 @@ static void mm_bwd(const struct fg_model *m, int op, float *dx, float *dw, float
                    size_t OC)
 {
     double t0 = prof_begin(m);
-    if (m->use_ref)
+    if (m->matmul == FG_MODEL_MATMUL_BF16) {
+        if (dx)
+            gemm16(m, 0, 0, N, IC, OC, dout, OC, w, IC, 0, dx, IC);
+        gemm16(m, 1, 0, OC, IC, N, dout, OC, x, IC, 1, dw, IC);
+        if (db)
+            bias_grad(db, dout, N, OC);
+    } else if (m->use_ref) {
         fg_matmul_backward_ref(dx, dw, db, dout, x, w, N, IC, OC);
-    else
+    } else {
         fg_matmul_backward(dx, dw, db, dout, x, w, N, IC, OC, m->n_threads);
+    }
     prof_end(m, op, t0);
 }
 
@@ -559,7 +589,9 @@ static void gemm(const struct fg_model *m, int ta, int tb, size_t M, size_t N, s
                  const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
                  size_t ldc)
 {
-    if (m->use_ref)
+    if (m->matmul == FG_MODEL_MATMUL_BF16)
+        gemm16(m, ta, tb, M, N, K, A, lda, B, ldb, beta != 0.0f, C, ldc);
+    else if (m->use_ref)
         fg_sgemm_ref(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
     else
         fg_sgemm(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "frugal/kernels.h"
 #include "frugal/model.h"
 #include "model_int.h"
 
@@ -266,6 +267,9 @@ fg_status fg_model_mem_size_params(const struct fg_model_params *p, struct fg_mo
         return FG_ERR_INVALID_ARG;
     if (p->grad_release && (p->weights != FG_MODEL_WEIGHTS_BF16 || !p->training))
         return FG_ERR_INVALID_ARG;
+    if (p->matmul != FG_MODEL_MATMUL_FP32 &&
+        (p->matmul != FG_MODEL_MATMUL_BF16 || fg_model_mx_on(&p->mx)))
+        return FG_ERR_INVALID_ARG;
     FG_TRY(fg_model_mem_size_mx(&p->cfg, p->B, p->T, p->training, &p->mx, out));
     if (p->weights == FG_MODEL_WEIGHTS_BF16) {
         float *dw[FG_MODEL_N_TENSORS], *dg[FG_MODEL_N_TENSORS], *wc, *gc;
@@ -276,6 +280,10 @@ fg_status fg_model_mem_size_params(const struct fg_model_params *p, struct fg_mo
             fg_model_decode_layout(&p->cfg, p->training, NULL, dw, dg, &wc, &gc, &rows);
         out->total_bytes = out->param_bytes + out->grad_bytes + out->decode_bytes + out->act_bytes +
                            out->scratch_bytes + out->mx_bytes;
+    }
+    if (p->matmul == FG_MODEL_MATMUL_BF16) {
+        out->gemm_bytes = fg_gemm_bf16_work_size(p->n_threads);
+        out->total_bytes += out->gemm_bytes;
     }
     return FG_OK;
 }
