@@ -285,8 +285,8 @@ struct fg_model {
     int weights;   /* enum fg_model_weights */
     int matmul;    /* enum fg_model_matmul */
     void *gemm_work; /* owned: fg_gemm_bf16's workspace (matmul BF16), else NULL */
-    uint16_t *w16; /* bf16 storage (else NULL): (n_flat) owned arena, weights then gradients */
-    uint16_t *g16; /* (n_flat) view into it, NULL when not training */
+    uint16_t *w16;   /* bf16 storage (else NULL): (n_flat) owned arena, weights then gradients */
+    uint16_t *g16;   /* (n_flat) view into it, NULL when not training */
     /* bf16 storage: fp32 views into the owned decode scratch `dec`. dw[id] holds the current
      * block's slice of a block tensor (ln1w .. fcprojb), or all of wpe, lnfw, lnfb; dg[id] their
      * gradients (training); wte goes through wchunk / gchunk, chunk_rows rows at a time. */
