@@ -313,10 +313,12 @@ int main(int argc, char **argv)
            config, p.cfg.n_layer, p.cfg.n_embd, p.cfg.n_head, p.cfg.vocab_size, p.B, p.T,
            m->mem.n_params, threads, med, best, tok_s, fpt * tok_s / 1e9, peak_flops / 1e9, isa,
            100 * mfu, loss);
-    printf("phases (mean ms, %s storage, %s products): - %.1f | forward %.1f | backward %.1f | grad norm %.1f | "
+    printf("phases (mean ms, %s storage, %s products): - %.1f | forward %.1f | backward %.1f | "
+           "grad norm %.1f | "
            "adamw (and zero_grad) %.1f\n",
-           flash ? "flash" : "fp32", bf16mm ? "bf16" : "fp32", phase[0] * 1e3 / steps, phase[1] * 1e3 / steps,
-           phase[2] * 1e3 / steps, phase[3] * 1e3 / steps, phase[4] * 1e3 / steps);
+           flash ? "flash" : "fp32", bf16mm ? "bf16" : "fp32", phase[0] * 1e3 / steps,
+           phase[1] * 1e3 / steps, phase[2] * 1e3 / steps, phase[3] * 1e3 / steps,
+           phase[4] * 1e3 / steps);
     if (profile) {
         printf("profile (mean ms per step):");
         for (int op = 0; op < FG_MODEL_N_OPS; op++)

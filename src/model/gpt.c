@@ -222,8 +222,8 @@ static void prof_end(const struct fg_model *m, int op, double t0)
 
 /* C (M,N) [+]= op(A) op(B) on fp32 operands as bf16 (matmul BF16); ta / tb as fg_sgemm */
 static void gemm16(const struct fg_model *m, int ta, int tb, size_t M, size_t N, size_t K,
-                   const float *A, size_t lda, const float *B, size_t ldb, int accumulate,
-                   float *C, size_t ldc)
+                   const float *A, size_t lda, const float *B, size_t ldb, int accumulate, float *C,
+                   size_t ldc)
 {
     struct fg_gemm_op a = { A, 0, ta, lda }, b = { B, 0, tb, ldb };
     if (m->use_ref)
