@@ -473,6 +473,25 @@ run "$FRUGAL" train --data "$TRAIN" "${TINY[@]}" --steps 3 --grad-release --no-g
 expect_error 2 "contradict"
 finish
 
+begin "11n --dtype bf16: recorded in the checkpoint, kept on resume; bad values refused"
+OD=$(fresh_dir out11n)
+run "$FRUGAL" train --data "$TRAIN" "${TINY[@]}" --steps 6 --stop-at 3 --quiet --dtype bf16 \
+    --ckpt-dir "$OD"
+expect_rc 0
+run "$FRUGAL" train --data "$TRAIN" --resume "$OD/ckpt_00000003.safetensors" --ckpt-dir "$OD" \
+    --threads 1 --quiet --json
+expect_rc 0
+grep -q '"dtype":"bf16"' "$W/out" || fail_because "the resumed run's --json does not say bf16"
+run "$FRUGAL" train --data "$TRAIN" --resume "$OD/ckpt_00000003.safetensors" \
+    --ckpt-dir "$(fresh_dir out11n2)" --threads 1 --quiet --dtype fp32
+expect_rc 0
+expect_err "--dtype fp32 (checkpoint: bf16)"
+run "$FRUGAL" train --data "$TRAIN" "${TINY[@]}" --steps 3 --dtype fp16
+expect_error 2 "--dtype" "fp16"
+run "$FRUGAL" train --data "$TRAIN" "${TINY[@]}" --steps 3 --dtype bf16 --mx-weights e4m3
+expect_error 2 "--dtype bf16" "--mx-"
+finish
+
 # --- 12. eval and sample with a missing checkpoint ------------------------------------------
 
 begin "12a eval with a missing checkpoint"

@@ -196,6 +196,51 @@ TEST(it_learns)
     CHECK_EQ_I64(t, r.tokens, 40 * 4 * 32 * 2);
 }
 
+/* --dtype bf16: the products on bf16 operands. It learns as fp32 does (the same data and
+ * seed end within 2% of fp32's validation loss, not at the same bits), records the dtype in
+ * its checkpoints, and resumes to the bits of a straight run, on fp32 and flash storage. */
+TEST(bf16_products_learn_like_fp32_and_resume_exactly)
+{
+    CHECK(t, make_data());
+    struct losses l32, l16;
+    memset(&l32, 0, sizeof l32);
+    memset(&l16, 0, sizeof l16);
+    struct fg_train_params p = tiny_params(NULL, &l32), q = tiny_params(NULL, &l16);
+    p.steps = q.steps = 40;
+    p.eval_every = q.eval_every = 0;
+    q.matmul = FG_MODEL_MATMUL_BF16;
+    struct fg_train_result r32, r16;
+    char err[1024];
+    CHECK_OK(t, fg_train(&p, &r32, err, sizeof err));
+    CHECK_OK(t, fg_train(&q, &r16, err, sizeof err));
+    CHECK(t, r16.final_val_loss < 3.6);
+    CHECK(t, fabs(r16.final_val_loss - r32.final_val_loss) < 0.02 * r32.final_val_loss);
+    CHECK(t, l16.loss[1] != l32.loss[1] || l16.loss[2] != l32.loss[2]); /* bf16 did run */
+
+    static const struct {
+        const char *tag;
+        enum fg_train_storage storage;
+    } cases[] = { { "bf16mm", FG_TRAIN_STORAGE_FP32 }, { "bf16mm_flash", FG_TRAIN_STORAGE_FLASH } };
+
+    for (size_t c = 0; c < 2 && !t->failed; c++) {
+        struct losses l;
+        struct fg_train_params pb = tiny_params(NULL, &l);
+        pb.matmul = FG_MODEL_MATMUL_BF16;
+        pb.storage = cases[c].storage;
+        struct resumed_run x;
+        straight_vs_resumed(t, cases[c].tag, &pb, &x);
+        char js[1024];
+        CHECK_OK(t, fg_ckpt_read_meta(x.mid, "train", js, sizeof js, err, sizeof err));
+        CHECK(t, strstr(js, "\"dtype\":\"bf16\"") != NULL);
+    }
+    /* bf16 products with the MX emulation: refused, naming both */
+    struct fg_train_params bad = tiny_params(NULL, &l16);
+    bad.matmul = FG_MODEL_MATMUL_BF16;
+    bad.mx.weights = FG_MX_FORMAT_E4M3;
+    CHECK(t, fg_train(&bad, &r16, err, sizeof err) == FG_ERR_INVALID_ARG);
+    CHECK(t, strstr(err, "--dtype bf16") && strstr(err, "MX"));
+}
+
 TEST(same_seed_same_bits_any_threads)
 {
     /* the 1-vs-2-thread half needs a thread-count invariant BLAS (see kernels.h) */
@@ -1001,6 +1046,8 @@ static const struct fg_test_case cases[] = {
     { "flash_storage_matches_fp32_twin", test_flash_storage_matches_fp32_twin },
     { "flash_storage_resumes_exactly", test_flash_storage_resumes_exactly },
     { "grad_release_equals_update_after_backward", test_grad_release_equals_update_after_backward },
+    { "bf16_products_learn_like_fp32_and_resume_exactly",
+      test_bf16_products_learn_like_fp32_and_resume_exactly },
 };
 
 int main(int argc, char **argv)

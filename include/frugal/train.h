@@ -55,6 +55,7 @@ struct fg_train_ledger {
     size_t state_m, state_v; /* optimizer states: fp32, or 8-bit codes (flash) */
     size_t scales;           /* the group scales of the 8-bit states */
     size_t decode, activations;
+    size_t products;        /* fg_gemm_bf16's packing workspace (--dtype bf16), else 0 */
     double bytes_per_param; /* (weights + master + grads + state_m + state_v + scales) / n_params */
 };
 
@@ -91,6 +92,11 @@ struct fg_train_params {
      * first step of a fresh run is not clipped. Without clipping, the result is bit for bit
      * that of the same run without release. */
     int grad_release;
+    /* The products of the linear layers and the LM head (enum fg_model_matmul, model.h):
+     * FG_MODEL_MATMUL_FP32 (default) or FG_MODEL_MATMUL_BF16, operands rounded to bf16 with
+     * fp32 sums (--dtype bf16). Not with MX. Recorded in checkpoints ("dtype"); a resume with
+     * another setting is allowed and named, like a changed learning rate. */
+    int matmul;
     int64_t eval_every; /* steps; 0 = only at the end */
     int eval_batches;   /* validation batches of B x T per evaluation */
     uint64_t seed;
@@ -143,6 +149,10 @@ FG_API struct fg_train_params fg_train_params_default(void);
 FG_API const char *fg_train_optimizer_name(enum fg_flash_kind k);
 FG_API fg_status fg_train_optimizer_parse(const char *name, enum fg_flash_kind *out);
 /* "fp32", "flash" <-> the storage modes (NULL / FG_ERR_INVALID_ARG otherwise). */
+/* "fp32", "bf16" <-> enum fg_model_matmul, the products' dtype (NULL / FG_ERR_INVALID_ARG
+ * otherwise). */
+FG_API const char *fg_train_dtype_name(int matmul);
+FG_API fg_status fg_train_dtype_parse(const char *name, int *out);
 FG_API const char *fg_train_storage_name(enum fg_train_storage s);
 FG_API fg_status fg_train_storage_parse(const char *name, enum fg_train_storage *out);
 /* Runs training. On failure errmsg says what failed and what to do; a NaN/Inf loss returns

@@ -166,10 +166,10 @@ FG_CLONES static void kern_generic(size_t kp, const uint32_t *a, const uint32_t 
 /* ---- the driver --------------------------------------------------------------------------- */
 
 #define ALIGN64(x) (((x) + 63) & ~(size_t)63)
-#define A_BYTES    ALIGN64((size_t)FG_GEMM_MC *FG_GEMM_KC * sizeof(uint16_t))
-#define B_BYTES    ALIGN64((size_t)FG_GEMM_KC *FG_GEMM_NC * sizeof(uint16_t))
-#define T_BYTES    ALIGN64(2 * (size_t)(FG_GEMM_KC + FG_GEMM_NR) * sizeof(uint16_t))
-#define PER_THREAD (A_BYTES + B_BYTES + T_BYTES)
+/* one thread's workspace: a packed block of op(A) (MC x KC) and one of op(B) (KC x NC) */
+#define A_BYTES    ALIGN64((size_t)FG_GEMM_MC *(size_t)FG_GEMM_KC * sizeof(uint16_t))
+#define B_BYTES    ALIGN64((size_t)FG_GEMM_KC *(size_t)FG_GEMM_NC * sizeof(uint16_t))
+#define PER_THREAD (A_BYTES + B_BYTES)
 
 size_t fg_gemm_bf16_work_size(int n_threads)
 {

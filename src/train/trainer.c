@@ -87,6 +87,21 @@ fg_status fg_train_storage_parse(const char *name, enum fg_train_storage *out)
     return FG_ERR_INVALID_ARG;
 }
 
+const char *fg_train_dtype_name(int matmul)
+{
+    return matmul == FG_MODEL_MATMUL_FP32 ? "fp32" : matmul == FG_MODEL_MATMUL_BF16 ? "bf16" : NULL;
+}
+
+fg_status fg_train_dtype_parse(const char *name, int *out)
+{
+    for (int d = FG_MODEL_MATMUL_FP32; name && d <= FG_MODEL_MATMUL_BF16; d++)
+        if (!strcmp(name, fg_train_dtype_name(d))) {
+            *out = d;
+            return FG_OK;
+        }
+    return FG_ERR_INVALID_ARG;
+}
+
 fg_status fg_eval_shard(struct fg_model *m, const struct fg_shard *s, size_t B, size_t T,
                         int max_batches, int32_t *inputs, int32_t *targets, double *mean_loss,
                         uint64_t *n_tokens)
@@ -200,7 +215,7 @@ static void train_json(const struct fg_train_params *p, char *buf, size_t n)
              "\"threads\":%d,\"mx_weights\":\"%s\",\"mx_activations\":\"%s\","
              "\"mx_grads\":\"%s\",\"mx_scale\":\"%s\",\"optimizer\":\"%s\","
              "\"momentum\":%.9g,\"nesterov\":%d,\"storage\":\"%s\",\"master_bits\":%d,"
-             "\"grad_release\":%d}",
+             "\"grad_release\":%d,\"dtype\":\"%s\"}",
              p->B, p->T, p->accum, p->steps, (double)p->lr, (double)p->lr_min, p->warmup,
              (double)p->grad_clip, (double)p->adam.beta1, (double)p->adam.beta2,
              (double)p->adam.eps, (double)p->adam.weight_decay, p->seed, p->n_threads,
@@ -208,7 +223,8 @@ static void train_json(const struct fg_train_params *p, char *buf, size_t n)
              fg_model_mx_name(p->mx.grads), scale_rule_name(p->mx.scale_rule),
              fg_train_optimizer_name(p->optimizer), (double)p->momentum, p->nesterov ? 1 : 0,
              fg_train_storage_name(p->storage),
-             p->storage == FG_TRAIN_STORAGE_FLASH ? p->master_bits : 32, p->grad_release ? 1 : 0);
+             p->storage == FG_TRAIN_STORAGE_FLASH ? p->master_bits : 32, p->grad_release ? 1 : 0,
+             fg_train_dtype_name(p->matmul));
 }
 
 /* A resumed run continues exactly only with the same trajectory-shaping hyperparameters, and
@@ -257,13 +273,13 @@ static fg_status check_resume_params(const struct fg_train_params *p, const char
                 (size_t)snprintf(note + used, sizeof note - used, "%s%s %.9g (checkpoint: %.9g)",
                                  used ? ", " : "", keys[i][1], y->valuedouble, x->valuedouble);
     }
-    /* MX settings: a change is honoured (the run trains with the new formats from here on)
-     * and named, like any other changed setting; absent keys (older checkpoints) mean none */
+    /* MX settings and the products' dtype: a change is honoured (the run trains with the new
+     * formats from here on) and named, like any other changed setting; absent keys (older
+     * checkpoints) mean none, floor and fp32 */
     static const char *const mx_keys[][3] = {
-        { "mx_weights", "--mx-weights", "none" },
-        { "mx_activations", "--mx-activations", "none" },
-        { "mx_grads", "--mx-grads", "none" },
-        { "mx_scale", "--mx-scale", "floor" },
+        { "mx_weights", "--mx-weights", "none" }, { "mx_activations", "--mx-activations", "none" },
+        { "mx_grads", "--mx-grads", "none" },     { "mx_scale", "--mx-scale", "floor" },
+        { "dtype", "--dtype", "fp32" },
     };
     for (size_t i = 0; !st && i < sizeof mx_keys / sizeof mx_keys[0]; i++) {
         const cJSON *x = cJSON_GetObjectItemCaseSensitive(a, mx_keys[i][0]);
@@ -437,6 +453,13 @@ static fg_status setup(struct run *r, struct fg_train_result *res, int64_t *star
         snprintf(errmsg, n, "unknown optimizer storage, or master bits other than 24 and 32");
         return FG_ERR_INVALID_ARG;
     }
+    if (!fg_train_dtype_name(p->matmul) ||
+        (p->matmul == FG_MODEL_MATMUL_BF16 && fg_model_mx_on(&p->mx))) {
+        snprintf(errmsg, n,
+                 "unknown product dtype, or --dtype bf16 with MX emulation (the MX emulation "
+                 "runs fp32 products on its rounded copies: choose one)");
+        return FG_ERR_INVALID_ARG;
+    }
     if (p->grad_release &&
         (p->storage != FG_TRAIN_STORAGE_FLASH || p->accum != 1 || p->cfg.n_embd % 32 != 0)) {
         snprintf(errmsg, n,
@@ -494,6 +517,7 @@ static fg_status setup(struct run *r, struct fg_train_result *res, int64_t *star
     mp.weights =
         p->storage == FG_TRAIN_STORAGE_FLASH ? FG_MODEL_WEIGHTS_BF16 : FG_MODEL_WEIGHTS_FP32;
     mp.grad_release = p->grad_release;
+    mp.matmul = p->matmul;
     mp.allocator = p->allocator;
     if ((rc = fg_model_init(&r->model, &mp)) != FG_OK) {
         snprintf(errmsg, n, "cannot create the model (%s): out of memory or invalid shape",
@@ -571,6 +595,7 @@ static fg_status setup(struct run *r, struct fg_train_result *res, int64_t *star
     lg->grads = m->mem.grad_bytes;
     lg->decode = m->mem.decode_bytes;
     lg->activations = m->mem.act_bytes + m->mem.scratch_bytes + m->mem.mx_bytes;
+    lg->products = m->mem.gemm_bytes;
     lg->bytes_per_param = (double)(lg->weights + lg->grads + optim_bytes) / (double)lg->n_params;
     res->flops_per_token = fg_model_flops_per_token(&p->cfg, p->T);
     if ((rc = fg_model_mx_ledger(&p->cfg, p->B, p->T, &p->mx, &res->mx_ledger)) != FG_OK) {
