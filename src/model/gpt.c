@@ -220,28 +220,45 @@ static void prof_end(const struct fg_model *m, int op, double t0)
 
 /* ---- kernel dispatch: the fast kernels, or the _ref ones for tests ---- */
 
-/* C (M,N) [+]= op(A) op(B) on fp32 operands as bf16 (matmul BF16); ta / tb as fg_sgemm */
-static void gemm16(const struct fg_model *m, int ta, int tb, size_t M, size_t N, size_t K,
-                   const float *A, size_t lda, const float *B, size_t ldb, int accumulate, float *C,
-                   size_t ldc)
+/* C (M,N) [+]= op(A) op(B) as bf16 products (matmul BF16) */
+static void gemm_op(const struct fg_model *m, size_t M, size_t N, size_t K, struct fg_gemm_op a,
+                    struct fg_gemm_op b, int accumulate, float *C, size_t ldc)
 {
-    struct fg_gemm_op a = { A, 0, ta, lda }, b = { B, 0, tb, ldb };
     if (m->use_ref)
         fg_gemm_bf16_ref(M, N, K, a, b, C, ldc, accumulate);
     else /* the arguments are the model's own, checked at init: cannot be refused */
         (void)fg_gemm_bf16(M, N, K, a, b, C, ldc, accumulate, m->gemm_work, m->n_threads);
 }
 
+/* the same on fp32 operands; ta / tb as fg_sgemm */
+static void gemm16(const struct fg_model *m, int ta, int tb, size_t M, size_t N, size_t K,
+                   const float *A, size_t lda, const float *B, size_t ldb, int accumulate, float *C,
+                   size_t ldc)
+{
+    struct fg_gemm_op a = { A, 0, ta, lda }, b = { B, 0, tb, ldb };
+    gemm_op(m, M, N, K, a, b, accumulate, C, ldc);
+}
+
+/* The weight operand W (OC, IC) of a bf16 product, op(W) = W^T when trans: the model's bf16
+ * weights in place when w16 is given, else the fp32 ones */
+static struct fg_gemm_op weight_op(const float *w, const uint16_t *w16, int trans, size_t IC)
+{
+    struct fg_gemm_op op = { w16 ? (const void *)w16 : (const void *)w, w16 != NULL, trans, IC };
+    return op;
+}
+
 static void bias_grad(float *dbias, const float *dout, size_t N, size_t OC);
 
+/* out (N,OC) = x (N,IC) W^T + b; w16: W as bf16, read in place by bf16 products, or NULL */
 static void mm_fwd(const struct fg_model *m, int op, float *o, const float *x, const float *w,
-                   const float *b, size_t N, size_t IC, size_t OC)
+                   const uint16_t *w16, const float *b, size_t N, size_t IC, size_t OC)
 {
     double t0 = prof_begin(m);
     if (m->matmul == FG_MODEL_MATMUL_BF16) {
         for (size_t n = 0; b && n < N; n++)
             memcpy(o + n * OC, b, OC * sizeof(float));
-        gemm16(m, 0, 1, N, OC, IC, x, IC, w, IC, b != NULL, o, OC);
+        struct fg_gemm_op xa = { x, 0, 0, IC };
+        gemm_op(m, N, OC, IC, xa, weight_op(w, w16, 1, IC), b != NULL, o, OC);
     } else if (m->use_ref) {
         fg_matmul_forward_ref(o, x, w, b, N, IC, OC);
     } else {
@@ -251,13 +268,14 @@ static void mm_fwd(const struct fg_model *m, int op, float *o, const float *x, c
 }
 
 static void mm_bwd(const struct fg_model *m, int op, float *dx, float *dw, float *db,
-                   const float *dout, const float *x, const float *w, size_t N, size_t IC,
-                   size_t OC)
+                   const float *dout, const float *x, const float *w, const uint16_t *w16, size_t N,
+                   size_t IC, size_t OC)
 {
     double t0 = prof_begin(m);
     if (m->matmul == FG_MODEL_MATMUL_BF16) {
+        struct fg_gemm_op da = { dout, 0, 0, OC };
         if (dx)
-            gemm16(m, 0, 0, N, IC, OC, dout, OC, w, IC, 0, dx, IC);
+            gemm_op(m, N, IC, OC, da, weight_op(w, w16, 0, IC), 0, dx, IC);
         gemm16(m, 1, 0, OC, IC, N, dout, OC, x, IC, 1, dw, IC);
         if (db)
             bias_grad(db, dout, N, OC);
@@ -371,13 +389,18 @@ static void bias_grad(float *dbias, const float *dout, size_t N, size_t OC)
     }
 }
 
-/* out (N,OC) = x (N,IC) W^T + b, with X and W quantized along IC when their formats are set. */
-static fg_status lin_fwd(struct fg_model *m, float *out, const float *x, const float *w,
+static const float *W(const struct fg_model *m, int id, size_t l);
+static const uint16_t *W16(const struct fg_model *m, int id, size_t l);
+
+/* out (N,OC) = x (N,IC) W^T + b, W = block l's slice of weight matrix id, with X and W
+ * quantized along IC when their formats are set. */
+static fg_status lin_fwd(struct fg_model *m, float *out, const float *x, int id, size_t l,
                          const float *b, size_t N, size_t IC, size_t OC)
 {
     int fa = m->mx.activations, fw = m->mx.weights;
+    const float *w = W(m, id, l);
     if (fa == FG_MODEL_MX_NONE && fw == FG_MODEL_MX_NONE) {
-        mm_fwd(m, FG_OP_MATMUL, out, x, w, b, N, IC, OC);
+        mm_fwd(m, FG_OP_MATMUL, out, x, w, W16(m, id, l), b, N, IC, OC);
         return FG_OK;
     }
     double t0 = prof_begin(m);
@@ -390,7 +413,7 @@ static fg_status lin_fwd(struct fg_model *m, float *out, const float *x, const f
         w = m->a.mx_w;
     }
     prof_end(m, FG_OP_MX_QUANT, t0);
-    mm_fwd(m, FG_OP_MATMUL, out, x, w, b, N, IC, OC);
+    mm_fwd(m, FG_OP_MATMUL, out, x, w, NULL, b, N, IC, OC);
     return FG_OK;
 }
 
@@ -399,12 +422,13 @@ static fg_status lin_fwd(struct fg_model *m, float *out, const float *x, const f
  * Q_tok(x), each Q applied only when that operand's format is set; the products run as
  * forward-shaped sgemms on transposed copies: dx = dout (W^T)^T, dw = dout^T (x^T)^T. */
 static fg_status lin_bwd(struct fg_model *m, float *dx, float *dw, float *dbias, const float *dout,
-                         const float *x, const float *w, size_t B, size_t T, size_t IC, size_t OC)
+                         const float *x, int id, size_t l, size_t B, size_t T, size_t IC, size_t OC)
 {
     const struct fg_model_mx *mx = &m->mx;
     size_t N = B * T;
+    const float *w = W(m, id, l);
     if (!fg_model_mx_on(mx)) {
-        mm_bwd(m, FG_OP_MATMUL_BWD, dx, dw, dbias, dout, x, w, N, IC, OC);
+        mm_bwd(m, FG_OP_MATMUL_BWD, dx, dw, dbias, dout, x, w, W16(m, id, l), N, IC, OC);
         return FG_OK;
     }
     float *qa = m->a.mx_a, *qb = m->a.mx_b, *qw = m->a.mx_w;
@@ -419,9 +443,9 @@ static fg_status lin_bwd(struct fg_model *m, float *dx, float *dw, float *dbias,
     if (mx->weights != FG_MODEL_MX_NONE)
         FG_TRY(mx_qdq(m, mx->weights, qw, qw, IC * OC));
     prof_end(m, FG_OP_MX_QUANT, t0);
-    mm_fwd(m, FG_OP_MATMUL_BWD, dx, g, qw, NULL, N, OC, IC);
+    mm_fwd(m, FG_OP_MATMUL_BWD, dx, g, qw, NULL, NULL, N, OC, IC);
     if (mx->grads == FG_MODEL_MX_NONE && mx->activations == FG_MODEL_MX_NONE) {
-        mm_bwd(m, FG_OP_MATMUL_BWD, NULL, dw, dbias, dout, x, w, N, IC, OC);
+        mm_bwd(m, FG_OP_MATMUL_BWD, NULL, dw, dbias, dout, x, w, NULL, N, IC, OC);
         return FG_OK;
     }
     /* dw (OC,IC) += dout^T x: both transposed to (., B*Tp), blocks along each sequence's
@@ -437,7 +461,7 @@ static fg_status lin_bwd(struct fg_model *m, float *dx, float *dw, float *dbias,
     if (mx->activations != FG_MODEL_MX_NONE)
         FG_TRY(mx_qdq(m, mx->activations, qb, qb, IC * K));
     prof_end(m, FG_OP_MX_QUANT, t0);
-    mm_fwd(m, FG_OP_MATMUL_BWD, qw, qa, qb, NULL, OC, K, IC);
+    mm_fwd(m, FG_OP_MATMUL_BWD, qw, qa, qb, NULL, NULL, OC, K, IC);
     t0 = prof_begin(m);
     if (m->use_ref) {
         for (size_t i = 0; i < OC * IC; i++)
@@ -480,6 +504,25 @@ static const float *W(const struct fg_model *m, int id, size_t l)
 static float *G(const struct fg_model *m, int id, size_t l)
 {
     return m->w16 ? m->dg[id] : m->grads + slice_offset(m, id, l);
+}
+
+/* the four matrices of a block */
+static int is_block_matrix(int id)
+{
+    return id == FG_PARAM_QKVW || id == FG_PARAM_ATTPROJW || id == FG_PARAM_FCW ||
+           id == FG_PARAM_FCPROJW;
+}
+
+/* whether the products read a bf16 model's matrices (and wte) in place, without decoding */
+static int reads_bf16(const struct fg_model *m)
+{
+    return m->w16 && m->matmul == FG_MODEL_MATMUL_BF16;
+}
+
+/* block l's slice of matrix id as bf16 when the products read it in place, else NULL */
+static const uint16_t *W16(const struct fg_model *m, int id, size_t l)
+{
+    return reads_bf16(m) && is_block_matrix(id) ? m->w16 + slice_offset(m, id, l) : NULL;
 }
 
 #define CONVERT_CHUNK 4096 /* elements per conversion call: one thread's share at a time */
@@ -552,7 +595,7 @@ static void decode_weights(struct fg_model *m, long block)
 {
     double t0 = prof_begin(m);
     for (int id = 0; id < FG_MODEL_N_TENSORS; id++)
-        if (in_pass(id, block))
+        if (in_pass(id, block) && !(reads_bf16(m) && is_block_matrix(id)))
             decode16(m, m->dw[id], m->w16 + slice_offset(m, id, block >= 0 ? (size_t)block : 0),
                      slice_numel(m, id));
     prof_end(m, FG_OP_DECODE, t0);
@@ -612,6 +655,13 @@ static size_t wte_chunk(struct fg_model *m, size_t v0)
 static void lm_head_forward16(struct fg_model *m, float *logits, const float *lnf, size_t BT)
 {
     size_t C = (size_t)m->cfg.n_embd, Vp = m->Vp;
+    if (reads_bf16(m)) { /* one product on wte as stored: the bits chunks would give */
+        double t0 = prof_begin(m);
+        struct fg_gemm_op a = { lnf, 0, 0, C }, b = { m->w16 + m->offset[FG_PARAM_WTE], 1, 1, C };
+        gemm_op(m, BT, Vp, C, a, b, 0, logits, Vp);
+        prof_end(m, FG_OP_HEAD, t0);
+        return;
+    }
     for (size_t v0 = 0; v0 < Vp;) {
         size_t rows = wte_chunk(m, v0);
         double t0 = prof_begin(m);
@@ -625,6 +675,14 @@ static void lm_head_forward16(struct fg_model *m, float *logits, const float *ln
 static void lm_head_backward_dx16(struct fg_model *m, float *dlnf, const float *dlogits, size_t BT)
 {
     size_t C = (size_t)m->cfg.n_embd, Vp = m->Vp;
+    if (reads_bf16(m)) {
+        double t0 = prof_begin(m);
+        struct fg_gemm_op a = { dlogits, 0, 0, Vp },
+                          b = { m->w16 + m->offset[FG_PARAM_WTE], 1, 0, C };
+        gemm_op(m, BT, C, Vp, a, b, 0, dlnf, C);
+        prof_end(m, FG_OP_HEAD_BWD, t0);
+        return;
+    }
     for (size_t v0 = 0; v0 < Vp;) {
         size_t rows = wte_chunk(m, v0);
         double t0 = prof_begin(m);
@@ -752,7 +810,7 @@ fg_status fg_model_forward(struct fg_model *m, const int32_t *inputs, const int3
 
         ln_fwd(m, ln1, ln1_mean, ln1_rstd, x, W(m, FG_PARAM_LN1W, l), W(m, FG_PARAM_LN1B, l), BT,
                C);
-        FG_TRY(lin_fwd(m, qkv, ln1, W(m, FG_PARAM_QKVW, l), W(m, FG_PARAM_QKVB, l), BT, C, 3 * C));
+        FG_TRY(lin_fwd(m, qkv, ln1, FG_PARAM_QKVW, l, W(m, FG_PARAM_QKVB, l), BT, C, 3 * C));
         {
             double t0 = prof_begin(m);
             if (m->use_ref)
@@ -764,12 +822,11 @@ fg_status fg_model_forward(struct fg_model *m, const int32_t *inputs, const int3
                 fg_attention_forward(atty, att, qkv, B, T, C, NH, m->n_threads);
             prof_end(m, FG_OP_ATTENTION, t0);
         }
-        FG_TRY(lin_fwd(m, res2, atty, W(m, FG_PARAM_ATTPROJW, l), W(m, FG_PARAM_ATTPROJB, l), BT, C,
-                       C));
+        FG_TRY(lin_fwd(m, res2, atty, FG_PARAM_ATTPROJW, l, W(m, FG_PARAM_ATTPROJB, l), BT, C, C));
         add(m, res2, res2, x, BT * C);
         ln_fwd(m, ln2, ln2_mean, ln2_rstd, res2, W(m, FG_PARAM_LN2W, l), W(m, FG_PARAM_LN2B, l), BT,
                C);
-        FG_TRY(lin_fwd(m, fch, ln2, W(m, FG_PARAM_FCW, l), W(m, FG_PARAM_FCB, l), BT, C, 4 * C));
+        FG_TRY(lin_fwd(m, fch, ln2, FG_PARAM_FCW, l, W(m, FG_PARAM_FCB, l), BT, C, 4 * C));
         {
             double t0 = prof_begin(m);
             if (m->use_ref)
@@ -778,8 +835,8 @@ fg_status fg_model_forward(struct fg_model *m, const int32_t *inputs, const int3
                 fg_gelu_forward(fch_gelu, fch, BT * 4 * C, m->n_threads);
             prof_end(m, FG_OP_GELU, t0);
         }
-        FG_TRY(lin_fwd(m, res3, fch_gelu, W(m, FG_PARAM_FCPROJW, l), W(m, FG_PARAM_FCPROJB, l), BT,
-                       4 * C, C));
+        FG_TRY(lin_fwd(m, res3, fch_gelu, FG_PARAM_FCPROJW, l, W(m, FG_PARAM_FCPROJB, l), BT, 4 * C,
+                       C));
         add(m, res3, res3, res2, BT * C);
         x = res3;
     }
@@ -788,7 +845,7 @@ fg_status fg_model_forward(struct fg_model *m, const int32_t *inputs, const int3
     if (m->w16)
         lm_head_forward16(m, a->logits, a->lnf, BT);
     else
-        mm_fwd(m, FG_OP_HEAD, a->logits, a->lnf, W(m, FG_PARAM_WTE, 0), NULL, BT, C, Vp);
+        mm_fwd(m, FG_OP_HEAD, a->logits, a->lnf, W(m, FG_PARAM_WTE, 0), NULL, NULL, BT, C, Vp);
     if (!targets)
         return FG_OK;
     /* Losses and per-row log-sum-exp; the logits stay intact for callers and for backward. */
@@ -843,7 +900,7 @@ fg_status fg_model_backward(struct fg_model *m, float loss_scale)
         lm_head_backward_dx16(m, a->dln, a->logits, BT);
     } else {
         mm_bwd(m, FG_OP_HEAD_BWD, a->dln, G(m, FG_PARAM_WTE, 0), NULL, a->logits, a->lnf,
-               W(m, FG_PARAM_WTE, 0), BT, C, Vp);
+               W(m, FG_PARAM_WTE, 0), NULL, BT, C, Vp);
     }
     memset(a->dres, 0, BT * C * sizeof(float));
     const float *xL = L ? a->res3 + (L - 1) * cap * C : a->encoded;
@@ -865,7 +922,7 @@ fg_status fg_model_backward(struct fg_model *m, float loss_scale)
 
         /* MLP: res3 = res2 + fcproj(gelu(fc(ln2(res2)))); a->dres holds d res3 */
         FG_TRY(lin_bwd(m, a->dfch, G(m, FG_PARAM_FCPROJW, l), G(m, FG_PARAM_FCPROJB, l), a->dres,
-                       fch_gelu, W(m, FG_PARAM_FCPROJW, l), B, T, 4 * C, C));
+                       fch_gelu, FG_PARAM_FCPROJW, l, B, T, 4 * C, C));
         {
             double t0 = prof_begin(m);
             if (m->use_ref)
@@ -875,12 +932,12 @@ fg_status fg_model_backward(struct fg_model *m, float loss_scale)
             prof_end(m, FG_OP_GELU_BWD, t0);
         }
         FG_TRY(lin_bwd(m, a->dln, G(m, FG_PARAM_FCW, l), G(m, FG_PARAM_FCB, l), a->dfch, ln2,
-                       W(m, FG_PARAM_FCW, l), B, T, C, 4 * C));
+                       FG_PARAM_FCW, l, B, T, C, 4 * C));
         ln_bwd(m, a->dres, G(m, FG_PARAM_LN2W, l), G(m, FG_PARAM_LN2B, l), a->dln, res2,
                W(m, FG_PARAM_LN2W, l), ln2_mean, ln2_rstd, BT, C);
         /* attention: res2 = x + proj(attn(qkv(ln1(x)))); a->dres holds d res2 */
         FG_TRY(lin_bwd(m, a->datty, G(m, FG_PARAM_ATTPROJW, l), G(m, FG_PARAM_ATTPROJB, l), a->dres,
-                       atty, W(m, FG_PARAM_ATTPROJW, l), B, T, C, C));
+                       atty, FG_PARAM_ATTPROJW, l, B, T, C, C));
         {
             double t0 = prof_begin(m);
             if (m->use_ref)
@@ -894,7 +951,7 @@ fg_status fg_model_backward(struct fg_model *m, float loss_scale)
             prof_end(m, FG_OP_ATTENTION_BWD, t0);
         }
         FG_TRY(lin_bwd(m, a->dln, G(m, FG_PARAM_QKVW, l), G(m, FG_PARAM_QKVB, l), a->dqkv, ln1,
-                       W(m, FG_PARAM_QKVW, l), B, T, C, 3 * C));
+                       FG_PARAM_QKVW, l, B, T, C, 3 * C));
         ln_bwd(m, a->dres, G(m, FG_PARAM_LN1W, l), G(m, FG_PARAM_LN1B, l), a->dln, x,
                W(m, FG_PARAM_LN1W, l), ln1_mean, ln1_rstd, BT, C);
         if (m->w16)
