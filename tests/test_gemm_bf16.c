@@ -94,8 +94,33 @@ static int same_bits(struct fg_test *t, const char *what, const float *got, cons
     return 1;
 }
 
+/* Code path 0 is the environment's (on AVX512_BF16: the instruction and AVX-512 packing),
+ * 1 is FG_ISA=avx512 (the portable kernel, AVX-512 packing), 2 is FG_ISA=generic (portable
+ * kernel and packing); 0 restores the FG_ISA the process started with. */
+static void set_path(struct fg_test *t, int path)
+{
+    static int saved_once;
+    static char saved[32];
+    static int had;
+    if (!saved_once) {
+        const char *prev = getenv("FG_ISA");
+        had = prev != NULL;
+        if (prev)
+            snprintf(saved, sizeof saved, "%s", prev);
+        saved_once = 1;
+    }
+    int rc;
+    if (path == 1)
+        rc = setenv("FG_ISA", "avx512", 1);
+    else if (path == 2)
+        rc = setenv("FG_ISA", "generic", 1);
+    else
+        rc = had ? setenv("FG_ISA", saved, 1) : unsetenv("FG_ISA");
+    CHECK(t, rc == 0);
+}
+
 /* One shape on every layout (A, B each plain or transposed, fp32 or bf16), accumulate 0 and 1,
- * thread counts 1, 2 and 3, against the definition. */
+ * every code path (set_path) and thread counts 1, 2 and 3, against the definition. */
 static void check_shape(struct fg_test *t, struct fg_rng *r, size_t M, size_t N, size_t K,
                         int specials, int full)
 {
@@ -123,16 +148,22 @@ static void check_shape(struct fg_test *t, struct fg_rng *r, size_t M, size_t N,
         for (int accumulate = 0; accumulate < 2 && !t->failed; accumulate++) {
             memcpy(c_ref, c0, M * ldc * sizeof(float));
             fg_gemm_bf16_ref(M, N, K, A, B, c_ref, ldc, accumulate);
-            for (int nt = 1; nt <= 3 && !t->failed; nt++) {
-                memcpy(c, c0, M * ldc * sizeof(float));
-                CHECK_OK(t, fg_gemm_bf16(M, N, K, A, B, c, ldc, accumulate, work, nt));
-                char what[160];
-                snprintf(what, sizeof what,
-                         "%zux%zux%zu %s A%s %s B%s accumulate %d, %d threads, path %s", M, N, K,
-                         ha ? "bf16" : "fp32", ta ? "^T" : "", hb ? "bf16" : "fp32", tb ? "^T" : "",
-                         accumulate, nt, fg_gemm_bf16_path());
-                same_bits(t, what, c, c_ref, M * ldc); /* the padding columns stay too */
+            for (int path = 0; path < 3 && !t->failed; path++) {
+                set_path(t, path);
+                for (int nt = 1; nt <= 3 && !t->failed; nt++) {
+                    memcpy(c, c0, M * ldc * sizeof(float));
+                    CHECK_OK(t, fg_gemm_bf16(M, N, K, A, B, c, ldc, accumulate, work, nt));
+                    char what[200];
+                    snprintf(what, sizeof what,
+                             "%zux%zux%zu %s A%s %s B%s accumulate %d, %d threads, path %s "
+                             "(FG_ISA=%s)",
+                             M, N, K, ha ? "bf16" : "fp32", ta ? "^T" : "", hb ? "bf16" : "fp32",
+                             tb ? "^T" : "", accumulate, nt, fg_gemm_bf16_path(),
+                             getenv("FG_ISA") ? getenv("FG_ISA") : "unset");
+                    same_bits(t, what, c, c_ref, M * ldc); /* the padding columns stay too */
+                }
             }
+            set_path(t, 0);
         }
     }
     free(work);
@@ -143,30 +174,6 @@ static void check_shape(struct fg_test *t, struct fg_rng *r, size_t M, size_t N,
     free_mat(&at);
     free_mat(&bn);
     free_mat(&bt);
-}
-
-/* Runs body on every code path the CPU has: first as the environment says (on AVX512_BF16:
- * the instruction, AVX-512 packing), then FG_ISA=avx512 (the portable kernel, AVX-512
- * packing), then FG_ISA=generic (portable kernel and packing). The caller's FG_ISA is
- * restored. */
-static void each_path(struct fg_test *t, void (*body)(struct fg_test *, struct fg_rng *))
-{
-    const char *prev = getenv("FG_ISA");
-    char saved[32] = "";
-    if (prev)
-        snprintf(saved, sizeof saved, "%s", prev);
-    static const char *caps[] = { NULL, "avx512", "generic" };
-    for (int generic = 0; generic < 3 && !t->failed; generic++) {
-        if (caps[generic])
-            CHECK(t, setenv("FG_ISA", caps[generic], 1) == 0);
-        struct fg_rng r;
-        fg_rng_seed(&r, t->seed + (uint64_t)generic);
-        body(t, &r);
-    }
-    if (prev)
-        setenv("FG_ISA", saved, 1);
-    else
-        unsetenv("FG_ISA");
 }
 
 static void shapes_body(struct fg_test *t, struct fg_rng *r)
@@ -182,7 +189,9 @@ static void shapes_body(struct fg_test *t, struct fg_rng *r)
 
 TEST(every_layout_and_path_equals_definition)
 {
-    each_path(t, shapes_body);
+    struct fg_rng r;
+    fg_rng_seed(&r, t->seed);
+    shapes_body(t, &r);
 }
 
 static void specials_body(struct fg_test *t, struct fg_rng *r)
@@ -194,7 +203,9 @@ static void specials_body(struct fg_test *t, struct fg_rng *r)
 /* zeros of both signs, subnormals (DAZ/FTZ), ties, tiny normals, in operands and in C */
 TEST(special_values_equal_definition)
 {
-    each_path(t, specials_body);
+    struct fg_rng r;
+    fg_rng_seed(&r, t->seed);
+    specials_body(t, &r);
 }
 
 static void large_body(struct fg_test *t, struct fg_rng *r)
@@ -205,7 +216,9 @@ static void large_body(struct fg_test *t, struct fg_rng *r)
 
 TEST(several_blocks_equal_definition)
 {
-    each_path(t, large_body);
+    struct fg_rng r;
+    fg_rng_seed(&r, t->seed);
+    large_body(t, &r);
 }
 
 /* The definition is the instruction: a lane-by-lane check of the emulated step against

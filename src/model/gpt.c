@@ -247,7 +247,7 @@ static struct fg_gemm_op weight_op(const float *w, const uint16_t *w16, int tran
     return op;
 }
 
-static void bias_grad(float *dbias, const float *dout, size_t N, size_t OC);
+static void bias_grad_threads(float *dbias, const float *dout, size_t N, size_t OC, int n_threads);
 
 /* out (N,OC) = x (N,IC) W^T + b; w16: W as bf16, read in place by bf16 products, or NULL */
 static void mm_fwd(const struct fg_model *m, int op, float *o, const float *x, const float *w,
@@ -255,8 +255,13 @@ static void mm_fwd(const struct fg_model *m, int op, float *o, const float *x, c
 {
     double t0 = prof_begin(m);
     if (m->matmul == FG_MODEL_MATMUL_BF16) {
-        for (size_t n = 0; b && n < N; n++)
-            memcpy(o + n * OC, b, OC * sizeof(float));
+        if (b) {
+            long rows = (long)N;
+#pragma omp parallel for schedule(static) \
+    num_threads(m->n_threads) if (m->n_threads > 1) default(none) shared(o, b, rows, OC)
+            for (long n = 0; n < rows; n++)
+                memcpy(o + (size_t)n * OC, b, OC * sizeof(float));
+        }
         struct fg_gemm_op xa = { x, 0, 0, IC };
         gemm_op(m, N, OC, IC, xa, weight_op(w, w16, 1, IC), b != NULL, o, OC);
     } else if (m->use_ref) {
@@ -278,7 +283,7 @@ static void mm_bwd(const struct fg_model *m, int op, float *dx, float *dw, float
             gemm_op(m, N, IC, OC, da, weight_op(w, w16, 0, IC), 0, dx, IC);
         gemm16(m, 1, 0, OC, IC, N, dout, OC, x, IC, 1, dw, IC);
         if (db)
-            bias_grad(db, dout, N, OC);
+            bias_grad_threads(db, dout, N, OC, m->use_ref ? 1 : m->n_threads);
     } else if (m->use_ref) {
         fg_matmul_backward_ref(dx, dw, db, dout, x, w, N, IC, OC);
     } else {
@@ -378,8 +383,19 @@ static void transpose_tokens(float *dst, const float *src, size_t B, size_t T, s
  * the bias gradients are the same bits as without MX. */
 static void bias_grad(float *dbias, const float *dout, size_t N, size_t OC)
 {
-    for (size_t o0 = 0; o0 < OC; o0 += 64) {
-        size_t o1 = o0 + 64 < OC ? o0 + 64 : OC;
+    bias_grad_threads(dbias, dout, N, OC, 1);
+}
+
+/* the same, blocks of 64 columns shared among n_threads threads (each block's sum is the same
+ * whichever thread computes it) */
+static void bias_grad_threads(float *dbias, const float *dout, size_t N, size_t OC, int n_threads)
+{
+    (void)n_threads; /* unused when OpenMP is off */
+    long n_blocks = (long)((OC + 63) / 64);
+#pragma omp parallel for schedule(static) num_threads(n_threads) if (n_threads > 1) default(none) \
+    shared(dbias, dout, N, OC, n_blocks)
+    for (long b = 0; b < n_blocks; b++) {
+        size_t o0 = (size_t)b * 64, o1 = o0 + 64 < OC ? o0 + 64 : OC;
         float acc[64] = { 0 };
         for (size_t n = 0; n < N; n++)
             for (size_t o = o0; o < o1; o++)
