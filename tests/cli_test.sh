@@ -486,6 +486,12 @@ run "$FRUGAL" train --data "$TRAIN" --resume "$OD/ckpt_00000003.safetensors" \
     --ckpt-dir "$(fresh_dir out11n2)" --threads 1 --quiet --dtype fp32
 expect_rc 0
 expect_err "--dtype fp32 (checkpoint: bf16)"
+run "$FRUGAL" eval --ckpt "$OD/ckpt_00000003.safetensors" --data "$TRAIN" --threads 1 \
+    --max-batches 2 --json --dtype bf16
+expect_rc 0
+grep -q '"dtype":"bf16"' "$W/out" || fail_because "eval --dtype bf16 --json does not say bf16"
+run "$FRUGAL" eval --ckpt "$OD/ckpt_00000003.safetensors" --data "$TRAIN" --dtype int4
+expect_error 2 "--dtype" "int4"
 run "$FRUGAL" train --data "$TRAIN" "${TINY[@]}" --steps 3 --dtype fp16
 expect_error 2 "--dtype" "fp16"
 run "$FRUGAL" train --data "$TRAIN" "${TINY[@]}" --steps 3 --dtype bf16 --mx-weights e4m3

@@ -9,7 +9,17 @@
 #include "frugal/tokenizer.h"
 #include "frugal/train.h"
 
-static fg_status load_model(const char *ckpt, size_t B, size_t T, int threads,
+/* --dtype NAME into *matmul; an exit code */
+static int parse_dtype(const char *cmd, const char *name, int *matmul)
+{
+    if (name && fg_train_dtype_parse(name, matmul) != FG_OK) {
+        fprintf(stderr, "frugal %s: unknown --dtype '%s' (fp32 or bf16)\n", cmd, name);
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}
+
+static fg_status load_model(const char *ckpt, size_t B, size_t T, int threads, int matmul,
                             struct fg_model **out, const char *cmd)
 {
     struct fg_model_config cfg;
@@ -33,6 +43,7 @@ static fg_status load_model(const char *ckpt, size_t B, size_t T, int threads,
     mp.T = T;
     mp.training = 0;
     mp.n_threads = threads;
+    mp.matmul = matmul;
     if ((st = fg_model_init(out, &mp)) != FG_OK) {
         fprintf(stderr, "frugal %s: cannot create the model: %s\n", cmd, fg_status_str(st));
         return st;
@@ -89,7 +100,8 @@ int cmd_eval(int argc, char **argv)
 {
     const char *ckpt = NULL, *data = NULL, *tok_name = NULL, *vocab = NULL;
     size_t B = 8, T = 0;
-    int threads = fg_cpu_count(), max_batches = 0, json = 0;
+    int threads = fg_cpu_count(), max_batches = 0, json = 0, matmul = FG_MODEL_MATMUL_FP32;
+    const char *dtype = NULL;
     struct opt o[] = {
         { "--ckpt", OPT_STR, &ckpt, "FILE", "checkpoint to evaluate [required]", 0, 0, 0, 0 },
         { "--data", OPT_STR, &data, "FILE", "token shard to score [required]", 0, 0, 0, 0 },
@@ -98,6 +110,8 @@ int cmd_eval(int argc, char **argv)
         { "--max-batches", OPT_INT, &max_batches, "N", "score at most N batches, 0 = all [0]", 0, 0,
           0, 0 },
         { "--threads", OPT_INT, &threads, "N", "threads [all cores]", 1, 0, 0, 0 },
+        { "--dtype", OPT_STR, &dtype, "D",
+          "products' operands: fp32, or bf16 as frugal train --dtype bf16 [fp32]", 0, 0, 0, 0 },
         { "--tokenizer", OPT_STR, &tok_name, "NAME",
           "gpt2 or a tokenizer.json: also report bits per byte of text", 0, 0, 0, 0 },
         { "--vocab", OPT_STR, &vocab, "DIR",
@@ -124,8 +138,10 @@ int cmd_eval(int argc, char **argv)
         fprintf(stderr, "frugal eval: --batch %zu is larger than the limit %u\n", B, 1u << 24);
         return EXIT_USAGE;
     }
+    if ((rc = parse_dtype("eval", dtype, &matmul)) != EXIT_OK)
+        return rc;
     struct fg_model *m;
-    fg_status st = load_model(ckpt, B, T, threads, &m, "eval");
+    fg_status st = load_model(ckpt, B, T, threads, matmul, &m, "eval");
     if (st)
         return cli_exit_code(st);
     T = m->T;
@@ -186,7 +202,8 @@ int cmd_eval(int argc, char **argv)
             printf("\"bits_per_byte\":%.6f,\"nats_per_byte\":%.6f,", bpb, bpb * log(2.0));
         if (tok)
             printf("\"text_bytes\":%llu,", (unsigned long long)text_bytes);
-        printf("\"tokens\":%llu}\n", (unsigned long long)n);
+        printf("\"tokens\":%llu,\"dtype\":\"%s\"}\n", (unsigned long long)n,
+               fg_train_dtype_name(matmul));
     } else {
         printf("tokens scored   %llu\nloss            %.4f nats/token\nperplexity      %.3f\n"
                "bits per token  %.4f\n",
@@ -210,7 +227,8 @@ done:
 int cmd_sample(int argc, char **argv)
 {
     const char *ckpt = NULL, *prompt = "\n", *prompt_ids = NULL, *tok_name = NULL, *vocab = NULL;
-    int n_tokens = 200, top_k = 40, threads = fg_cpu_count();
+    int n_tokens = 200, top_k = 40, threads = fg_cpu_count(), matmul = FG_MODEL_MATMUL_FP32;
+    const char *dtype = NULL;
     float temperature = 0.8f;
     uint64_t seed = 1;
     struct opt o[] = {
@@ -233,6 +251,8 @@ int cmd_sample(int argc, char **argv)
           0 },
         { "--seed", OPT_U64, &seed, "N", "sampling seed [1]", 0, 0, 0, 0 },
         { "--threads", OPT_INT, &threads, "N", "threads [all cores]", 1, 0, 0, 0 },
+        { "--dtype", OPT_STR, &dtype, "D",
+          "products' operands: fp32, or bf16 as frugal train --dtype bf16 [fp32]", 0, 0, 0, 0 },
     };
     const char *pos[1];
     int n_pos;
@@ -252,8 +272,10 @@ int cmd_sample(int argc, char **argv)
         fprintf(stderr, "frugal sample: --ckpt FILE is required\n");
         return EXIT_USAGE;
     }
+    if ((rc = parse_dtype("sample", dtype, &matmul)) != EXIT_OK)
+        return rc;
     struct fg_model *m;
-    fg_status st = load_model(ckpt, 1, 0, threads, &m, "sample");
+    fg_status st = load_model(ckpt, 1, 0, threads, matmul, &m, "sample");
     if (st)
         return cli_exit_code(st);
     size_t T = m->T, V = (size_t)m->cfg.vocab_size, plen = strlen(prompt);
