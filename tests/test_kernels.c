@@ -448,6 +448,78 @@ TEST(attention_fast_vs_ref)
     check_attention(t, &r, 2, 17, 64, 4);
 }
 
+/* Tiled attention (no T x T matrix) against the standard _ref: outputs and gradients within the
+ * attention tolerance, each row's log-sum-exp against the definition in double, and the same
+ * bits for 1 and 3 threads. scale multiplies qkv (large scores test the online softmax's
+ * rescaling). */
+static void check_attention_tiled(struct fg_test *t, struct fg_rng *r, size_t B, size_t T, size_t C,
+                                  size_t NH, float scale)
+{
+    struct pool pl = { 0 };
+    size_t n_qkv = B * T * 3 * C, n_out = B * T * C, n_att = B * NH * T * T, n_lse = B * NH * T;
+    size_t HS = C / NH, C3 = 3 * C;
+    float *qkv = pool_randn(&pl, r, n_qkv, scale);
+    float *out_ref = pool_f32(&pl, n_out), *att_ref = pool_f32(&pl, n_att);
+    float *out = pool_f32(&pl, n_out), *lse = pool_f32(&pl, n_lse);
+    float *out3 = pool_f32(&pl, n_out), *lse3 = pool_f32(&pl, n_lse),
+          *lse_spec = pool_f32(&pl, n_lse);
+    fill_nan(out, n_out);
+    fill_nan(lse, n_lse);
+    fg_attention_forward_ref(out_ref, att_ref, qkv, B, T, C, NH);
+    fg_attention_tiled_forward(out, lse, qkv, B, T, C, NH, 1);
+    fg_attention_tiled_forward(out3, lse3, qkv, B, T, C, NH, 3);
+    CHECK_CLOSE(t, out, out_ref, n_out, TOL_ATT_ATOL, TOL_ATT_RTOL);
+    CHECK(t, same_bits(out, out3, n_out * sizeof(float)) &&
+                 same_bits(lse, lse3, n_lse * sizeof(float)));
+    for (size_t b = 0; b < B; b++)
+        for (size_t h = 0; h < NH; h++)
+            for (size_t i = 0; i < T; i++) {
+                double mx = -HUGE_VAL, sum = 0, hs = 1.0 / sqrt((double)HS);
+                for (int pass = 0; pass < 2; pass++)
+                    for (size_t k = 0; k <= i; k++) {
+                        double dot = 0;
+                        for (size_t c = 0; c < HS; c++)
+                            dot += (double)qkv[(b * T + i) * C3 + h * HS + c] *
+                                   (double)qkv[(b * T + k) * C3 + C + h * HS + c];
+                        if (pass == 0)
+                            mx = dot * hs > mx ? dot * hs : mx;
+                        else
+                            sum += exp(dot * hs - mx);
+                    }
+                lse_spec[(b * NH + h) * T + i] = (float)(mx + log(sum));
+            }
+    CHECK_CLOSE(t, lse, lse_spec, n_lse, 1e-5, 1e-5);
+
+    float *dout = pool_randn(&pl, r, n_out, 1.0f);
+    float *dqkv_ref = pool_f32(&pl, n_qkv), *dqkv = pool_f32(&pl, n_qkv),
+          *dqkv3 = pool_f32(&pl, n_qkv);
+    float *scratch = pool_f32(&pl, n_lse);
+    fill_nan(dqkv, n_qkv);
+    fill_nan(scratch, n_lse);
+    fg_attention_backward_ref(dqkv_ref, dout, qkv, att_ref, B, T, C, NH);
+    fg_attention_tiled_backward(dqkv, scratch, dout, qkv, out, lse, B, T, C, NH, 1);
+    fg_attention_tiled_backward(dqkv3, scratch, dout, qkv, out, lse, B, T, C, NH, 3);
+    CHECK_CLOSE(t, dqkv, dqkv_ref, n_qkv, TOL_ATT_ATOL * (double)(scale * scale), TOL_ATT_RTOL);
+    CHECK(t, same_bits(dqkv, dqkv3, n_qkv * sizeof(float)));
+    pool_free(&pl);
+}
+
+TEST(attention_tiled_vs_ref)
+{
+    struct fg_rng r;
+    fg_rng_seed(&r, t->seed);
+    /* tiles of 32 queries and keys: ragged, exact and several blocks; head sizes 8 to 128 */
+    check_attention_tiled(t, &r, 2, 9, 24, 3, 1.0f);
+    check_attention_tiled(t, &r, 1, 1, 24, 3, 1.0f);
+    check_attention_tiled(t, &r, 2, 33, 64, 4, 1.0f);
+    check_attention_tiled(t, &r, 2, 64, 48, 2, 1.0f);
+    check_attention_tiled(t, &r, 1, 70, 128, 1, 1.0f);
+    check_attention_tiled(t, &r, 1, 100, 64, 2, 3.0f); /* scores in the hundreds */
+    CHECK(t, fg_attention_tiled_supported(768, 12) && fg_attention_tiled_supported(128, 1));
+    CHECK(t, !fg_attention_tiled_supported(258, 2) && !fg_attention_tiled_supported(64, 0) &&
+                 !fg_attention_tiled_supported(64, 3));
+}
+
 TEST(attention_t1_is_value)
 {
     /* T = 1: the only probability is exactly 1 and the output is the value vector */
@@ -1273,6 +1345,7 @@ static const struct fg_test_case cases[] = {
     { "layernorm_fast_vs_ref", test_layernorm_fast_vs_ref },
     { "gelu_fast_vs_ref", test_gelu_fast_vs_ref },
     { "attention_fast_vs_ref", test_attention_fast_vs_ref },
+    { "attention_tiled_vs_ref", test_attention_tiled_vs_ref },
     { "attention_t1_is_value", test_attention_t1_is_value },
     { "crossentropy_fast_vs_ref", test_crossentropy_fast_vs_ref },
     { "encoder_fast_vs_ref", test_encoder_fast_vs_ref },

@@ -149,6 +149,20 @@ FG_API void fg_attention_backward_avx512(float *dqkv, float *scratch, float *scr
                                          const float *dout, const float *qkv, const float *att,
                                          size_t B, size_t T, size_t C, size_t NH, int n_threads);
 
+/* ---- tiled causal self-attention: no T x T matrix ------------------------------------------
+ * The function of fg_attention_forward / fg_attention_backward, computed block by block with an
+ * online softmax (attention_tiled.c). Forward writes out and lse (B,NH,T), each row's
+ * log-sum-exp of its scaled scores, instead of att; backward reads the forward's out and lse,
+ * writes dqkv, and uses scratch of B*NH*T floats. Needs fg_attention_tiled_supported(C, NH):
+ * a head size of at most FG_ATTENTION_TILED_MAX_HS. The same bits for any n_threads. */
+#define FG_ATTENTION_TILED_MAX_HS 128
+FG_API int fg_attention_tiled_supported(size_t C, size_t NH);
+FG_API void fg_attention_tiled_forward(float *out, float *lse, const float *qkv, size_t B, size_t T,
+                                       size_t C, size_t NH, int n_threads);
+FG_API void fg_attention_tiled_backward(float *dqkv, float *scratch, const float *dout,
+                                        const float *qkv, const float *out, const float *lse,
+                                        size_t B, size_t T, size_t C, size_t NH, int n_threads);
+
 /* ---- fused softmax + cross-entropy over the first V of Vp logits ----------------------------
  * losses (N) = logsumexp(logits[n, :V]) - logits[n, targets[n]].
  * If `dscale` != 0, logits are overwritten with d(dscale * sum losses)/d logits, i.e.
