@@ -91,6 +91,13 @@ enum fg_model_matmul {
                                  weights, activations and gradients stay stored as before */
 };
 
+/* The attention kernel (kernels.h). */
+enum fg_model_attention {
+    FG_MODEL_ATTN_STANDARD = 0, /* keeps the (L,B,NH,T,T) probabilities for backward */
+    FG_MODEL_ATTN_TILED = 1     /* fg_attention_tiled_*: keeps (L,B,NH,T) row log-sum-exps;
+                                   needs a head size of at most FG_ATTENTION_TILED_MAX_HS */
+};
+
 struct fg_model_mem {
     size_t n_params;     /* parameters, counting the padded vocabulary rows of wte */
     size_t n_flat;       /* elements of the flat parameter buffer (with alignment gaps) */
@@ -201,6 +208,7 @@ struct fg_model_params {
                               soon as it is complete, instead of into g16 */
     int matmul;            /* enum fg_model_matmul; default FG_MODEL_MATMUL_FP32. BF16 does not
                               combine with the MX emulation */
+    int attention;         /* enum fg_model_attention; default FG_MODEL_ATTN_STANDARD */
     const struct fg_allocator *allocator; /* borrowed; NULL = default. Must outlive the model */
 };
 
@@ -213,7 +221,10 @@ struct fg_model_acts {
     float *ln1, *ln1_mean, *ln1_rstd; /* (L,B,T,C), (L,B,T), (L,B,T) */
     float *qkv;                       /* (L,B,T,3C) */
     float *atty;                      /* (L,B,T,C)  attention output before projection */
-    float *att;                       /* (L,B,NH,T,T) softmax probabilities */
+    float *att;                       /* (L,B,NH,T,T) softmax probabilities (standard attention;
+                                         NULL with tiled) */
+    float *att_lse;                   /* (L,B,NH,T) tiled attention: each row's log-sum-exp
+                                         (NULL with standard) */
     float *res2;                      /* (L,B,T,C)  residual after attention */
     float *ln2, *ln2_mean, *ln2_rstd; /* (L,B,T,C), (L,B,T), (L,B,T) */
     float *fch, *fch_gelu;            /* (L,B,T,4C) */
@@ -229,7 +240,7 @@ struct fg_model_acts {
     float *dqkv;         /* (B,T,3C) */
     float *datty;        /* (B,T,C) */
     float *dfch;         /* (B,T,4C) */
-    float *datt;         /* (B,NH,T,T) */
+    float *datt;         /* (B,NH,T,T); tiled attention: (B,NH,T), rowsum(dO * O) */
     float *attn_scratch; /* (B,NH,HS,round_up(T,32)): packed K^T or V^T, or contiguous K/V/Q/dY
                             copies, for the AVX-512 attention */
     /* MX emulation scratch (NULL when MX is off); Tp = round_up(T,32) */
@@ -284,6 +295,7 @@ struct fg_model {
     float *grads;  /* (n_flat) view into the same arena, NULL when not training */
     int weights;   /* enum fg_model_weights */
     int matmul;    /* enum fg_model_matmul */
+    int attention; /* enum fg_model_attention */
     void *gemm_work; /* owned: fg_gemm_bf16's workspace (matmul BF16), else NULL */
     uint16_t *w16;   /* bf16 storage (else NULL): (n_flat) owned arena, weights then gradients */
     uint16_t *g16;   /* (n_flat) view into it, NULL when not training */

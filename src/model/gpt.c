@@ -54,12 +54,14 @@ fg_status fg_model_init(struct fg_model **out, const struct fg_model_params *p)
     m->n_threads = p->n_threads;
     m->use_ref = p->use_ref;
     m->mx = p->mx;
-    m->attn_avx512 = !p->use_ref && fg_cpu_isa() >= FG_ISA_AVX512 &&
+    m->attn_avx512 = !p->use_ref && p->attention == FG_MODEL_ATTN_STANDARD &&
+                     fg_cpu_isa() >= FG_ISA_AVX512 &&
                      fg_attention_avx512_supported((size_t)p->cfg.n_embd, (size_t)p->cfg.n_head);
     m->alloc = alloc;
     m->mem = mem;
     m->weights = p->weights;
     m->matmul = p->matmul;
+    m->attention = p->attention;
     m->n_flat = fg_model_param_layout(&m->cfg, m->offset, m->numel, NULL);
     void *arena = fg_alloc(&alloc, mem.param_bytes + mem.grad_bytes, 64);
     if (m->weights == FG_MODEL_WEIGHTS_BF16) {
@@ -91,7 +93,8 @@ fg_status fg_model_init(struct fg_model **out, const struct fg_model_params *p)
     } else {
         m->grads = p->training ? m->params + m->n_flat : NULL;
     }
-    fg_model_act_layout(&m->cfg, m->B, m->T, m->training, &m->mx, m->act_arena, &m->a, NULL, NULL);
+    fg_model_act_layout(&m->cfg, m->B, m->T, m->training, &m->mx, m->attention, m->act_arena, &m->a,
+                        NULL, NULL);
     *out = m;
     return FG_OK;
 }
@@ -818,7 +821,8 @@ fg_status fg_model_forward(struct fg_model *m, const int32_t *inputs, const int3
             decode_weights(m, (long)l);
         float *ln1 = a->ln1 + l * cap * C, *ln1_mean = a->ln1_mean + l * cap;
         float *ln1_rstd = a->ln1_rstd + l * cap, *qkv = a->qkv + l * cap * 3 * C;
-        float *atty = a->atty + l * cap * C, *att = a->att + l * att_cap;
+        float *atty = a->atty + l * cap * C, *att = a->att ? a->att + l * att_cap : NULL;
+        float *lse = a->att_lse ? a->att_lse + l * m->B * NH * m->T : NULL;
         float *res2 = a->res2 + l * cap * C, *ln2 = a->ln2 + l * cap * C;
         float *ln2_mean = a->ln2_mean + l * cap, *ln2_rstd = a->ln2_rstd + l * cap;
         float *fch = a->fch + l * cap * 4 * C, *fch_gelu = a->fch_gelu + l * cap * 4 * C;
@@ -829,7 +833,10 @@ fg_status fg_model_forward(struct fg_model *m, const int32_t *inputs, const int3
         FG_TRY(lin_fwd(m, qkv, ln1, FG_PARAM_QKVW, l, W(m, FG_PARAM_QKVB, l), BT, C, 3 * C));
         {
             double t0 = prof_begin(m);
-            if (m->use_ref)
+            if (m->attention == FG_MODEL_ATTN_TILED)
+                fg_attention_tiled_forward(atty, lse, qkv, B, T, C, NH,
+                                           m->use_ref ? 1 : m->n_threads);
+            else if (m->use_ref)
                 fg_attention_forward_ref(atty, att, qkv, B, T, C, NH);
             else if (m->attn_avx512)
                 fg_attention_forward_avx512(atty, att, a->attn_scratch, qkv, B, T, C, NH,
@@ -931,7 +938,8 @@ fg_status fg_model_backward(struct fg_model *m, float loss_scale)
         const float *x = l ? a->res3 + (l - 1) * cap * C : a->encoded;
         float *ln1 = a->ln1 + l * cap * C, *ln1_mean = a->ln1_mean + l * cap;
         float *ln1_rstd = a->ln1_rstd + l * cap, *qkv = a->qkv + l * cap * 3 * C;
-        float *atty = a->atty + l * cap * C, *att = a->att + l * att_cap;
+        float *atty = a->atty + l * cap * C, *att = a->att ? a->att + l * att_cap : NULL;
+        float *lse = a->att_lse ? a->att_lse + l * m->B * NH * m->T : NULL;
         float *res2 = a->res2 + l * cap * C, *ln2 = a->ln2 + l * cap * C;
         float *ln2_mean = a->ln2_mean + l * cap, *ln2_rstd = a->ln2_rstd + l * cap;
         float *fch = a->fch + l * cap * 4 * C, *fch_gelu = a->fch_gelu + l * cap * 4 * C;
@@ -956,7 +964,10 @@ fg_status fg_model_backward(struct fg_model *m, float loss_scale)
                        atty, FG_PARAM_ATTPROJW, l, B, T, C, C));
         {
             double t0 = prof_begin(m);
-            if (m->use_ref)
+            if (m->attention == FG_MODEL_ATTN_TILED)
+                fg_attention_tiled_backward(a->dqkv, a->datt, a->datty, qkv, atty, lse, B, T, C, NH,
+                                            m->use_ref ? 1 : m->n_threads);
+            else if (m->use_ref)
                 fg_attention_backward_ref(a->dqkv, a->datty, qkv, att, B, T, C, NH);
             else if (m->attn_avx512)
                 fg_attention_backward_avx512(a->dqkv, a->datt, a->attn_scratch, a->datty, qkv, att,

@@ -112,8 +112,8 @@ size_t fg_model_param_layout(const struct fg_model_config *cfg, size_t offset[],
  * fg_model_act_layout fills `a` with pointers relative to `base` (NULL base = sizing only) and
  * returns the arena size in bytes (0 on overflow). */
 size_t fg_model_act_layout(const struct fg_model_config *cfg, size_t B, size_t T, int training,
-                           const struct fg_model_mx *mx, void *base, struct fg_model_acts *a,
-                           size_t *scratch_bytes, size_t *mx_bytes)
+                           const struct fg_model_mx *mx, int attention, void *base,
+                           struct fg_model_acts *a, size_t *scratch_bytes, size_t *mx_bytes)
 {
     size_t L = (size_t)cfg->n_layer, C = (size_t)cfg->n_embd, NH = (size_t)cfg->n_head;
     size_t Vp = fg_model_padded_vocab(cfg->vocab_size);
@@ -126,7 +126,11 @@ size_t fg_model_act_layout(const struct fg_model_config *cfg, size_t B, size_t T
     if (att_d * (double)L > big || (double)BT * (double)Vp > big ||
         (double)L * (double)BT * 4.0 * (double)C > big)
         return 0;
-    size_t att = B * NH * T * T;
+    /* standard attention keeps the probabilities (and a T x T backward scratch); tiled keeps
+     * one log-sum-exp per row (and a per-row backward scratch) */
+    int tiled = attention == FG_MODEL_ATTN_TILED;
+    size_t att = tiled ? 0 : B * NH * T * T, lse_n = tiled ? L * B * NH * T : 0;
+    size_t datt_n = tiled ? B * NH * T : att, attn_scr = tiled ? 0 : B * C * ((T + 31) / 32 * 32);
     /* MX emulation scratch (kind 2; training-only kind 3): the quantized copies of the largest
      * operand, (4C, B, Tp) with each sequence padded to whole blocks of 32 tokens, plus one
      * byte of codes and 1/32 byte of scale per element of it (8 bits is the widest format). */
@@ -146,6 +150,7 @@ size_t fg_model_act_layout(const struct fg_model_config *cfg, size_t B, size_t T
         { (void **)&a->qkv, L * BT * 3 * C, 0 },
         { (void **)&a->atty, L * BT * C, 0 },
         { (void **)&a->att, L * att, 0 },
+        { (void **)&a->att_lse, lse_n, 0 },
         { (void **)&a->res2, L * BT * C, 0 },
         { (void **)&a->ln2, L * BT * C, 0 },
         { (void **)&a->ln2_mean, L * BT, 0 },
@@ -166,8 +171,8 @@ size_t fg_model_act_layout(const struct fg_model_config *cfg, size_t B, size_t T
         { (void **)&a->dqkv, BT * 3 * C, 1 },
         { (void **)&a->datty, BT * C, 1 },
         { (void **)&a->dfch, BT * 4 * C, 1 },
-        { (void **)&a->datt, att, 1 },
-        { (void **)&a->attn_scratch, B * C * ((T + 31) / 32 * 32), 0 },
+        { (void **)&a->datt, datt_n, 1 },
+        { (void **)&a->attn_scratch, attn_scr, 0 },
         { (void **)&a->mx_a, mx_big, 2 },
         { (void **)&a->mx_b, mx_big, 3 },
         { (void **)&a->mx_w, 4 * C * C, 2 },
@@ -178,7 +183,7 @@ size_t fg_model_act_layout(const struct fg_model_config *cfg, size_t B, size_t T
     size_t off = 0, scratch = 0, mx_total = 0;
     for (size_t i = 0; i < sizeof s / sizeof s[0]; i++) {
         int kind = s[i].train_only;
-        if (((kind & 1) && !training) || ((kind & 2) && !mx_on)) {
+        if (((kind & 1) && !training) || ((kind & 2) && !mx_on) || s[i].n == 0) {
             *s[i].p = NULL;
             continue;
         }
@@ -200,16 +205,27 @@ size_t fg_model_act_layout(const struct fg_model_config *cfg, size_t B, size_t T
 fg_status fg_model_mem_size_mx(const struct fg_model_config *cfg, size_t B, size_t T, int training,
                                const struct fg_model_mx *mx, struct fg_model_mem *out)
 {
+    return fg_model_mem_size_attn(cfg, B, T, training, mx, FG_MODEL_ATTN_STANDARD, out);
+}
+
+fg_status fg_model_mem_size_attn(const struct fg_model_config *cfg, size_t B, size_t T,
+                                 int training, const struct fg_model_mx *mx, int attention,
+                                 struct fg_model_mem *out)
+{
     char buf[256];
     FG_TRY(fg_model_config_check(cfg, buf, sizeof buf));
     FG_TRY(fg_model_mx_check(cfg, mx, buf, sizeof buf));
+    if (attention != FG_MODEL_ATTN_STANDARD &&
+        (attention != FG_MODEL_ATTN_TILED ||
+         !fg_attention_tiled_supported((size_t)cfg->n_embd, (size_t)cfg->n_head)))
+        return FG_ERR_INVALID_ARG;
     struct fg_model_mem m = { 0 };
     m.n_flat = fg_model_param_layout(cfg, NULL, NULL, &m.n_params);
     FG_TRY(fg_size_mul(m.n_flat, 4, &m.param_bytes));
     m.grad_bytes = training ? m.param_bytes : 0;
     struct fg_model_acts a;
     size_t scratch = 0, mxb = 0;
-    size_t act = fg_model_act_layout(cfg, B, T, training, mx, NULL, &a, &scratch, &mxb);
+    size_t act = fg_model_act_layout(cfg, B, T, training, mx, attention, NULL, &a, &scratch, &mxb);
     if (act == 0)
         return FG_ERR_INVALID_ARG;
     m.act_bytes = act - scratch - mxb;
@@ -270,7 +286,7 @@ fg_status fg_model_mem_size_params(const struct fg_model_params *p, struct fg_mo
     if (p->matmul != FG_MODEL_MATMUL_FP32 &&
         (p->matmul != FG_MODEL_MATMUL_BF16 || fg_model_mx_on(&p->mx)))
         return FG_ERR_INVALID_ARG;
-    FG_TRY(fg_model_mem_size_mx(&p->cfg, p->B, p->T, p->training, &p->mx, out));
+    FG_TRY(fg_model_mem_size_attn(&p->cfg, p->B, p->T, p->training, &p->mx, p->attention, out));
     if (p->weights == FG_MODEL_WEIGHTS_BF16) {
         float *dw[FG_MODEL_N_TENSORS], *dg[FG_MODEL_N_TENSORS], *wc, *gc;
         size_t rows;
