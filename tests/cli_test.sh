@@ -498,6 +498,22 @@ run "$FRUGAL" train --data "$TRAIN" "${TINY[@]}" --steps 3 --dtype bf16 --mx-wei
 expect_error 2 "--dtype bf16" "--mx-"
 finish
 
+begin "11o --attention tiled: recorded, kept on resume; bad values and head sizes refused"
+OA=$(fresh_dir out11o)
+run "$FRUGAL" train --data "$TRAIN" "${TINY[@]}" --steps 6 --stop-at 3 --quiet --attention tiled \
+    --ckpt-dir "$OA"
+expect_rc 0
+run "$FRUGAL" train --data "$TRAIN" --resume "$OA/ckpt_00000003.safetensors" --ckpt-dir "$OA" \
+    --threads 1 --quiet --json
+expect_rc 0
+grep -q '"attention":"tiled"' "$W/out" || fail_because "the resumed run's --json does not say tiled"
+run "$FRUGAL" train --data "$TRAIN" "${TINY[@]}" --steps 3 --attention flash
+expect_error 2 "--attention" "flash"
+run "$FRUGAL" train --data "$TRAIN" --n-layer 1 --n-head 1 --n-embd 256 --block-size 16 --batch 2 \
+    --seq 16 --threads 1 --steps 3 --attention tiled
+expect_error 2 "--attention tiled" "256" "--n-head"
+finish
+
 # --- 12. eval and sample with a missing checkpoint ------------------------------------------
 
 begin "12a eval with a missing checkpoint"

@@ -241,6 +241,36 @@ TEST(bf16_products_learn_like_fp32_and_resume_exactly)
     CHECK(t, strstr(err, "--dtype bf16") && strstr(err, "MX"));
 }
 
+/* --attention tiled: the same function as standard attention summed in another order, so the
+ * same data and seed end within 0.5% of standard's validation loss; the kernel is recorded in
+ * checkpoints and a run resumes to the bits of a straight one. */
+TEST(tiled_attention_learns_like_standard_and_resumes_exactly)
+{
+    CHECK(t, make_data());
+    struct losses ls, lt;
+    memset(&ls, 0, sizeof ls);
+    memset(&lt, 0, sizeof lt);
+    struct fg_train_params p = tiny_params(NULL, &ls), q = tiny_params(NULL, &lt);
+    p.steps = q.steps = 40;
+    p.eval_every = q.eval_every = 0;
+    q.attention = FG_MODEL_ATTN_TILED;
+    struct fg_train_result rs, rt;
+    char err[1024];
+    CHECK_OK(t, fg_train(&p, &rs, err, sizeof err));
+    CHECK_OK(t, fg_train(&q, &rt, err, sizeof err));
+    CHECK(t, rt.final_val_loss < 3.6);
+    CHECK(t, fabs(rt.final_val_loss - rs.final_val_loss) < 0.005 * rs.final_val_loss);
+    CHECK(t, rt.mem.act_bytes < rs.mem.act_bytes);
+    struct losses l;
+    struct fg_train_params pb = tiny_params(NULL, &l);
+    pb.attention = FG_MODEL_ATTN_TILED;
+    struct resumed_run x;
+    straight_vs_resumed(t, "tiled", &pb, &x);
+    char js[1024];
+    CHECK_OK(t, fg_ckpt_read_meta(x.mid, "train", js, sizeof js, err, sizeof err));
+    CHECK(t, strstr(js, "\"attention\":\"tiled\"") != NULL);
+}
+
 TEST(same_seed_same_bits_any_threads)
 {
     /* the 1-vs-2-thread half needs a thread-count invariant BLAS (see kernels.h) */
@@ -1048,6 +1078,8 @@ static const struct fg_test_case cases[] = {
     { "grad_release_equals_update_after_backward", test_grad_release_equals_update_after_backward },
     { "bf16_products_learn_like_fp32_and_resume_exactly",
       test_bf16_products_learn_like_fp32_and_resume_exactly },
+    { "tiled_attention_learns_like_standard_and_resumes_exactly",
+      test_tiled_attention_learns_like_standard_and_resumes_exactly },
 };
 
 int main(int argc, char **argv)

@@ -97,6 +97,10 @@ struct fg_train_params {
      * fp32 sums (--dtype bf16). Not with MX. Recorded in checkpoints ("dtype"); a resume with
      * another setting is allowed and named, like a changed learning rate. */
     int matmul;
+    /* The attention kernel (enum fg_model_attention, model.h): standard (default) or tiled
+     * (--attention tiled: no T x T probabilities kept). Recorded in checkpoints ("attention");
+     * a resume with the other kernel is allowed and named. */
+    int attention;
     int64_t eval_every; /* steps; 0 = only at the end */
     int eval_batches;   /* validation batches of B x T per evaluation */
     uint64_t seed;
@@ -152,6 +156,9 @@ FG_API fg_status fg_train_optimizer_parse(const char *name, enum fg_flash_kind *
 /* "fp32", "bf16" <-> enum fg_model_matmul, the products' dtype (NULL / FG_ERR_INVALID_ARG
  * otherwise). */
 FG_API const char *fg_train_dtype_name(int matmul);
+/* "standard", "tiled" <-> enum fg_model_attention (NULL / FG_ERR_INVALID_ARG otherwise). */
+FG_API const char *fg_train_attention_name(int attention);
+FG_API fg_status fg_train_attention_parse(const char *name, int *out);
 FG_API fg_status fg_train_dtype_parse(const char *name, int *out);
 FG_API const char *fg_train_storage_name(enum fg_train_storage s);
 FG_API fg_status fg_train_storage_parse(const char *name, enum fg_train_storage *out);

@@ -92,6 +92,23 @@ const char *fg_train_dtype_name(int matmul)
     return matmul == FG_MODEL_MATMUL_FP32 ? "fp32" : matmul == FG_MODEL_MATMUL_BF16 ? "bf16" : NULL;
 }
 
+const char *fg_train_attention_name(int attention)
+{
+    return attention == FG_MODEL_ATTN_STANDARD ? "standard"
+           : attention == FG_MODEL_ATTN_TILED  ? "tiled"
+                                               : NULL;
+}
+
+fg_status fg_train_attention_parse(const char *name, int *out)
+{
+    for (int a = FG_MODEL_ATTN_STANDARD; name && a <= FG_MODEL_ATTN_TILED; a++)
+        if (!strcmp(name, fg_train_attention_name(a))) {
+            *out = a;
+            return FG_OK;
+        }
+    return FG_ERR_INVALID_ARG;
+}
+
 fg_status fg_train_dtype_parse(const char *name, int *out)
 {
     for (int d = FG_MODEL_MATMUL_FP32; name && d <= FG_MODEL_MATMUL_BF16; d++)
@@ -215,7 +232,7 @@ static void train_json(const struct fg_train_params *p, char *buf, size_t n)
              "\"threads\":%d,\"mx_weights\":\"%s\",\"mx_activations\":\"%s\","
              "\"mx_grads\":\"%s\",\"mx_scale\":\"%s\",\"optimizer\":\"%s\","
              "\"momentum\":%.9g,\"nesterov\":%d,\"storage\":\"%s\",\"master_bits\":%d,"
-             "\"grad_release\":%d,\"dtype\":\"%s\"}",
+             "\"grad_release\":%d,\"dtype\":\"%s\",\"attention\":\"%s\"}",
              p->B, p->T, p->accum, p->steps, (double)p->lr, (double)p->lr_min, p->warmup,
              (double)p->grad_clip, (double)p->adam.beta1, (double)p->adam.beta2,
              (double)p->adam.eps, (double)p->adam.weight_decay, p->seed, p->n_threads,
@@ -224,7 +241,7 @@ static void train_json(const struct fg_train_params *p, char *buf, size_t n)
              fg_train_optimizer_name(p->optimizer), (double)p->momentum, p->nesterov ? 1 : 0,
              fg_train_storage_name(p->storage),
              p->storage == FG_TRAIN_STORAGE_FLASH ? p->master_bits : 32, p->grad_release ? 1 : 0,
-             fg_train_dtype_name(p->matmul));
+             fg_train_dtype_name(p->matmul), fg_train_attention_name(p->attention));
 }
 
 /* A resumed run continues exactly only with the same trajectory-shaping hyperparameters, and
@@ -279,7 +296,7 @@ static fg_status check_resume_params(const struct fg_train_params *p, const char
     static const char *const mx_keys[][3] = {
         { "mx_weights", "--mx-weights", "none" }, { "mx_activations", "--mx-activations", "none" },
         { "mx_grads", "--mx-grads", "none" },     { "mx_scale", "--mx-scale", "floor" },
-        { "dtype", "--dtype", "fp32" },
+        { "dtype", "--dtype", "fp32" },           { "attention", "--attention", "standard" },
     };
     for (size_t i = 0; !st && i < sizeof mx_keys / sizeof mx_keys[0]; i++) {
         const cJSON *x = cJSON_GetObjectItemCaseSensitive(a, mx_keys[i][0]);
@@ -460,6 +477,15 @@ static fg_status setup(struct run *r, struct fg_train_result *res, int64_t *star
                  "runs fp32 products on its rounded copies: choose one)");
         return FG_ERR_INVALID_ARG;
     }
+    if (!fg_train_attention_name(p->attention) ||
+        (p->attention == FG_MODEL_ATTN_TILED &&
+         !fg_attention_tiled_supported((size_t)p->cfg.n_embd, (size_t)p->cfg.n_head))) {
+        snprintf(errmsg, n,
+                 "unknown attention kernel, or --attention tiled with a head size (n_embd / n_head "
+                 "= %d) above %d",
+                 p->cfg.n_head > 0 ? p->cfg.n_embd / p->cfg.n_head : 0, FG_ATTENTION_TILED_MAX_HS);
+        return FG_ERR_INVALID_ARG;
+    }
     if (p->grad_release &&
         (p->storage != FG_TRAIN_STORAGE_FLASH || p->accum != 1 || p->cfg.n_embd % 32 != 0)) {
         snprintf(errmsg, n,
@@ -518,6 +544,7 @@ static fg_status setup(struct run *r, struct fg_train_result *res, int64_t *star
         p->storage == FG_TRAIN_STORAGE_FLASH ? FG_MODEL_WEIGHTS_BF16 : FG_MODEL_WEIGHTS_FP32;
     mp.grad_release = p->grad_release;
     mp.matmul = p->matmul;
+    mp.attention = p->attention;
     mp.allocator = p->allocator;
     if ((rc = fg_model_init(&r->model, &mp)) != FG_OK) {
         snprintf(errmsg, n, "cannot create the model (%s): out of memory or invalid shape",

@@ -9,18 +9,24 @@
 #include "frugal/tokenizer.h"
 #include "frugal/train.h"
 
-/* --dtype NAME into *matmul; an exit code */
-static int parse_dtype(const char *cmd, const char *name, int *matmul)
+/* --dtype and --attention into *matmul and *attention; an exit code */
+static int parse_kernels(const char *cmd, const char *dtype, const char *attention, int *matmul,
+                         int *attn)
 {
-    if (name && fg_train_dtype_parse(name, matmul) != FG_OK) {
-        fprintf(stderr, "frugal %s: unknown --dtype '%s' (fp32 or bf16)\n", cmd, name);
+    if (dtype && fg_train_dtype_parse(dtype, matmul) != FG_OK) {
+        fprintf(stderr, "frugal %s: unknown --dtype '%s' (fp32 or bf16)\n", cmd, dtype);
+        return EXIT_USAGE;
+    }
+    if (attention && fg_train_attention_parse(attention, attn) != FG_OK) {
+        fprintf(stderr, "frugal %s: unknown --attention '%s' (standard or tiled)\n", cmd,
+                attention);
         return EXIT_USAGE;
     }
     return EXIT_OK;
 }
 
 static fg_status load_model(const char *ckpt, size_t B, size_t T, int threads, int matmul,
-                            struct fg_model **out, const char *cmd)
+                            int attention, struct fg_model **out, const char *cmd)
 {
     struct fg_model_config cfg;
     char err[1024];
@@ -44,6 +50,15 @@ static fg_status load_model(const char *ckpt, size_t B, size_t T, int threads, i
     mp.training = 0;
     mp.n_threads = threads;
     mp.matmul = matmul;
+    mp.attention = attention;
+    if (attention == FG_MODEL_ATTN_TILED &&
+        !fg_attention_tiled_supported((size_t)cfg.n_embd, (size_t)cfg.n_head)) {
+        fprintf(stderr,
+                "frugal %s: --attention tiled takes heads of at most %d channels; this "
+                "model's are %d: use --attention standard\n",
+                cmd, FG_ATTENTION_TILED_MAX_HS, cfg.n_embd / cfg.n_head);
+        return FG_ERR_INVALID_ARG;
+    }
     if ((st = fg_model_init(out, &mp)) != FG_OK) {
         fprintf(stderr, "frugal %s: cannot create the model: %s\n", cmd, fg_status_str(st));
         return st;
@@ -101,7 +116,8 @@ int cmd_eval(int argc, char **argv)
     const char *ckpt = NULL, *data = NULL, *tok_name = NULL, *vocab = NULL;
     size_t B = 8, T = 0;
     int threads = fg_cpu_count(), max_batches = 0, json = 0, matmul = FG_MODEL_MATMUL_FP32;
-    const char *dtype = NULL;
+    int attn = FG_MODEL_ATTN_STANDARD;
+    const char *dtype = NULL, *attention = NULL;
     struct opt o[] = {
         { "--ckpt", OPT_STR, &ckpt, "FILE", "checkpoint to evaluate [required]", 0, 0, 0, 0 },
         { "--data", OPT_STR, &data, "FILE", "token shard to score [required]", 0, 0, 0, 0 },
@@ -112,6 +128,8 @@ int cmd_eval(int argc, char **argv)
         { "--threads", OPT_INT, &threads, "N", "threads [all cores]", 1, 0, 0, 0 },
         { "--dtype", OPT_STR, &dtype, "D",
           "products' operands: fp32, or bf16 as frugal train --dtype bf16 [fp32]", 0, 0, 0, 0 },
+        { "--attention", OPT_STR, &attention, "K",
+          "standard, or tiled (no T x T probabilities: long --seq) [standard]", 0, 0, 0, 0 },
         { "--tokenizer", OPT_STR, &tok_name, "NAME",
           "gpt2 or a tokenizer.json: also report bits per byte of text", 0, 0, 0, 0 },
         { "--vocab", OPT_STR, &vocab, "DIR",
@@ -138,10 +156,10 @@ int cmd_eval(int argc, char **argv)
         fprintf(stderr, "frugal eval: --batch %zu is larger than the limit %u\n", B, 1u << 24);
         return EXIT_USAGE;
     }
-    if ((rc = parse_dtype("eval", dtype, &matmul)) != EXIT_OK)
+    if ((rc = parse_kernels("eval", dtype, attention, &matmul, &attn)) != EXIT_OK)
         return rc;
     struct fg_model *m;
-    fg_status st = load_model(ckpt, B, T, threads, matmul, &m, "eval");
+    fg_status st = load_model(ckpt, B, T, threads, matmul, attn, &m, "eval");
     if (st)
         return cli_exit_code(st);
     T = m->T;
@@ -202,8 +220,8 @@ int cmd_eval(int argc, char **argv)
             printf("\"bits_per_byte\":%.6f,\"nats_per_byte\":%.6f,", bpb, bpb * log(2.0));
         if (tok)
             printf("\"text_bytes\":%llu,", (unsigned long long)text_bytes);
-        printf("\"tokens\":%llu,\"dtype\":\"%s\"}\n", (unsigned long long)n,
-               fg_train_dtype_name(matmul));
+        printf("\"tokens\":%llu,\"dtype\":\"%s\",\"attention\":\"%s\"}\n", (unsigned long long)n,
+               fg_train_dtype_name(matmul), fg_train_attention_name(attn));
     } else {
         printf("tokens scored   %llu\nloss            %.4f nats/token\nperplexity      %.3f\n"
                "bits per token  %.4f\n",
@@ -228,7 +246,8 @@ int cmd_sample(int argc, char **argv)
 {
     const char *ckpt = NULL, *prompt = "\n", *prompt_ids = NULL, *tok_name = NULL, *vocab = NULL;
     int n_tokens = 200, top_k = 40, threads = fg_cpu_count(), matmul = FG_MODEL_MATMUL_FP32;
-    const char *dtype = NULL;
+    int attn = FG_MODEL_ATTN_STANDARD;
+    const char *dtype = NULL, *attention = NULL;
     float temperature = 0.8f;
     uint64_t seed = 1;
     struct opt o[] = {
@@ -253,6 +272,7 @@ int cmd_sample(int argc, char **argv)
         { "--threads", OPT_INT, &threads, "N", "threads [all cores]", 1, 0, 0, 0 },
         { "--dtype", OPT_STR, &dtype, "D",
           "products' operands: fp32, or bf16 as frugal train --dtype bf16 [fp32]", 0, 0, 0, 0 },
+        { "--attention", OPT_STR, &attention, "K", "standard or tiled [standard]", 0, 0, 0, 0 },
     };
     const char *pos[1];
     int n_pos;
@@ -272,10 +292,10 @@ int cmd_sample(int argc, char **argv)
         fprintf(stderr, "frugal sample: --ckpt FILE is required\n");
         return EXIT_USAGE;
     }
-    if ((rc = parse_dtype("sample", dtype, &matmul)) != EXIT_OK)
+    if ((rc = parse_kernels("sample", dtype, attention, &matmul, &attn)) != EXIT_OK)
         return rc;
     struct fg_model *m;
-    fg_status st = load_model(ckpt, 1, 0, threads, matmul, &m, "sample");
+    fg_status st = load_model(ckpt, 1, 0, threads, matmul, attn, &m, "sample");
     if (st)
         return cli_exit_code(st);
     size_t T = m->T, V = (size_t)m->cfg.vocab_size, plen = strlen(prompt);

@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "frugal/kernels.h"
 #include "frugal/train.h"
 
 struct progress_ctx {
@@ -176,6 +177,16 @@ static int resume_defaults(struct fg_train_params *p, const struct opt *o, size_
     if (!cli_find(o, n_o, "--dtype")->seen &&
         fg_train_dtype_parse(cJSON_IsString(dv) ? dv->valuestring : "fp32", &p->matmul) != FG_OK) {
         fprintf(stderr, "frugal train: %s has an invalid \"dtype\" in its train metadata\n",
+                p->resume_path);
+        cJSON_Delete(j);
+        return EXIT_FAIL;
+    }
+    /* the attention kernel (absent in checkpoints older than the choice: standard) */
+    const cJSON *av = cJSON_GetObjectItemCaseSensitive(j, "attention");
+    if (!cli_find(o, n_o, "--attention")->seen &&
+        fg_train_attention_parse(cJSON_IsString(av) ? av->valuestring : "standard",
+                                 &p->attention) != FG_OK) {
+        fprintf(stderr, "frugal train: %s has an invalid \"attention\" in its train metadata\n",
                 p->resume_path);
         cJSON_Delete(j);
         return EXIT_FAIL;
@@ -358,7 +369,7 @@ int cmd_train(int argc, char **argv)
     p.n_threads = fg_cpu_count();
     int json = 0, quiet = 0;
     const char *mx_w = NULL, *mx_a = NULL, *mx_g = NULL, *mx_scale = NULL, *optim = NULL;
-    const char *storage = NULL, *dtype = NULL;
+    const char *storage = NULL, *dtype = NULL, *attention = NULL;
     int no_release = 0;
     struct opt o[] = {
         { "--data", OPT_STR, &p.train_path, "FILE",
@@ -415,6 +426,10 @@ int cmd_train(int argc, char **argv)
         { "--dtype", OPT_STR, &dtype, "D",
           "products of the linear layers and LM head: fp32, or bf16 operands with fp32 sums "
           "[fp32]",
+          0, 0, 0, 0 },
+        { "--attention", OPT_STR, &attention, "K",
+          "standard, or tiled: no T x T probabilities kept (memory grows with T, not T^2) "
+          "[standard]",
           0, 0, 0, 0 },
         { "--eval-every", OPT_I64, &p.eval_every, "N",
           "validate every N steps, 0 = at the end "
@@ -477,6 +492,11 @@ int cmd_train(int argc, char **argv)
                   "current one is known only after the updates; the first step is not\n"
                   "clipped). With --grad-clip 0 a run is bit for bit the same as without it.\n"
                   "\n"
+                  "--attention tiled computes attention block by block with an online softmax\n"
+                  "and keeps one log-sum-exp per row instead of the T x T probabilities of\n"
+                  "every layer: activation memory grows with T, not T^2 (long sequences).\n"
+                  "Heads of at most 128 channels.\n"
+                  "\n"
                   "--dtype bf16 runs the matrix products of the linear layers and the LM head\n"
                   "on bf16 operands (rounded to nearest even) with fp32 sums: the CPU's\n"
                   "AVX512_BF16 dot products where it has them (about 1.7x sgemm's speed on\n"
@@ -507,6 +527,10 @@ int cmd_train(int argc, char **argv)
     }
     if (storage && fg_train_storage_parse(storage, &p.storage) != FG_OK) {
         fprintf(stderr, "frugal train: unknown --optim-storage '%s' (fp32 or flash)\n", storage);
+        return EXIT_USAGE;
+    }
+    if (attention && fg_train_attention_parse(attention, &p.attention) != FG_OK) {
+        fprintf(stderr, "frugal train: unknown --attention '%s' (standard or tiled)\n", attention);
         return EXIT_USAGE;
     }
     if (dtype && fg_train_dtype_parse(dtype, &p.matmul) != FG_OK) {
@@ -587,6 +611,14 @@ int cmd_train(int argc, char **argv)
                         "emulation runs fp32 products on its rounded copies): choose one\n");
         return EXIT_USAGE;
     }
+    if (p.attention == FG_MODEL_ATTN_TILED &&
+        !fg_attention_tiled_supported((size_t)p.cfg.n_embd, (size_t)p.cfg.n_head)) {
+        fprintf(stderr,
+                "frugal train: --attention tiled takes heads of at most %d channels; this model's "
+                "are %d (--n-embd / --n-head): raise --n-head or use --attention standard\n",
+                FG_ATTENTION_TILED_MAX_HS, p.cfg.n_head > 0 ? p.cfg.n_embd / p.cfg.n_head : 0);
+        return EXIT_USAGE;
+    }
     if (!quiet && fg_model_mx_on(&p.mx))
         print_mx_ledger(&p);
     struct progress_ctx pc = { isatty(2), quiet, 0, p.time_budget_s };
@@ -635,6 +667,7 @@ int cmd_train(int argc, char **argv)
                                 p.storage == FG_TRAIN_STORAGE_FLASH ? p.master_bits : 32);
         cJSON_AddBoolToObject(j, "grad_release", p.grad_release != 0);
         cJSON_AddStringToObject(j, "dtype", fg_train_dtype_name(p.matmul));
+        cJSON_AddStringToObject(j, "attention", fg_train_attention_name(p.attention));
         json_ledger(j, &r.ledger);
         cJSON_AddNumberToObject(j, "flops_per_token", r.flops_per_token);
         json_mx(j, &p, &r);
