@@ -3,13 +3,17 @@
  *
  *   bench_train --config S|M [--steps N] [--warmup N] [--threads N] [--profile]
  *               [--mx-weights FMT] [--mx-activations FMT] [--mx-grads FMT] [--mx-scale RULE]
- *               [--optim-storage fp32|flash] [--dtype fp32|bf16]
+ *               [--optim-storage fp32|flash] [--dtype fp32|bf16] [--attention standard|tiled]
+ *               [--seq T]
  *
  * --optim-storage flash runs the step of `frugal train --optim-storage flash`: the model on
  * bf16 weights (each block decoded to fp32 for its products), bf16 gradients, the norm over
  * them, and flash AdamW (fg_flash_step per tensor: bf16 + int8 correction, 8-bit states).
  * --dtype bf16 runs the products of the linear layers and the LM head as `frugal train --dtype
  * bf16` does: fg_gemm_bf16 (operands rounded to bf16, fp32 sums) instead of OpenBLAS sgemm.
+ * --attention tiled uses the tiled attention kernel (no T x T probabilities kept); --seq T
+ * changes the sequence length (and block size) of the config, e.g. T = 2048 for the
+ * long-sequence measurements; B stays the config's.
  * The --mx-* flags turn on the MX emulation of the block linear layers as in `frugal train`
  * (quantize-dequantize copies, then the same fp32 sgemm: it measures the emulation's cost).
  * --profile adds a line with the mean milliseconds per step of each kind of operation
@@ -124,12 +128,14 @@ static uint64_t current_rss(void)
 int main(int argc, char **argv)
 {
     const char *config = "S";
-    int steps = 10, warmup = 2, threads = fg_cpu_count(), profile = 0, flash = 0, bf16mm = 0;
+    int steps = 10, warmup = 2, threads = fg_cpu_count(), profile = 0, flash = 0, bf16mm = 0,
+        tiled = 0;
+    long seq = 0;
     struct fg_model_mx mx = fg_model_mx_default();
     const char *usage = "usage: bench_train --config S|M [--steps N] [--warmup N] [--threads N] "
                         "[--profile] [--mx-weights FMT] [--mx-activations FMT] [--mx-grads FMT] "
                         "[--mx-scale floor|ceil|rceil] [--optim-storage fp32|flash] "
-                        "[--dtype fp32|bf16]\n";
+                        "[--dtype fp32|bf16] [--attention standard|tiled] [--seq T]\n";
     for (int i = 1; i < argc; i += 2) {
         if (!strcmp(argv[i], "--profile")) {
             profile = 1;
@@ -162,6 +168,11 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "--optim-storage") &&
             (!strcmp(argv[i + 1], "fp32") || !strcmp(argv[i + 1], "flash")))
             flash = !strcmp(argv[i + 1], "flash");
+        else if (!strcmp(argv[i], "--attention") &&
+                 (!strcmp(argv[i + 1], "standard") || !strcmp(argv[i + 1], "tiled")))
+            tiled = !strcmp(argv[i + 1], "tiled");
+        else if (!strcmp(argv[i], "--seq"))
+            seq = strtol(argv[i + 1], NULL, 10);
         else if (!strcmp(argv[i], "--dtype") &&
                  (!strcmp(argv[i + 1], "fp32") || !strcmp(argv[i + 1], "bf16")))
             bf16mm = !strcmp(argv[i + 1], "bf16");
@@ -197,6 +208,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_train: --config must be S or M\n");
         return 2;
     }
+    if (seq < 0 || seq > 65536) {
+        fprintf(stderr, "bench_train: --seq must be in 1..65536\n");
+        return 2;
+    }
+    if (seq > 0) {
+        p.T = (size_t)seq;
+        p.cfg.block_size = (int)seq;
+    }
+    p.attention = tiled ? FG_MODEL_ATTN_TILED : FG_MODEL_ATTN_STANDARD;
     p.n_threads = threads;
     p.mx = mx;
     p.weights = flash ? FG_MODEL_WEIGHTS_BF16 : FG_MODEL_WEIGHTS_FP32;
