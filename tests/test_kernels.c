@@ -37,6 +37,11 @@
 /* attention: sgemm dot products plus the polynomial exp in the softmax. */
 #define TOL_ATT_ATOL 2e-6
 #define TOL_ATT_RTOL 1e-4
+/* tiled attention against the standard _ref: the backward forms D = rowsum(dO * O) in one dot
+ * and cancels it against dP = dO . v summed in another order (for the first query exactly:
+ * dS = 1 * (dP - D) is 0 in exact arithmetic), an absolute residual of a few ulp of |dP| ~
+ * sqrt(HS); the forward's exp arguments at large scores likewise. */
+#define TOL_ATT_TILED_ATOL 1e-5
 /* attention probabilities: each row sums to 1 up to fp32 rounding of <= T terms. */
 #define TOL_ATT_ROWSUM 1e-5
 /* cross-entropy: losses carry ulp(max logit) (one row is shifted by +100, ulp 7.6e-6) and
@@ -468,7 +473,10 @@ static void check_attention_tiled(struct fg_test *t, struct fg_rng *r, size_t B,
     fg_attention_forward_ref(out_ref, att_ref, qkv, B, T, C, NH);
     fg_attention_tiled_forward(out, lse, qkv, B, T, C, NH, 1);
     fg_attention_tiled_forward(out3, lse3, qkv, B, T, C, NH, 3);
-    CHECK_CLOSE(t, out, out_ref, n_out, TOL_ATT_ATOL, TOL_ATT_RTOL);
+    /* with scores up to a few hundred (scale 3) each exp's argument carries a rounding of about
+     * |s| 2^-23, 5e-5 relative in P, in this kernel's order and in the standard one's */
+    CHECK_CLOSE(t, out, out_ref, n_out, scale > 1.0f ? TOL_ATT_TILED_ATOL : TOL_ATT_ATOL,
+                TOL_ATT_RTOL);
     CHECK(t, same_bits(out, out3, n_out * sizeof(float)) &&
                  same_bits(lse, lse3, n_lse * sizeof(float)));
     for (size_t b = 0; b < B; b++)
@@ -499,7 +507,8 @@ static void check_attention_tiled(struct fg_test *t, struct fg_rng *r, size_t B,
     fg_attention_backward_ref(dqkv_ref, dout, qkv, att_ref, B, T, C, NH);
     fg_attention_tiled_backward(dqkv, scratch, dout, qkv, out, lse, B, T, C, NH, 1);
     fg_attention_tiled_backward(dqkv3, scratch, dout, qkv, out, lse, B, T, C, NH, 3);
-    CHECK_CLOSE(t, dqkv, dqkv_ref, n_qkv, TOL_ATT_ATOL * (double)(scale * scale), TOL_ATT_RTOL);
+    CHECK_CLOSE(t, dqkv, dqkv_ref, n_qkv, TOL_ATT_TILED_ATOL * (double)(scale * scale),
+                TOL_ATT_RTOL);
     CHECK(t, same_bits(dqkv, dqkv3, n_qkv * sizeof(float)));
     pool_free(&pl);
 }

@@ -21,8 +21,9 @@
  * The products are written as rank-1 updates over contiguous rows (a block of K or V
  * transposed into a TK-wide buffer, so S's rows come out of axpy loops over keys), which
  * compilers vectorize without reassociating sums; exp is fg_fast_expf. The body is in
- * attention_tiled_impl.h, built here for any x86-64 and in attention_tiled_avx512.c with
- * AVX-512; the two give the same bits (no FMA contraction, no reassociation in ISO C). */
+ * attention_tiled_impl.h, built here for any CPU; with AVX-512 and a head size that is a
+ * multiple of 16, attention_tiled_avx512.c runs the same blocks with intrinsics (register
+ * tiles, FMA). */
 #include "attention_tiled_int.h"
 #include "frugal/core.h"
 
@@ -37,7 +38,7 @@ int fg_attention_tiled_supported(size_t C, size_t NH)
 void fg_attention_tiled_forward(float *out, float *lse, const float *qkv, size_t B, size_t T,
                                 size_t C, size_t NH, int n_threads)
 {
-    if (fg_cpu_isa() >= FG_ISA_AVX512)
+    if (fg_cpu_isa() >= FG_ISA_AVX512 && (C / NH) % 16 == 0)
         fg_attention_tiled_forward_avx512(out, lse, qkv, B, T, C, NH, n_threads);
     else
         fg_attention_tiled_forward_generic(out, lse, qkv, B, T, C, NH, n_threads);
@@ -47,7 +48,7 @@ void fg_attention_tiled_backward(float *dqkv, float *scratch, const float *dout,
                                  const float *out, const float *lse, size_t B, size_t T, size_t C,
                                  size_t NH, int n_threads)
 {
-    if (fg_cpu_isa() >= FG_ISA_AVX512)
+    if (fg_cpu_isa() >= FG_ISA_AVX512 && (C / NH) % 16 == 0)
         fg_attention_tiled_backward_avx512(dqkv, scratch, dout, qkv, out, lse, B, T, C, NH,
                                            n_threads);
     else

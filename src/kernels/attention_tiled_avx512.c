@@ -1,10 +1,326 @@
-/* The tiled attention kernels compiled with AVX-512 code generation (the body and its notes:
- * attention_tiled_impl.h, attention_tiled.c). */
+/* The tiled attention kernels with AVX-512 intrinsics, for head sizes that are a multiple of 16
+ * (the algorithm and its notes: attention_tiled.c). The block products run as register tiles
+ * with fused multiply-adds: scores S = A Bt for 4 rows x 32 keys at a time (8 accumulators),
+ * and row updates O += P X for 4 rows x 64 channels (16 accumulators); dK and dV take P^T and
+ * dS^T, transposed once per 32 x 32 block. Sums keep a fixed order for a given shape, so the
+ * bits do not depend on the thread count (they differ from the portable build's, which has no
+ * FMA: both are within the attention tolerance of the standard kernel). */
 #include "attention_tiled_int.h"
 
 #if defined(__x86_64__) && defined(__AVX512F__)
-#    define TILED_NAME(x) fg_attention_tiled_##x##_avx512
-#    include "attention_tiled_impl.h"
+#    include <immintrin.h>
+#    include <math.h>
+#    include <string.h>
+
+#    include "frugal/kernels.h"
+
+#    define TB  32 /* queries and keys per block */
+#    define MHS FG_ATTENTION_TILED_MAX_HS
+
+/* exp of 16 lanes, fg_fast_expf's algorithm with FMA: clamp to [-87.3, 88], 2^k e^r with
+ * |r| <= ln2/2, a degree-6 polynomial */
+static inline __m512 exp16(__m512 x)
+{
+    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.0f));
+    __m512 kf = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(kf, _mm512_set1_ps(0.693145752f), x);
+    r = _mm512_fnmadd_ps(kf, _mm512_set1_ps(1.42860677e-6f), r);
+    __m512 p = _mm512_set1_ps(1.0f / 720.0f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, kf);
+}
+
+static inline __mmask32 first_n(size_t n)
+{
+    return n >= 32 ? (__mmask32)0xFFFFFFFFu : (__mmask32)((1u << n) - 1u);
+}
+
+/* t (HS, TB) = rows [s0, s0 + n) of one head's K or V, transposed; columns from n on zero */
+static void load_transposed(float *t, const float *base, size_t ld, size_t s0, size_t n, size_t HS)
+{
+    for (size_t d = 0; d < HS; d++) {
+        for (size_t j = 0; j < n; j++)
+            t[d * TB + j] = base[(s0 + j) * ld + d];
+        for (size_t j = n; j < TB; j++)
+            t[d * TB + j] = 0.0f;
+    }
+}
+
+/* s (nr, TB) = scale * A (nr rows, stride lda) Bt (HS, TB) */
+static void scores(float *s, const float *a, size_t lda, size_t nr, const float *bt, size_t HS,
+                   float scale)
+{
+    __m512 sc = _mm512_set1_ps(scale);
+    size_t r = 0;
+    for (; r + 4 <= nr; r += 4) {
+        __m512 c0[4], c1[4];
+#    pragma GCC unroll 4
+        for (int k = 0; k < 4; k++)
+            c0[k] = c1[k] = _mm512_setzero_ps();
+        for (size_t d = 0; d < HS; d++) {
+            __m512 b0 = _mm512_load_ps(bt + d * TB), b1 = _mm512_load_ps(bt + d * TB + 16);
+#    pragma GCC unroll 4
+            for (int k = 0; k < 4; k++) {
+                __m512 q = _mm512_set1_ps(a[(r + (size_t)k) * lda + d]);
+                c0[k] = _mm512_fmadd_ps(q, b0, c0[k]);
+                c1[k] = _mm512_fmadd_ps(q, b1, c1[k]);
+            }
+        }
+#    pragma GCC unroll 4
+        for (int k = 0; k < 4; k++) {
+            _mm512_store_ps(s + (r + (size_t)k) * TB, _mm512_mul_ps(c0[k], sc));
+            _mm512_store_ps(s + (r + (size_t)k) * TB + 16, _mm512_mul_ps(c1[k], sc));
+        }
+    }
+    for (; r < nr; r++) {
+        __m512 c0 = _mm512_setzero_ps(), c1 = _mm512_setzero_ps();
+        for (size_t d = 0; d < HS; d++) {
+            __m512 q = _mm512_set1_ps(a[r * lda + d]);
+            c0 = _mm512_fmadd_ps(q, _mm512_load_ps(bt + d * TB), c0);
+            c1 = _mm512_fmadd_ps(q, _mm512_load_ps(bt + d * TB + 16), c1);
+        }
+        _mm512_store_ps(s + r * TB, _mm512_mul_ps(c0, sc));
+        _mm512_store_ps(s + r * TB + 16, _mm512_mul_ps(c1, sc));
+    }
+}
+
+/* o (nr rows, stride ldo, HS) += p (nr, TB: the first nk columns) X (nk rows, stride ldx, HS);
+ * HS a multiple of 16 */
+static void accum(float *o, size_t ldo, size_t nr, const float *p, size_t nk, const float *x,
+                  size_t ldx, size_t HS)
+{
+    for (size_t c0 = 0; c0 < HS; c0 += 64) {
+        size_t nv = (HS - c0 < 64 ? HS - c0 : 64) / 16;
+        size_t r = 0;
+        for (; r + 4 <= nr; r += 4) {
+            __m512 acc[4][4];
+#    pragma GCC unroll 4
+            for (int k = 0; k < 4; k++)
+#    pragma GCC unroll 4
+                for (int v = 0; v < 4; v++)
+                    acc[k][v] =
+                        (size_t)v < nv
+                            ? _mm512_loadu_ps(o + (r + (size_t)k) * ldo + c0 + (size_t)v * 16)
+                            : _mm512_setzero_ps();
+            for (size_t j = 0; j < nk; j++) {
+                __m512 xv[4];
+#    pragma GCC unroll 4
+                for (int v = 0; v < 4; v++)
+                    xv[v] = (size_t)v < nv ? _mm512_loadu_ps(x + j * ldx + c0 + (size_t)v * 16)
+                                           : _mm512_setzero_ps();
+#    pragma GCC unroll 4
+                for (int k = 0; k < 4; k++) {
+                    __m512 pb = _mm512_set1_ps(p[(r + (size_t)k) * TB + j]);
+#    pragma GCC unroll 4
+                    for (int v = 0; v < 4; v++)
+                        acc[k][v] = _mm512_fmadd_ps(pb, xv[v], acc[k][v]);
+                }
+            }
+#    pragma GCC unroll 4
+            for (int k = 0; k < 4; k++)
+#    pragma GCC unroll 4
+                for (int v = 0; v < 4; v++)
+                    if ((size_t)v < nv)
+                        _mm512_storeu_ps(o + (r + (size_t)k) * ldo + c0 + (size_t)v * 16,
+                                         acc[k][v]);
+        }
+        for (; r < nr; r++)
+            for (size_t v = 0; v < nv; v++) {
+                __m512 acc = _mm512_loadu_ps(o + r * ldo + c0 + v * 16);
+                for (size_t j = 0; j < nk; j++)
+                    acc = _mm512_fmadd_ps(_mm512_set1_ps(p[r * TB + j]),
+                                          _mm512_loadu_ps(x + j * ldx + c0 + v * 16), acc);
+                _mm512_storeu_ps(o + r * ldo + c0 + v * 16, acc);
+            }
+    }
+}
+
+/* t (TB, TB) = s^T for the first nr rows of s (rows of t beyond: zero) */
+static void transpose_block(float *t, const float *s, size_t nr)
+{
+    for (size_t j = 0; j < TB; j++)
+        for (size_t i = 0; i < TB; i++)
+            t[j * TB + i] = i < nr ? s[i * TB + j] : 0.0f;
+}
+
+/* keys allowed for query t in the block starting at k0 with nk keys */
+static inline size_t n_allowed(size_t t, size_t k0, size_t nk)
+{
+    size_t lim = t - k0 + 1;
+    return lim < nk ? lim : nk;
+}
+
+void fg_attention_tiled_forward_avx512(float *out, float *lse, const float *qkv, size_t B, size_t T,
+                                       size_t C, size_t NH, int n_threads)
+{
+    (void)n_threads; /* unused when OpenMP is off */
+    size_t HS = C / NH, C3 = 3 * C, nb = (T + TB - 1) / TB;
+    float scale = 1.0f / sqrtf((float)HS);
+    long n_tasks = (long)(B * NH * nb);
+#    pragma omp parallel for schedule(dynamic, 1)               \
+        num_threads(n_threads) if (n_threads > 1) default(none) \
+            shared(out, lse, qkv, B, T, C, NH, HS, C3, nb, scale, n_tasks)
+    for (long task = 0; task < n_tasks; task++) {
+        size_t qb = (size_t)task % nb, bh = (size_t)task / nb, b = bh / NH, h = bh % NH;
+        size_t q0 = qb * TB, nq = T - q0 < TB ? T - q0 : TB;
+        _Alignas(64) float kt[MHS * TB], s[TB * TB], acc[TB * MHS];
+        float m[TB], l[TB];
+        const float *base = qkv + b * T * C3 + h * HS;
+        memset(acc, 0, nq * HS * sizeof(float));
+        for (size_t i = 0; i < nq; i++) {
+            m[i] = -INFINITY;
+            l[i] = 0.0f;
+        }
+        for (size_t kb = 0; kb <= qb; kb++) {
+            size_t k0 = kb * TB, nk = T - k0 < TB ? T - k0 : TB;
+            load_transposed(kt, base + C, C3, k0, nk, HS);
+            scores(s, base + q0 * C3, C3, nq, kt, HS, scale);
+            for (size_t i = 0; i < nq; i++) {
+                __mmask32 ok = first_n(n_allowed(q0 + i, k0, nk));
+                __m512 s0 = _mm512_load_ps(s + i * TB), s1 = _mm512_load_ps(s + i * TB + 16);
+                __m512 ninf = _mm512_set1_ps(-INFINITY);
+                float bmax = _mm512_reduce_max_ps(
+                    _mm512_max_ps(_mm512_mask_mov_ps(ninf, (__mmask16)ok, s0),
+                                  _mm512_mask_mov_ps(ninf, (__mmask16)(ok >> 16), s1)));
+                float mx = bmax > m[i] ? bmax : m[i];
+                __m512 mv = _mm512_set1_ps(mx);
+                __m512 p0 = _mm512_maskz_mov_ps((__mmask16)ok, exp16(_mm512_sub_ps(s0, mv)));
+                __m512 p1 =
+                    _mm512_maskz_mov_ps((__mmask16)(ok >> 16), exp16(_mm512_sub_ps(s1, mv)));
+                _mm512_store_ps(s + i * TB, p0);
+                _mm512_store_ps(s + i * TB + 16, p1);
+                float alpha = m[i] == -INFINITY ? 0.0f : expf(m[i] - mx);
+                l[i] = l[i] * alpha + _mm512_reduce_add_ps(_mm512_add_ps(p0, p1));
+                m[i] = mx;
+                if (alpha != 1.0f) {
+                    __m512 av = _mm512_set1_ps(alpha);
+                    for (size_t d = 0; d < HS; d += 16)
+                        _mm512_storeu_ps(acc + i * HS + d,
+                                         _mm512_mul_ps(_mm512_loadu_ps(acc + i * HS + d), av));
+                }
+            }
+            accum(acc, HS, nq, s, nk, base + 2 * C + k0 * C3, C3, HS);
+        }
+        for (size_t i = 0; i < nq; i++) {
+            size_t t = q0 + i;
+            __m512 inv = _mm512_set1_ps(1.0f / l[i]);
+            float *o = out + (b * T + t) * C + h * HS;
+            for (size_t d = 0; d < HS; d += 16)
+                _mm512_storeu_ps(o + d, _mm512_mul_ps(_mm512_loadu_ps(acc + i * HS + d), inv));
+            lse[bh * T + t] = m[i] + logf(l[i]);
+        }
+    }
+}
+
+/* For the query rows [q0, q0 + nq) against the key block at k0 (nk keys): P = exp(S - lse)
+ * and dS = P * (dP - D), masked entries 0, in p and ds (nq, TB) */
+static void block_grads(float *p, float *ds, const float *base, const float *dyb, size_t C,
+                        size_t C3, size_t q0, size_t nq, size_t k0, size_t nk, const float *kt,
+                        const float *vt, size_t HS, float scale, const float *lse_row,
+                        const float *d_row)
+{
+    scores(p, base + q0 * C3, C3, nq, kt, HS, scale);
+    scores(ds, dyb + q0 * C, C, nq, vt, HS, 1.0f);
+    for (size_t i = 0; i < nq; i++) {
+        __mmask32 ok = first_n(n_allowed(q0 + i, k0, nk));
+        __m512 ls = _mm512_set1_ps(lse_row[q0 + i]), dd = _mm512_set1_ps(d_row[q0 + i]);
+        for (int half = 0; half < 2; half++) {
+            __mmask16 k = (__mmask16)(ok >> (16 * half));
+            float *pp = p + i * TB + 16 * half, *dp = ds + i * TB + 16 * half;
+            __m512 pv = _mm512_maskz_mov_ps(k, exp16(_mm512_sub_ps(_mm512_load_ps(pp), ls)));
+            _mm512_store_ps(pp, pv);
+            _mm512_store_ps(dp, _mm512_mul_ps(pv, _mm512_sub_ps(_mm512_load_ps(dp), dd)));
+        }
+    }
+}
+
+void fg_attention_tiled_backward_avx512(float *dqkv, float *scratch, const float *dout,
+                                        const float *qkv, const float *out, const float *lse,
+                                        size_t B, size_t T, size_t C, size_t NH, int n_threads)
+{
+    (void)n_threads; /* unused when OpenMP is off */
+    size_t HS = C / NH, C3 = 3 * C, nb = (T + TB - 1) / TB;
+    float scale = 1.0f / sqrtf((float)HS);
+    float *Dr = scratch; /* (B, NH, T): rowsum(dO * O) */
+    long n_rows = (long)(B * NH * T), n_tasks = (long)(B * NH * nb);
+#    pragma omp parallel for schedule(static)                   \
+        num_threads(n_threads) if (n_threads > 1) default(none) \
+            shared(Dr, dout, out, B, T, C, NH, HS, n_rows)
+    for (long r = 0; r < n_rows; r++) {
+        size_t t = (size_t)r % T, bh = (size_t)r / T, b = bh / NH, h = bh % NH;
+        size_t o = (b * T + t) * C + h * HS;
+        __m512 acc = _mm512_setzero_ps();
+        for (size_t d = 0; d < HS; d += 16)
+            acc = _mm512_fmadd_ps(_mm512_loadu_ps(dout + o + d), _mm512_loadu_ps(out + o + d), acc);
+        Dr[r] = _mm512_reduce_add_ps(acc);
+    }
+    /* pass 1: dK and dV, one key block per task */
+#    pragma omp parallel for schedule(dynamic, 1)               \
+        num_threads(n_threads) if (n_threads > 1) default(none) \
+            shared(dqkv, dout, qkv, lse, Dr, B, T, C, NH, HS, C3, nb, scale, n_tasks)
+    for (long task = 0; task < n_tasks; task++) {
+        size_t kb = (size_t)task % nb, bh = (size_t)task / nb, b = bh / NH, h = bh % NH;
+        size_t k0 = kb * TB, nk = T - k0 < TB ? T - k0 : TB;
+        _Alignas(64) float kt[MHS * TB], vt[MHS * TB], p[TB * TB], ds[TB * TB], pt[TB * TB];
+        _Alignas(64) float dk[TB * MHS], dv[TB * MHS];
+        const float *base = qkv + b * T * C3 + h * HS, *dyb = dout + b * T * C + h * HS;
+        memset(dk, 0, nk * HS * sizeof(float));
+        memset(dv, 0, nk * HS * sizeof(float));
+        load_transposed(kt, base + C, C3, k0, nk, HS);
+        load_transposed(vt, base + 2 * C, C3, k0, nk, HS);
+        for (size_t qb = kb; qb < nb; qb++) {
+            size_t q0 = qb * TB, nq = T - q0 < TB ? T - q0 : TB;
+            block_grads(p, ds, base, dyb, C, C3, q0, nq, k0, nk, kt, vt, HS, scale, lse + bh * T,
+                        Dr + bh * T);
+            transpose_block(pt, p, nq);
+            accum(dv, HS, nk, pt, nq, dyb + q0 * C, C, HS);
+            transpose_block(pt, ds, nq);
+            accum(dk, HS, nk, pt, nq, base + q0 * C3, C3, HS);
+        }
+        __m512 sc = _mm512_set1_ps(scale);
+        for (size_t j = 0; j < nk; j++) {
+            float *dkr = dqkv + (b * T + k0 + j) * C3 + C + h * HS;
+            float *dvr = dqkv + (b * T + k0 + j) * C3 + 2 * C + h * HS;
+            for (size_t d = 0; d < HS; d += 16) {
+                _mm512_storeu_ps(dkr + d, _mm512_mul_ps(_mm512_load_ps(dk + j * HS + d), sc));
+                _mm512_storeu_ps(dvr + d, _mm512_load_ps(dv + j * HS + d));
+            }
+        }
+    }
+    /* pass 2: dQ, one query block per task */
+#    pragma omp parallel for schedule(dynamic, 1)               \
+        num_threads(n_threads) if (n_threads > 1) default(none) \
+            shared(dqkv, dout, qkv, lse, Dr, B, T, C, NH, HS, C3, nb, scale, n_tasks)
+    for (long task = 0; task < n_tasks; task++) {
+        size_t qb = (size_t)task % nb, bh = (size_t)task / nb, b = bh / NH, h = bh % NH;
+        size_t q0 = qb * TB, nq = T - q0 < TB ? T - q0 : TB;
+        _Alignas(64) float kt[MHS * TB], vt[MHS * TB], p[TB * TB], ds[TB * TB];
+        _Alignas(64) float dq[TB * MHS];
+        const float *base = qkv + b * T * C3 + h * HS, *dyb = dout + b * T * C + h * HS;
+        memset(dq, 0, nq * HS * sizeof(float));
+        for (size_t kb = 0; kb <= qb; kb++) {
+            size_t k0 = kb * TB, nk = T - k0 < TB ? T - k0 : TB;
+            load_transposed(kt, base + C, C3, k0, nk, HS);
+            load_transposed(vt, base + 2 * C, C3, k0, nk, HS);
+            block_grads(p, ds, base, dyb, C, C3, q0, nq, k0, nk, kt, vt, HS, scale, lse + bh * T,
+                        Dr + bh * T);
+            accum(dq, HS, nq, ds, nk, base + C + k0 * C3, C3, HS);
+        }
+        __m512 sc = _mm512_set1_ps(scale);
+        for (size_t i = 0; i < nq; i++) {
+            float *dqr = dqkv + (b * T + q0 + i) * C3 + h * HS;
+            for (size_t d = 0; d < HS; d += 16)
+                _mm512_storeu_ps(dqr + d, _mm512_mul_ps(_mm512_load_ps(dq + i * HS + d), sc));
+        }
+    }
+}
+
 #else /* not built for AVX-512 (another architecture): never selected */
 void fg_attention_tiled_forward_avx512(float *out, float *lse, const float *qkv, size_t B, size_t T,
                                        size_t C, size_t NH, int n_threads)
