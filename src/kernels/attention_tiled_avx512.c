@@ -1,10 +1,11 @@
 /* The tiled attention kernels with AVX-512 intrinsics, for head sizes that are a multiple of 16
  * (the algorithm and its notes: attention_tiled.c). The block products run as register tiles
  * with fused multiply-adds: scores S = A Bt for 4 rows x 32 keys at a time (8 accumulators),
- * and row updates O += P X for 4 rows x 64 channels (16 accumulators); dK and dV take P^T and
- * dS^T, transposed once per 32 x 32 block. Sums keep a fixed order for a given shape, so the
- * bits do not depend on the thread count (they differ from the portable build's, which has no
- * FMA: both are within the attention tolerance of the standard kernel). */
+ * and row updates O += P X for 4 rows x 64 channels (16 accumulators; dK and dV read P and dS
+ * transposed through strides). The backward makes one pass per (batch, head)
+ * instead of the portable build's two (see below). Sums keep a fixed order for a given shape,
+ * so the bits do not depend on the thread count (they differ from the portable build's, which
+ * has no FMA: both are within the attention tolerance of the standard kernel). */
 #include "attention_tiled_int.h"
 
 #if defined(__x86_64__) && defined(__AVX512F__)
@@ -52,28 +53,29 @@ static void load_transposed(float *t, const float *base, size_t ld, size_t s0, s
     }
 }
 
-/* s (nr, TB) = scale * A (nr rows, stride lda) Bt (HS, TB) */
+/* s (nr, TB) = scale * A (nr rows, stride lda) Bt (HS, TB): 8 rows x 32 keys at a time in 16
+ * accumulators (per channel: 2 loads of Bt, 8 broadcasts, 16 FMAs) */
 static void scores(float *s, const float *a, size_t lda, size_t nr, const float *bt, size_t HS,
                    float scale)
 {
     __m512 sc = _mm512_set1_ps(scale);
     size_t r = 0;
-    for (; r + 4 <= nr; r += 4) {
-        __m512 c0[4], c1[4];
-#    pragma GCC unroll 4
-        for (int k = 0; k < 4; k++)
+    for (; r + 8 <= nr; r += 8) {
+        __m512 c0[8], c1[8];
+#    pragma GCC unroll 8
+        for (int k = 0; k < 8; k++)
             c0[k] = c1[k] = _mm512_setzero_ps();
         for (size_t d = 0; d < HS; d++) {
             __m512 b0 = _mm512_load_ps(bt + d * TB), b1 = _mm512_load_ps(bt + d * TB + 16);
-#    pragma GCC unroll 4
-            for (int k = 0; k < 4; k++) {
+#    pragma GCC unroll 8
+            for (int k = 0; k < 8; k++) {
                 __m512 q = _mm512_set1_ps(a[(r + (size_t)k) * lda + d]);
                 c0[k] = _mm512_fmadd_ps(q, b0, c0[k]);
                 c1[k] = _mm512_fmadd_ps(q, b1, c1[k]);
             }
         }
-#    pragma GCC unroll 4
-        for (int k = 0; k < 4; k++) {
+#    pragma GCC unroll 8
+        for (int k = 0; k < 8; k++) {
             _mm512_store_ps(s + (r + (size_t)k) * TB, _mm512_mul_ps(c0[k], sc));
             _mm512_store_ps(s + (r + (size_t)k) * TB + 16, _mm512_mul_ps(c1[k], sc));
         }
@@ -90,10 +92,11 @@ static void scores(float *s, const float *a, size_t lda, size_t nr, const float 
     }
 }
 
-/* o (nr rows, stride ldo, HS) += p (nr, TB: the first nk columns) X (nk rows, stride ldx, HS);
+/* o (nr rows, stride ldo, HS) += P X: P (nr, nk) with element (r, j) at p[r prs + j pcs] (P
+ * itself with prs = TB, pcs = 1; P^T with prs = 1, pcs = TB), X (nk rows, stride ldx, HS);
  * HS a multiple of 16 */
-static void accum(float *o, size_t ldo, size_t nr, const float *p, size_t nk, const float *x,
-                  size_t ldx, size_t HS)
+static void accum(float *o, size_t ldo, size_t nr, const float *p, size_t prs, size_t pcs,
+                  size_t nk, const float *x, size_t ldx, size_t HS)
 {
     for (size_t c0 = 0; c0 < HS; c0 += 64) {
         size_t nv = (HS - c0 < 64 ? HS - c0 : 64) / 16;
@@ -116,7 +119,7 @@ static void accum(float *o, size_t ldo, size_t nr, const float *p, size_t nk, co
                                            : _mm512_setzero_ps();
 #    pragma GCC unroll 4
                 for (int k = 0; k < 4; k++) {
-                    __m512 pb = _mm512_set1_ps(p[(r + (size_t)k) * TB + j]);
+                    __m512 pb = _mm512_set1_ps(p[(r + (size_t)k) * prs + j * pcs]);
 #    pragma GCC unroll 4
                     for (int v = 0; v < 4; v++)
                         acc[k][v] = _mm512_fmadd_ps(pb, xv[v], acc[k][v]);
@@ -134,19 +137,11 @@ static void accum(float *o, size_t ldo, size_t nr, const float *p, size_t nk, co
             for (size_t v = 0; v < nv; v++) {
                 __m512 acc = _mm512_loadu_ps(o + r * ldo + c0 + v * 16);
                 for (size_t j = 0; j < nk; j++)
-                    acc = _mm512_fmadd_ps(_mm512_set1_ps(p[r * TB + j]),
+                    acc = _mm512_fmadd_ps(_mm512_set1_ps(p[r * prs + j * pcs]),
                                           _mm512_loadu_ps(x + j * ldx + c0 + v * 16), acc);
                 _mm512_storeu_ps(o + r * ldo + c0 + v * 16, acc);
             }
     }
-}
-
-/* t (TB, TB) = s^T for the first nr rows of s (rows of t beyond: zero) */
-static void transpose_block(float *t, const float *s, size_t nr)
-{
-    for (size_t j = 0; j < TB; j++)
-        for (size_t i = 0; i < TB; i++)
-            t[j * TB + i] = i < nr ? s[i * TB + j] : 0.0f;
 }
 
 /* keys allowed for query t in the block starting at k0 with nk keys */
@@ -205,7 +200,7 @@ void fg_attention_tiled_forward_avx512(float *out, float *lse, const float *qkv,
                                          _mm512_mul_ps(_mm512_loadu_ps(acc + i * HS + d), av));
                 }
             }
-            accum(acc, HS, nq, s, nk, base + 2 * C + k0 * C3, C3, HS);
+            accum(acc, HS, nq, s, TB, 1, nk, base + 2 * C + k0 * C3, C3, HS);
         }
         for (size_t i = 0; i < nq; i++) {
             size_t t = q0 + i;
@@ -248,7 +243,7 @@ void fg_attention_tiled_backward_avx512(float *dqkv, float *scratch, const float
     size_t HS = C / NH, C3 = 3 * C, nb = (T + TB - 1) / TB;
     float scale = 1.0f / sqrtf((float)HS);
     float *Dr = scratch; /* (B, NH, T): rowsum(dO * O) */
-    long n_rows = (long)(B * NH * T), n_tasks = (long)(B * NH * nb);
+    long n_rows = (long)(B * NH * T);
 #    pragma omp parallel for schedule(static)                   \
         num_threads(n_threads) if (n_threads > 1) default(none) \
             shared(Dr, dout, out, B, T, C, NH, HS, n_rows)
@@ -260,64 +255,44 @@ void fg_attention_tiled_backward_avx512(float *dqkv, float *scratch, const float
             acc = _mm512_fmadd_ps(_mm512_loadu_ps(dout + o + d), _mm512_loadu_ps(out + o + d), acc);
         Dr[r] = _mm512_reduce_add_ps(acc);
     }
-    /* pass 1: dK and dV, one key block per task */
+    /* one pass per (batch, head): every block of that head's dQ, dK and dV rows belongs to
+     * the task, so dK and dV accumulate in place in dqkv and no pair of blocks is visited
+     * twice (5 block products per pair; a split by key and query blocks needs 7) */
+    long n_heads = (long)(B * NH);
 #    pragma omp parallel for schedule(dynamic, 1)               \
         num_threads(n_threads) if (n_threads > 1) default(none) \
-            shared(dqkv, dout, qkv, lse, Dr, B, T, C, NH, HS, C3, nb, scale, n_tasks)
-    for (long task = 0; task < n_tasks; task++) {
-        size_t kb = (size_t)task % nb, bh = (size_t)task / nb, b = bh / NH, h = bh % NH;
-        size_t k0 = kb * TB, nk = T - k0 < TB ? T - k0 : TB;
-        _Alignas(64) float kt[MHS * TB], vt[MHS * TB], p[TB * TB], ds[TB * TB], pt[TB * TB];
-        _Alignas(64) float dk[TB * MHS], dv[TB * MHS];
-        const float *base = qkv + b * T * C3 + h * HS, *dyb = dout + b * T * C + h * HS;
-        memset(dk, 0, nk * HS * sizeof(float));
-        memset(dv, 0, nk * HS * sizeof(float));
-        load_transposed(kt, base + C, C3, k0, nk, HS);
-        load_transposed(vt, base + 2 * C, C3, k0, nk, HS);
-        for (size_t qb = kb; qb < nb; qb++) {
-            size_t q0 = qb * TB, nq = T - q0 < TB ? T - q0 : TB;
-            block_grads(p, ds, base, dyb, C, C3, q0, nq, k0, nk, kt, vt, HS, scale, lse + bh * T,
-                        Dr + bh * T);
-            transpose_block(pt, p, nq);
-            accum(dv, HS, nk, pt, nq, dyb + q0 * C, C, HS);
-            transpose_block(pt, ds, nq);
-            accum(dk, HS, nk, pt, nq, base + q0 * C3, C3, HS);
-        }
-        __m512 sc = _mm512_set1_ps(scale);
-        for (size_t j = 0; j < nk; j++) {
-            float *dkr = dqkv + (b * T + k0 + j) * C3 + C + h * HS;
-            float *dvr = dqkv + (b * T + k0 + j) * C3 + 2 * C + h * HS;
-            for (size_t d = 0; d < HS; d += 16) {
-                _mm512_storeu_ps(dkr + d, _mm512_mul_ps(_mm512_load_ps(dk + j * HS + d), sc));
-                _mm512_storeu_ps(dvr + d, _mm512_load_ps(dv + j * HS + d));
-            }
-        }
-    }
-    /* pass 2: dQ, one query block per task */
-#    pragma omp parallel for schedule(dynamic, 1)               \
-        num_threads(n_threads) if (n_threads > 1) default(none) \
-            shared(dqkv, dout, qkv, lse, Dr, B, T, C, NH, HS, C3, nb, scale, n_tasks)
-    for (long task = 0; task < n_tasks; task++) {
-        size_t qb = (size_t)task % nb, bh = (size_t)task / nb, b = bh / NH, h = bh % NH;
-        size_t q0 = qb * TB, nq = T - q0 < TB ? T - q0 : TB;
+            shared(dqkv, dout, qkv, lse, Dr, B, T, C, NH, HS, C3, nb, scale, n_heads)
+    for (long task = 0; task < n_heads; task++) {
+        size_t bh = (size_t)task, b = bh / NH, h = bh % NH;
         _Alignas(64) float kt[MHS * TB], vt[MHS * TB], p[TB * TB], ds[TB * TB];
-        _Alignas(64) float dq[TB * MHS];
         const float *base = qkv + b * T * C3 + h * HS, *dyb = dout + b * T * C + h * HS;
-        memset(dq, 0, nq * HS * sizeof(float));
-        for (size_t kb = 0; kb <= qb; kb++) {
+        float *dbase = dqkv + b * T * C3 + h * HS;
+        for (size_t t = 0; t < T; t++)
+            for (int part = 0; part < 3; part++)
+                memset(dbase + t * C3 + (size_t)part * C, 0, HS * sizeof(float));
+        /* key blocks outside, so each block of K and V is transposed once; dQ, dK and dV
+         * accumulate in place (dQ_i over key blocks ascending, dK_j and dV_j over query
+         * blocks ascending) */
+        for (size_t kb = 0; kb < nb; kb++) {
             size_t k0 = kb * TB, nk = T - k0 < TB ? T - k0 : TB;
             load_transposed(kt, base + C, C3, k0, nk, HS);
             load_transposed(vt, base + 2 * C, C3, k0, nk, HS);
-            block_grads(p, ds, base, dyb, C, C3, q0, nq, k0, nk, kt, vt, HS, scale, lse + bh * T,
-                        Dr + bh * T);
-            accum(dq, HS, nq, ds, nk, base + C + k0 * C3, C3, HS);
+            for (size_t qb = kb; qb < nb; qb++) {
+                size_t q0 = qb * TB, nq = T - q0 < TB ? T - q0 : TB;
+                block_grads(p, ds, base, dyb, C, C3, q0, nq, k0, nk, kt, vt, HS, scale,
+                            lse + bh * T, Dr + bh * T);
+                accum(dbase + q0 * C3, C3, nq, ds, TB, 1, nk, base + C + k0 * C3, C3, HS);
+                accum(dbase + k0 * C3 + 2 * C, C3, nk, p, 1, TB, nq, dyb + q0 * C, C, HS);
+                accum(dbase + k0 * C3 + C, C3, nk, ds, 1, TB, nq, base + q0 * C3, C3, HS);
+            }
         }
         __m512 sc = _mm512_set1_ps(scale);
-        for (size_t i = 0; i < nq; i++) {
-            float *dqr = dqkv + (b * T + q0 + i) * C3 + h * HS;
-            for (size_t d = 0; d < HS; d += 16)
-                _mm512_storeu_ps(dqr + d, _mm512_mul_ps(_mm512_load_ps(dq + i * HS + d), sc));
-        }
+        for (size_t t = 0; t < T; t++)
+            for (int part = 0; part < 2; part++)
+                for (size_t d = 0; d < HS; d += 16) {
+                    float *g = dbase + t * C3 + (size_t)part * C + d;
+                    _mm512_storeu_ps(g, _mm512_mul_ps(_mm512_loadu_ps(g), sc));
+                }
     }
 }
 
