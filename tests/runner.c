@@ -131,6 +131,7 @@ static void *test_alloc_fn(void *user, size_t size, size_t align)
     if (posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, size) != 0)
         return NULL;
     c->live++;
+    c->bytes += size;
     return p;
 }
 

@@ -36,11 +36,12 @@ int fg_test_close_f32(struct fg_test *t, const char *file, int line, const char 
 int fg_test_close_f64(struct fg_test *t, const char *file, int line, const char *what,
                       const double *got, const double *ref, size_t n, double atol, double rtol);
 
-/* An allocator for tests: counts calls (n_alloc), frees of non-NULL pointers (n_free) and
- * blocks alive (live), fails its fail_at-th call (1-based; 0 = never) and records a violation
- * of core.h's alignment contract (a power of two >= 16) in bad_align. */
+/* An allocator for tests: counts calls (n_alloc), frees of non-NULL pointers (n_free), blocks
+ * alive (live) and the bytes of the successful allocations (bytes), fails its fail_at-th call
+ * (1-based; 0 = never) and records a violation of core.h's alignment contract (a power of two
+ * >= 16) in bad_align. */
 struct fg_test_alloc {
-    size_t n_alloc, n_free, live, fail_at;
+    size_t n_alloc, n_free, live, fail_at, bytes;
     int bad_align;
 };
 struct fg_allocator fg_test_allocator(struct fg_test_alloc *c);

@@ -14,24 +14,6 @@
 #include "frugal/numerics.h"
 #include "test.h"
 
-/* a byte-counting allocator: what fg_model_init really allocates */
-struct counting {
-    size_t bytes;
-};
-
-static void *count_alloc(void *user, size_t size, size_t align)
-{
-    ((struct counting *)user)->bytes += size;
-    void *p = NULL;
-    return posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, size) ? NULL : p;
-}
-
-static void count_free(void *user, void *p)
-{
-    (void)user;
-    free(p);
-}
-
 static struct fg_model_params params_of(int L, int C, int NH, int maxT, int V, size_t B, size_t T,
                                         int weights, int use_ref)
 {
@@ -214,8 +196,8 @@ TEST(sizing_matches_allocation)
     for (int training = 0; training <= 1; training++) {
         struct fg_model_params p = params_of(2, 64, 4, 32, 2500, 2, 32, FG_MODEL_WEIGHTS_BF16, 0);
         p.training = training;
-        struct counting cnt = { 0 };
-        struct fg_allocator al = { count_alloc, count_free, &cnt };
+        struct fg_test_alloc cnt = { 0 };
+        struct fg_allocator al = fg_test_allocator(&cnt);
         p.allocator = &al;
         struct fg_model_mem mem, m32;
         CHECK_OK(t, fg_model_mem_size_params(&p, &mem));

@@ -15,23 +15,6 @@
 #include "frugal/numerics.h"
 #include "test.h"
 
-struct counting {
-    size_t bytes;
-};
-
-static void *count_alloc(void *user, size_t size, size_t align)
-{
-    ((struct counting *)user)->bytes += size;
-    void *p = NULL;
-    return posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, size) ? NULL : p;
-}
-
-static void count_free(void *user, void *p)
-{
-    (void)user;
-    free(p);
-}
-
 static struct fg_model_params params_of(int V, int matmul, int weights, int threads)
 {
     struct fg_model_params p = fg_model_params_default();
@@ -215,8 +198,8 @@ TEST(sizing_counts_the_workspace_and_bad_settings_refused)
 {
     for (int w = 0; w < 2; w++) {
         struct fg_model_params p = params_of(300, FG_MODEL_MATMUL_BF16, w, 2);
-        struct counting cnt = { 0 };
-        struct fg_allocator al = { count_alloc, count_free, &cnt };
+        struct fg_test_alloc cnt = { 0 };
+        struct fg_allocator al = fg_test_allocator(&cnt);
         p.allocator = &al;
         struct fg_model_mem mem, m32;
         CHECK_OK(t, fg_model_mem_size_params(&p, &mem));

@@ -13,23 +13,6 @@
 #include "frugal/model.h"
 #include "test.h"
 
-struct counting {
-    size_t bytes;
-};
-
-static void *count_alloc(void *user, size_t size, size_t align)
-{
-    ((struct counting *)user)->bytes += size;
-    void *p = NULL;
-    return posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, size) ? NULL : p;
-}
-
-static void count_free(void *user, void *p)
-{
-    (void)user;
-    free(p);
-}
-
 static struct fg_model_params params_of(int attention, int C, int NH, size_t T)
 {
     struct fg_model_params p = fg_model_params_default();
@@ -106,8 +89,8 @@ TEST(sizing_drops_the_probabilities)
         size_t std_only = (L * B * NH * T * T + (training ? B * NH * T * T : 0) + B * C * T) * 4;
         size_t tiled_only = (L * B * NH * T + (training ? B * NH * T : 0)) * 4;
         CHECK_EQ_I64(t, ms.total_bytes - mt.total_bytes, std_only - tiled_only);
-        struct counting cnt = { 0 };
-        struct fg_allocator al = { count_alloc, count_free, &cnt };
+        struct fg_test_alloc cnt = { 0 };
+        struct fg_allocator al = fg_test_allocator(&cnt);
         pt.allocator = &al;
         struct fg_model *m = NULL;
         CHECK_OK(t, fg_model_init(&m, &pt));

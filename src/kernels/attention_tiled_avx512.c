@@ -14,28 +14,10 @@
 #    include <string.h>
 
 #    include "frugal/kernels.h"
+#    include "simd_avx512.h"
 
 #    define TB  32 /* queries and keys per block */
 #    define MHS FG_ATTENTION_TILED_MAX_HS
-
-/* exp of 16 lanes, fg_fast_expf's algorithm with FMA: clamp to [-87.3, 88], 2^k e^r with
- * |r| <= ln2/2, a degree-6 polynomial */
-static inline __m512 exp16(__m512 x)
-{
-    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.0f));
-    __m512 kf = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)),
-                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(kf, _mm512_set1_ps(0.693145752f), x);
-    r = _mm512_fnmadd_ps(kf, _mm512_set1_ps(1.42860677e-6f), r);
-    __m512 p = _mm512_set1_ps(1.0f / 720.0f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, kf);
-}
 
 static inline __mmask32 first_n(size_t n)
 {
@@ -185,9 +167,9 @@ void fg_attention_tiled_forward_avx512(float *out, float *lse, const float *qkv,
                                   _mm512_mask_mov_ps(ninf, (__mmask16)(ok >> 16), s1)));
                 float mx = bmax > m[i] ? bmax : m[i];
                 __m512 mv = _mm512_set1_ps(mx);
-                __m512 p0 = _mm512_maskz_mov_ps((__mmask16)ok, exp16(_mm512_sub_ps(s0, mv)));
+                __m512 p0 = _mm512_maskz_mov_ps((__mmask16)ok, exp512(_mm512_sub_ps(s0, mv)));
                 __m512 p1 =
-                    _mm512_maskz_mov_ps((__mmask16)(ok >> 16), exp16(_mm512_sub_ps(s1, mv)));
+                    _mm512_maskz_mov_ps((__mmask16)(ok >> 16), exp512(_mm512_sub_ps(s1, mv)));
                 _mm512_store_ps(s + i * TB, p0);
                 _mm512_store_ps(s + i * TB + 16, p1);
                 float alpha = m[i] == -INFINITY ? 0.0f : expf(m[i] - mx);
@@ -228,7 +210,7 @@ static void block_grads(float *p, float *ds, const float *base, const float *dyb
         for (int half = 0; half < 2; half++) {
             __mmask16 k = (__mmask16)(ok >> (16 * half));
             float *pp = p + i * TB + 16 * half, *dp = ds + i * TB + 16 * half;
-            __m512 pv = _mm512_maskz_mov_ps(k, exp16(_mm512_sub_ps(_mm512_load_ps(pp), ls)));
+            __m512 pv = _mm512_maskz_mov_ps(k, exp512(_mm512_sub_ps(_mm512_load_ps(pp), ls)));
             _mm512_store_ps(pp, pv);
             _mm512_store_ps(dp, _mm512_mul_ps(pv, _mm512_sub_ps(_mm512_load_ps(dp), dd)));
         }
