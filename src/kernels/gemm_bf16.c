@@ -236,7 +236,7 @@ fg_status fg_gemm_bf16(size_t M, size_t N, size_t K, struct fg_gemm_op A, struct
     if (!op_ok(&A, M, K) || !op_ok(&B, K, N))
         return FG_ERR_INVALID_ARG;
     enum fg_isa isa = fg_cpu_isa();
-    fg_gemm_kern kern = isa >= FG_ISA_AVX512BF16 ? fg_gemm_bf16_kern_avx512bf16 : kern_generic;
+    fg_gemm_kern kern = use_avx512bf16() ? fg_gemm_bf16_kern_avx512bf16 : kern_generic;
     fg_gemm_pack pack = isa >= FG_ISA_AVX512 ? fg_gemm_bf16_pack_avx512 : pack_generic;
     size_t n_panels = (N + FG_GEMM_NR - 1) / FG_GEMM_NR;
     int nt = n_threads > 0 ? n_threads : 1;

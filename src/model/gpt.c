@@ -383,14 +383,8 @@ static void transpose_tokens(float *dst, const float *src, size_t B, size_t T, s
 
 /* dbias[o] += sum over the N rows of dout[., o], from the unquantized gradient: the order of
  * fg_matmul_backward's bias gradient (blocks of 64 columns, rows ascending, then added), so
- * the bias gradients are the same bits as without MX. */
-static void bias_grad(float *dbias, const float *dout, size_t N, size_t OC)
-{
-    bias_grad_threads(dbias, dout, N, OC, 1);
-}
-
-/* the same, blocks of 64 columns shared among n_threads threads (each block's sum is the same
- * whichever thread computes it) */
+ * the bias gradients are the same bits as without MX. Blocks of 64 columns are shared among
+ * n_threads threads (each block's sum is the same whichever thread computes it). */
 static void bias_grad_threads(float *dbias, const float *dout, size_t N, size_t OC, int n_threads)
 {
     (void)n_threads; /* unused when OpenMP is off */
@@ -472,7 +466,7 @@ static fg_status lin_bwd(struct fg_model *m, float *dx, float *dw, float *dbias,
     size_t Tp = fg_align_up(T, FG_MX_BLOCK), K = B * Tp;
     t0 = prof_begin(m);
     if (dbias)
-        bias_grad(dbias, dout, N, OC);
+        bias_grad_threads(dbias, dout, N, OC, 1);
     transpose_tokens(qa, dout, B, T, Tp, OC);
     if (mx->grads != FG_MODEL_MX_NONE)
         FG_TRY(mx_qdq(m, mx->grads, qa, qa, OC * K));
