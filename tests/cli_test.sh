@@ -514,6 +514,19 @@ run "$FRUGAL" train --data "$TRAIN" --n-layer 1 --n-head 1 --n-embd 256 --block-
 expect_error 2 "--attention tiled" "256" "--n-head"
 finish
 
+begin "11p --recompute block: in --json with its hardware FLOPs; bad values refused"
+run "$FRUGAL" train --data "$TRAIN" --n-layer 2 --n-head 2 --n-embd 32 --block-size 16 \
+    --batch 2 --seq 16 --threads 1 --steps 2 --quiet --json --recompute block
+expect_rc 0
+grep -q '"recompute":"block"' "$W/out" || fail_because "--json does not say block"
+FL=$(sed -n 's/.*"flops_per_token":\([0-9.e+]*\).*/\1/p' "$W/out")
+HW=$(sed -n 's/.*"hw_flops_per_token":\([0-9.e+]*\).*/\1/p' "$W/out")
+awk -v f="$FL" -v h="$HW" 'BEGIN { exit !(f > 0 && h > f) }' ||
+    fail_because "hw_flops_per_token ($HW) is not above flops_per_token ($FL)"
+run "$FRUGAL" train --data "$TRAIN" "${TINY[@]}" --steps 3 --recompute all
+expect_error 2 "--recompute" "all" "none, attn or block"
+finish
+
 # --- 12. eval and sample with a missing checkpoint ------------------------------------------
 
 begin "12a eval with a missing checkpoint"

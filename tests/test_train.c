@@ -273,6 +273,55 @@ TEST(tiled_attention_learns_like_standard_and_resumes_exactly)
     CHECK(t, strstr(js, "\"attention\":\"tiled\"") != NULL);
 }
 
+/* --recompute: the gradients are the same bits, so a run with block recomputation ends at
+ * the checkpoint of a run without, and a run resumed with another setting (none for 4 steps,
+ * then attn) too; the ledger counts the extra FLOPs as hardware FLOPs only. */
+TEST(recompute_trains_the_same_bits)
+{
+    CHECK(t, make_data());
+    char d0[300], d1[300], d2[300], c0[400], c1[400], c2[400], mid[400];
+    subdir(d0, sizeof d0, "rc_none");
+    subdir(d1, sizeof d1, "rc_block");
+    subdir(d2, sizeof d2, "rc_switch");
+    struct losses l0, l1, l2;
+    memset(&l0, 0, sizeof l0);
+    memset(&l1, 0, sizeof l1);
+    memset(&l2, 0, sizeof l2);
+    struct fg_train_params p0 = tiny_params(d0, &l0), p1 = tiny_params(d1, &l1);
+    struct fg_train_params p2 = tiny_params(d2, &l2);
+    p0.cfg.n_layer = p1.cfg.n_layer = p2.cfg.n_layer = 3;
+    p1.recompute = FG_MODEL_RECOMPUTE_BLOCK;
+    p2.stop_at = 4;
+    struct fg_train_result r0, r1, r2;
+    char err[1024];
+    CHECK_OK(t, fg_train(&p0, &r0, err, sizeof err));
+    CHECK_OK(t, fg_train(&p1, &r1, err, sizeof err));
+    CHECK(t, memcmp(l0.loss, l1.loss, sizeof l0.loss) == 0);
+    snprintf(c0, sizeof c0, "%s/ckpt_00000008.safetensors", d0);
+    snprintf(c1, sizeof c1, "%s/ckpt_00000008.safetensors", d1);
+    CHECK(t, same_tensors(t, c0, c1));
+    CHECK(t, r1.mem.act_bytes < r0.mem.act_bytes);
+    CHECK(t, r0.hw_flops_per_token == r0.flops_per_token);
+    CHECK(t, r1.flops_per_token == r0.flops_per_token);
+    CHECK(t, r1.hw_flops_per_token ==
+                 r1.flops_per_token +
+                     fg_model_recompute_flops_per_token(&p1.cfg, p1.T, FG_MODEL_RECOMPUTE_BLOCK));
+    CHECK_OK(t, fg_train(&p2, &r2, err, sizeof err));
+    snprintf(mid, sizeof mid, "%s/ckpt_00000004.safetensors", d2);
+    p2.stop_at = 0;
+    p2.resume_path = mid;
+    p2.recompute = FG_MODEL_RECOMPUTE_ATTN;
+    CHECK_OK(t, fg_train(&p2, &r2, err, sizeof err));
+    CHECK(t, memcmp(l0.loss, l2.loss, sizeof l0.loss) == 0);
+    snprintf(c2, sizeof c2, "%s/ckpt_00000008.safetensors", d2);
+    CHECK(t, same_tensors(t, c0, c2));
+    /* an unknown setting is refused, naming the choices */
+    p2.recompute = 7;
+    p2.resume_path = NULL;
+    CHECK(t, fg_train(&p2, &r2, err, sizeof err) == FG_ERR_INVALID_ARG);
+    CHECK(t, strstr(err, "none, attn or block") != NULL);
+}
+
 TEST(same_seed_same_bits_any_threads)
 {
     /* the 1-vs-2-thread half needs a thread-count invariant BLAS (see kernels.h) */
@@ -1082,6 +1131,7 @@ static const struct fg_test_case cases[] = {
       test_bf16_products_learn_like_fp32_and_resume_exactly },
     { "tiled_attention_learns_like_standard_and_resumes_exactly",
       test_tiled_attention_learns_like_standard_and_resumes_exactly },
+    { "recompute_trains_the_same_bits", test_recompute_trains_the_same_bits },
 };
 
 int main(int argc, char **argv)

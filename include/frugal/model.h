@@ -98,6 +98,20 @@ enum fg_model_attention {
                                    needs a head size of at most FG_ATTENTION_TILED_MAX_HS */
 };
 
+/* Activation recomputation: what a training model keeps for backward and what backward
+ * recomputes (the same kernels on the same inputs with the same threads: the same bits, so the
+ * gradients equal those of FG_MODEL_RECOMPUTE_NONE bit for bit). The last block's activations
+ * are still in place when backward starts and are never recomputed. */
+enum fg_model_recompute {
+    FG_MODEL_RECOMPUTE_NONE = 0, /* keep every layer's activations */
+    FG_MODEL_RECOMPUTE_ATTN = 1, /* keep one layer's attention output and internals (the
+                                     probabilities, or the tiled kernel's log-sum-exps): backward
+                                     re-runs each layer's attention forward from its saved qkv */
+    FG_MODEL_RECOMPUTE_BLOCK = 2 /* keep each block's input (the residual stream) and one
+                                     layer's internals: backward re-runs each block's forward up
+                                     to its last product (the fc projection is not needed) */
+};
+
 struct fg_model_mem {
     size_t n_params;     /* parameters, counting the padded vocabulary rows of wte */
     size_t n_flat;       /* elements of the flat parameter buffer (with alignment gaps) */
@@ -106,7 +120,9 @@ struct fg_model_mem {
     size_t decode_bytes; /* bf16 weights: the fp32 scratch of one block's weights (and their
                              gradients when training), wpe, lnf and a chunk of wte rows; else 0 */
     size_t act_bytes;    /* forward activations kept for backward (or for eval only) */
-    size_t scratch_bytes; /* backward scratch (activation gradients), 0 when not training */
+    size_t scratch_bytes; /* backward scratch (activation gradients) beyond the forward's memory,
+                             0 when not training. With fp32 weights the scratch used after the
+                             LM head's backward shares the logits' memory (dead by then) */
     size_t mx_bytes;      /* MX emulation scratch (fg_model_mem_size_mx), 0 when MX is off */
     size_t gemm_bytes;    /* bf16 products: fg_gemm_bf16's packing workspace, else 0 */
     size_t total_bytes;   /* sum of the above */
@@ -189,6 +205,13 @@ struct fg_model_mx_ledger {
 FG_API fg_status fg_model_mx_ledger(const struct fg_model_config *cfg, size_t B, size_t T,
                                     const struct fg_model_mx *mx, struct fg_model_mx_ledger *out);
 
+/* Hardware FLOPs per token that recomputation adds to a training step (0 for NONE): each block
+ * but the last re-runs its forward, as counted by fg_model_flops_per_token's forward third,
+ * without the fc projection (BLOCK: 16 C^2 + 4 T C per block), or only its attention (ATTN:
+ * 4 T C per block). Model FLOPs (fg_model_flops_per_token) do not include them. Pure. */
+FG_API double fg_model_recompute_flops_per_token(const struct fg_model_config *cfg, size_t T,
+                                                 int recompute);
+
 /* Training FLOPs per token at sequence length T, PaLM convention (Chowdhery et al. 2022,
  * appendix B): 6 * (matmul parameters) + 12 * L * T * C, where the matmul parameters are the
  * 12 L C^2 of the blocks plus the C * Vp of the LM head (embedding lookups are not FLOPs).
@@ -209,13 +232,17 @@ struct fg_model_params {
     int matmul;            /* enum fg_model_matmul; default FG_MODEL_MATMUL_FP32. BF16 does not
                               combine with the MX emulation */
     int attention;         /* enum fg_model_attention; default FG_MODEL_ATTN_STANDARD */
+    int recompute;         /* enum fg_model_recompute; default FG_MODEL_RECOMPUTE_NONE; only
+                              changes a training model */
     const struct fg_allocator *allocator; /* borrowed; NULL = default. Must outlive the model */
 };
 
 FG_API struct fg_model_params fg_model_params_default(void);
 
 /* Views into the activation arena. Per-layer tensors are stacked along L with a stride sized
- * for the capacity (B, T); a smaller forward uses the front of each slot. */
+ * for the capacity (B, T); a smaller forward uses the front of each slot. With recomputation
+ * (a training model) the tensors it recomputes have one layer's slot instead of L: BLOCK all
+ * but res3, ATTN atty, att and att_lse. */
 struct fg_model_acts {
     float *encoded;                   /* (B,T,C)  residual stream entering layer 0 */
     float *ln1, *ln1_mean, *ln1_rstd; /* (L,B,T,C), (L,B,T), (L,B,T) */
@@ -267,9 +294,10 @@ enum fg_model_op {
     FG_OP_GELU_BWD,
     FG_OP_HEAD_BWD,
     FG_OP_ENCODER_BWD,
-    FG_OP_MX_QUANT, /* MX emulation: transposed copies, quantize + dequantize, bias gradients */
-    FG_OP_DECODE,   /* bf16 weights: decoding to fp32, adding gradients into bf16 (with
+    FG_OP_MX_QUANT,  /* MX emulation: transposed copies, quantize + dequantize, bias gradients */
+    FG_OP_DECODE,    /* bf16 weights: decoding to fp32, adding gradients into bf16 (with
                        gradient release: the release callback, i.e. the optimizer's step) */
+    FG_OP_RECOMPUTE, /* backward re-running forward (fg_model_recompute), all of its kernels */
     FG_MODEL_N_OPS
 };
 
@@ -296,6 +324,7 @@ struct fg_model {
     int weights;   /* enum fg_model_weights */
     int matmul;    /* enum fg_model_matmul */
     int attention; /* enum fg_model_attention */
+    int recompute; /* enum fg_model_recompute (NONE when not training) */
     void *gemm_work; /* owned: fg_gemm_bf16's workspace (matmul BF16), else NULL */
     uint16_t *w16;   /* bf16 storage (else NULL): (n_flat) owned arena, weights then gradients */
     uint16_t *g16;   /* (n_flat) view into it, NULL when not training */

@@ -101,6 +101,10 @@ struct fg_train_params {
      * (--attention tiled: no T x T probabilities kept). Recorded in checkpoints ("attention");
      * a resume with the other kernel is allowed and named. */
     int attention;
+    /* Activation recomputation (enum fg_model_recompute, model.h): none (default), attn or
+     * block (--recompute). Trades time for activation memory; the gradients are the same bits
+     * either way, so it is not recorded in checkpoints and a resume may change it freely. */
+    int recompute;
     int64_t eval_every; /* steps; 0 = only at the end */
     int eval_batches;   /* validation batches of B x T per evaluation */
     uint64_t seed;
@@ -136,7 +140,9 @@ struct fg_train_result {
     uint64_t tokens;                                  /* trained this run */
     double seconds; /* of training steps this run (excludes setup and eval) */
     double tokens_per_s;
-    double flops_per_token;
+    double flops_per_token;    /* model FLOPs (fg_model_flops_per_token) */
+    double hw_flops_per_token; /* what the step executes: model FLOPs plus recomputation's
+                                  (fg_model_recompute_flops_per_token) */
     uint64_t peak_rss_bytes;
     size_t n_params;
     struct fg_model_mem mem;             /* mem.mx_bytes: the MX emulation's scratch */
@@ -159,6 +165,9 @@ FG_API const char *fg_train_dtype_name(int matmul);
 /* "standard", "tiled" <-> enum fg_model_attention (NULL / FG_ERR_INVALID_ARG otherwise). */
 FG_API const char *fg_train_attention_name(int attention);
 FG_API fg_status fg_train_attention_parse(const char *name, int *out);
+/* "none", "attn", "block" <-> enum fg_model_recompute (NULL / FG_ERR_INVALID_ARG otherwise). */
+FG_API const char *fg_train_recompute_name(int recompute);
+FG_API fg_status fg_train_recompute_parse(const char *name, int *out);
 FG_API fg_status fg_train_dtype_parse(const char *name, int *out);
 FG_API const char *fg_train_storage_name(enum fg_train_storage s);
 FG_API fg_status fg_train_storage_parse(const char *name, enum fg_train_storage *out);

@@ -62,6 +62,7 @@ fg_status fg_model_init(struct fg_model **out, const struct fg_model_params *p)
     m->weights = p->weights;
     m->matmul = p->matmul;
     m->attention = p->attention;
+    m->recompute = p->training ? p->recompute : FG_MODEL_RECOMPUTE_NONE;
     m->n_flat = fg_model_param_layout(&m->cfg, m->offset, m->numel, NULL);
     void *arena = fg_alloc(&alloc, mem.param_bytes + mem.grad_bytes, 64);
     if (m->weights == FG_MODEL_WEIGHTS_BF16) {
@@ -93,8 +94,9 @@ fg_status fg_model_init(struct fg_model **out, const struct fg_model_params *p)
     } else {
         m->grads = p->training ? m->params + m->n_flat : NULL;
     }
-    fg_model_act_layout(&m->cfg, m->B, m->T, m->training, &m->mx, m->attention, m->act_arena, &m->a,
-                        NULL, NULL);
+    struct fg_model_act_opts o = { m->training, &m->mx, m->attention, m->recompute,
+                                   m->weights == FG_MODEL_WEIGHTS_FP32 };
+    fg_model_act_layout(&m->cfg, m->B, m->T, &o, m->act_arena, &m->a, NULL, NULL);
     *out = m;
     return FG_OK;
 }
@@ -197,7 +199,7 @@ const float *fg_model_logits(const struct fg_model *m)
 static const char *const op_names[FG_MODEL_N_OPS] = {
     "encoder",     "layernorm",    "matmul",        "attention",   "gelu",          "residual",
     "lm_head",     "crossentropy", "layernorm_bwd", "matmul_bwd",  "attention_bwd", "gelu_bwd",
-    "lm_head_bwd", "encoder_bwd",  "mx_quantize",   "bf16_decode",
+    "lm_head_bwd", "encoder_bwd",  "mx_quantize",   "bf16_decode", "recompute",
 };
 
 void fg_model_set_profile(struct fg_model *m, double *acc_ms)
@@ -766,6 +768,109 @@ static void wpe_backward(float *dwpe, const float *dres, size_t B, size_t T, siz
     }
 }
 
+/* ---- one block's activations ---- */
+
+struct layer_acts {
+    const float *x; /* the block's input: the residual stream */
+    float *ln1, *ln1_mean, *ln1_rstd, *qkv, *atty, *att, *lse, *res2, *ln2, *ln2_mean, *ln2_rstd;
+    float *fch, *fch_gelu, *res3;
+};
+
+/* block l's views: slot l of each per-layer tensor, or the one slot of those recomputation
+ * keeps a single layer of (fg_model_act_layout) */
+static void layer_acts(const struct fg_model *m, size_t l, struct layer_acts *v)
+{
+    const struct fg_model_acts *a = &m->a;
+    size_t C = (size_t)m->cfg.n_embd, NH = (size_t)m->cfg.n_head, cap = m->B * m->T;
+    size_t lb = m->recompute == FG_MODEL_RECOMPUTE_BLOCK ? 0 : l;
+    size_t la = m->recompute != FG_MODEL_RECOMPUTE_NONE ? 0 : l;
+    v->x = l ? a->res3 + (l - 1) * cap * C : a->encoded;
+    v->ln1 = a->ln1 + lb * cap * C;
+    v->ln1_mean = a->ln1_mean + lb * cap;
+    v->ln1_rstd = a->ln1_rstd + lb * cap;
+    v->qkv = a->qkv + lb * cap * 3 * C;
+    v->atty = a->atty + la * cap * C;
+    v->att = a->att ? a->att + la * m->B * NH * m->T * m->T : NULL;
+    v->lse = a->att_lse ? a->att_lse + la * m->B * NH * m->T : NULL;
+    v->res2 = a->res2 + lb * cap * C;
+    v->ln2 = a->ln2 + lb * cap * C;
+    v->ln2_mean = a->ln2_mean + lb * cap;
+    v->ln2_rstd = a->ln2_rstd + lb * cap;
+    v->fch = a->fch + lb * cap * 4 * C;
+    v->fch_gelu = a->fch_gelu + lb * cap * 4 * C;
+    v->res3 = a->res3 + l * cap * C;
+}
+
+/* atty (and the probabilities or row log-sum-exps) from qkv */
+static void attn_fwd(struct fg_model *m, const struct layer_acts *v, size_t B, size_t T)
+{
+    size_t C = (size_t)m->cfg.n_embd, NH = (size_t)m->cfg.n_head;
+    double t0 = prof_begin(m);
+    if (m->attention == FG_MODEL_ATTN_TILED)
+        fg_attention_tiled_forward(v->atty, v->lse, v->qkv, B, T, C, NH,
+                                   m->use_ref ? 1 : m->n_threads);
+    else if (m->use_ref)
+        fg_attention_forward_ref(v->atty, v->att, v->qkv, B, T, C, NH);
+    else if (m->attn_avx512)
+        fg_attention_forward_avx512(v->atty, v->att, m->a.attn_scratch, v->qkv, B, T, C, NH,
+                                    m->n_threads);
+    else
+        fg_attention_forward(v->atty, v->att, v->qkv, B, T, C, NH, m->n_threads);
+    prof_end(m, FG_OP_ATTENTION, t0);
+}
+
+/* Block l's forward; all = 0 stops before the fc projection, whose output backward does not
+ * read (recomputation) */
+static fg_status block_forward(struct fg_model *m, size_t l, const struct layer_acts *v, size_t B,
+                               size_t T, int all)
+{
+    size_t C = (size_t)m->cfg.n_embd, BT = B * T;
+    ln_fwd(m, v->ln1, v->ln1_mean, v->ln1_rstd, v->x, W(m, FG_PARAM_LN1W, l),
+           W(m, FG_PARAM_LN1B, l), BT, C);
+    FG_TRY(lin_fwd(m, v->qkv, v->ln1, FG_PARAM_QKVW, l, W(m, FG_PARAM_QKVB, l), BT, C, 3 * C));
+    attn_fwd(m, v, B, T);
+    FG_TRY(
+        lin_fwd(m, v->res2, v->atty, FG_PARAM_ATTPROJW, l, W(m, FG_PARAM_ATTPROJB, l), BT, C, C));
+    add(m, v->res2, v->res2, v->x, BT * C);
+    ln_fwd(m, v->ln2, v->ln2_mean, v->ln2_rstd, v->res2, W(m, FG_PARAM_LN2W, l),
+           W(m, FG_PARAM_LN2B, l), BT, C);
+    FG_TRY(lin_fwd(m, v->fch, v->ln2, FG_PARAM_FCW, l, W(m, FG_PARAM_FCB, l), BT, C, 4 * C));
+    {
+        double t0 = prof_begin(m);
+        if (m->use_ref)
+            fg_gelu_forward_ref(v->fch_gelu, v->fch, BT * 4 * C);
+        else
+            fg_gelu_forward(v->fch_gelu, v->fch, BT * 4 * C, m->n_threads);
+        prof_end(m, FG_OP_GELU, t0);
+    }
+    if (!all)
+        return FG_OK;
+    FG_TRY(lin_fwd(m, v->res3, v->fch_gelu, FG_PARAM_FCPROJW, l, W(m, FG_PARAM_FCPROJB, l), BT,
+                   4 * C, C));
+    add(m, v->res3, v->res3, v->res2, BT * C);
+    return FG_OK;
+}
+
+/* What block l's backward reads and recomputation dropped, recomputed: its forward up to the
+ * fc projection (BLOCK) or its attention (ATTN); nothing for the last block, whose activations
+ * the forward left in place. Timed as one FG_OP_RECOMPUTE. */
+static fg_status recompute_block(struct fg_model *m, size_t l, const struct layer_acts *v, size_t B,
+                                 size_t T)
+{
+    if (m->recompute == FG_MODEL_RECOMPUTE_NONE || l + 1 == (size_t)m->cfg.n_layer)
+        return FG_OK;
+    double *prof = m->profile_ms, t0 = prof_begin(m);
+    m->profile_ms = NULL;
+    fg_status st = FG_OK;
+    if (m->recompute == FG_MODEL_RECOMPUTE_ATTN)
+        attn_fwd(m, v, B, T);
+    else
+        st = block_forward(m, l, v, B, T, 0);
+    m->profile_ms = prof;
+    prof_end(m, FG_OP_RECOMPUTE, t0);
+    return st;
+}
+
 fg_status fg_model_forward(struct fg_model *m, const int32_t *inputs, const int32_t *targets,
                            size_t B, size_t T)
 {
@@ -774,9 +879,8 @@ fg_status fg_model_forward(struct fg_model *m, const int32_t *inputs, const int3
                  "batch %zu x %zu exceeds the model's capacity %zu x %zu", B, T, m->B, m->T);
         return FG_ERR_INVALID_ARG;
     }
-    size_t L = (size_t)m->cfg.n_layer, C = (size_t)m->cfg.n_embd, NH = (size_t)m->cfg.n_head;
+    size_t L = (size_t)m->cfg.n_layer, C = (size_t)m->cfg.n_embd;
     size_t V = (size_t)m->cfg.vocab_size, Vp = m->Vp, BT = B * T;
-    size_t cap = m->B * m->T, att_cap = m->B * NH * m->T * m->T;
     struct fg_model_acts *a = &m->a;
     for (size_t i = 0; i < BT; i++) {
         if (inputs[i] < 0 || (size_t)inputs[i] >= V ||
@@ -811,51 +915,12 @@ fg_status fg_model_forward(struct fg_model *m, const int32_t *inputs, const int3
 
     const float *x = a->encoded;
     for (size_t l = 0; l < L; l++) {
+        struct layer_acts v;
         if (m->w16)
             decode_weights(m, (long)l);
-        float *ln1 = a->ln1 + l * cap * C, *ln1_mean = a->ln1_mean + l * cap;
-        float *ln1_rstd = a->ln1_rstd + l * cap, *qkv = a->qkv + l * cap * 3 * C;
-        float *atty = a->atty + l * cap * C, *att = a->att ? a->att + l * att_cap : NULL;
-        float *lse = a->att_lse ? a->att_lse + l * m->B * NH * m->T : NULL;
-        float *res2 = a->res2 + l * cap * C, *ln2 = a->ln2 + l * cap * C;
-        float *ln2_mean = a->ln2_mean + l * cap, *ln2_rstd = a->ln2_rstd + l * cap;
-        float *fch = a->fch + l * cap * 4 * C, *fch_gelu = a->fch_gelu + l * cap * 4 * C;
-        float *res3 = a->res3 + l * cap * C;
-
-        ln_fwd(m, ln1, ln1_mean, ln1_rstd, x, W(m, FG_PARAM_LN1W, l), W(m, FG_PARAM_LN1B, l), BT,
-               C);
-        FG_TRY(lin_fwd(m, qkv, ln1, FG_PARAM_QKVW, l, W(m, FG_PARAM_QKVB, l), BT, C, 3 * C));
-        {
-            double t0 = prof_begin(m);
-            if (m->attention == FG_MODEL_ATTN_TILED)
-                fg_attention_tiled_forward(atty, lse, qkv, B, T, C, NH,
-                                           m->use_ref ? 1 : m->n_threads);
-            else if (m->use_ref)
-                fg_attention_forward_ref(atty, att, qkv, B, T, C, NH);
-            else if (m->attn_avx512)
-                fg_attention_forward_avx512(atty, att, a->attn_scratch, qkv, B, T, C, NH,
-                                            m->n_threads);
-            else
-                fg_attention_forward(atty, att, qkv, B, T, C, NH, m->n_threads);
-            prof_end(m, FG_OP_ATTENTION, t0);
-        }
-        FG_TRY(lin_fwd(m, res2, atty, FG_PARAM_ATTPROJW, l, W(m, FG_PARAM_ATTPROJB, l), BT, C, C));
-        add(m, res2, res2, x, BT * C);
-        ln_fwd(m, ln2, ln2_mean, ln2_rstd, res2, W(m, FG_PARAM_LN2W, l), W(m, FG_PARAM_LN2B, l), BT,
-               C);
-        FG_TRY(lin_fwd(m, fch, ln2, FG_PARAM_FCW, l, W(m, FG_PARAM_FCB, l), BT, C, 4 * C));
-        {
-            double t0 = prof_begin(m);
-            if (m->use_ref)
-                fg_gelu_forward_ref(fch_gelu, fch, BT * 4 * C);
-            else
-                fg_gelu_forward(fch_gelu, fch, BT * 4 * C, m->n_threads);
-            prof_end(m, FG_OP_GELU, t0);
-        }
-        FG_TRY(lin_fwd(m, res3, fch_gelu, FG_PARAM_FCPROJW, l, W(m, FG_PARAM_FCPROJB, l), BT, 4 * C,
-                       C));
-        add(m, res3, res3, res2, BT * C);
-        x = res3;
+        layer_acts(m, l, &v);
+        FG_TRY(block_forward(m, l, &v, B, T, 1));
+        x = v.res3;
     }
     ln_fwd(m, a->lnf, a->lnf_mean, a->lnf_rstd, x, W(m, FG_PARAM_LNFW, 0), W(m, FG_PARAM_LNFB, 0),
            BT, C);
@@ -896,7 +961,7 @@ fg_status fg_model_backward(struct fg_model *m, float loss_scale)
     size_t B = m->cur_B, T = m->cur_T, BT = B * T;
     size_t L = (size_t)m->cfg.n_layer, C = (size_t)m->cfg.n_embd, NH = (size_t)m->cfg.n_head;
     size_t V = (size_t)m->cfg.vocab_size, Vp = m->Vp;
-    size_t cap = m->B * m->T, att_cap = m->B * NH * m->T * m->T;
+    size_t cap = m->B * m->T;
     struct fg_model_acts *a = &m->a;
     float dscale = loss_scale / (float)BT;
 
@@ -929,14 +994,13 @@ fg_status fg_model_backward(struct fg_model *m, float loss_scale)
             decode_weights(m, (long)l);
             zero_grad_slices(m, (long)l);
         }
-        const float *x = l ? a->res3 + (l - 1) * cap * C : a->encoded;
-        float *ln1 = a->ln1 + l * cap * C, *ln1_mean = a->ln1_mean + l * cap;
-        float *ln1_rstd = a->ln1_rstd + l * cap, *qkv = a->qkv + l * cap * 3 * C;
-        float *atty = a->atty + l * cap * C, *att = a->att ? a->att + l * att_cap : NULL;
-        float *lse = a->att_lse ? a->att_lse + l * m->B * NH * m->T : NULL;
-        float *res2 = a->res2 + l * cap * C, *ln2 = a->ln2 + l * cap * C;
-        float *ln2_mean = a->ln2_mean + l * cap, *ln2_rstd = a->ln2_rstd + l * cap;
-        float *fch = a->fch + l * cap * 4 * C, *fch_gelu = a->fch_gelu + l * cap * 4 * C;
+        struct layer_acts v;
+        layer_acts(m, l, &v);
+        FG_TRY(recompute_block(m, l, &v, B, T));
+        const float *x = v.x, *ln1 = v.ln1, *ln1_mean = v.ln1_mean, *ln1_rstd = v.ln1_rstd;
+        const float *qkv = v.qkv, *atty = v.atty, *att = v.att, *lse = v.lse, *res2 = v.res2;
+        const float *ln2 = v.ln2, *ln2_mean = v.ln2_mean, *ln2_rstd = v.ln2_rstd, *fch = v.fch;
+        const float *fch_gelu = v.fch_gelu;
 
         /* MLP: res3 = res2 + fcproj(gelu(fc(ln2(res2)))); a->dres holds d res3 */
         FG_TRY(lin_bwd(m, a->dfch, G(m, FG_PARAM_FCPROJW, l), G(m, FG_PARAM_FCPROJB, l), a->dres,

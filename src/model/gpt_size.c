@@ -111,13 +111,14 @@ size_t fg_model_param_layout(const struct fg_model_config *cfg, size_t offset[],
 /* The activation arena: a list of (count) slots in a fixed order, each 64-byte aligned.
  * fg_model_act_layout fills `a` with pointers relative to `base` (NULL base = sizing only) and
  * returns the arena size in bytes (0 on overflow). */
-size_t fg_model_act_layout(const struct fg_model_config *cfg, size_t B, size_t T, int training,
-                           const struct fg_model_mx *mx, int attention, void *base,
-                           struct fg_model_acts *a, size_t *scratch_bytes, size_t *mx_bytes)
+size_t fg_model_act_layout(const struct fg_model_config *cfg, size_t B, size_t T,
+                           const struct fg_model_act_opts *o, void *base, struct fg_model_acts *a,
+                           size_t *scratch_bytes, size_t *mx_bytes)
 {
     size_t L = (size_t)cfg->n_layer, C = (size_t)cfg->n_embd, NH = (size_t)cfg->n_head;
     size_t Vp = fg_model_padded_vocab(cfg->vocab_size);
     size_t BT = B * T;
+    int training = o->training;
     if (B == 0 || T == 0 || BT / B != T || BT > ((size_t)1 << 40))
         return 0;
     if (T > ((size_t)1 << 20) || C > ((size_t)1 << 20) || L > 1024 || NH > 1024)
@@ -128,35 +129,41 @@ size_t fg_model_act_layout(const struct fg_model_config *cfg, size_t B, size_t T
         return 0;
     /* standard attention keeps the probabilities (and a T x T backward scratch); tiled keeps
      * one log-sum-exp per row (and a per-row backward scratch) */
-    int tiled = attention == FG_MODEL_ATTN_TILED;
-    size_t att = tiled ? 0 : B * NH * T * T, lse_n = tiled ? L * B * NH * T : 0;
+    int tiled = o->attention == FG_MODEL_ATTN_TILED;
+    size_t att = tiled ? 0 : B * NH * T * T, lse_n = tiled ? B * NH * T : 0;
     size_t datt_n = tiled ? B * NH * T : att, attn_scr = tiled ? 0 : B * C * ((T + 31) / 32 * 32);
+    /* layers of each per-layer tensor: L, or one for what backward recomputes */
+    int rc = training ? o->recompute : FG_MODEL_RECOMPUTE_NONE;
+    size_t Lb = rc == FG_MODEL_RECOMPUTE_BLOCK ? 1 : L; /* a block's internals */
+    size_t La = rc != FG_MODEL_RECOMPUTE_NONE ? 1 : L;  /* attention's output and internals */
     /* MX emulation scratch (kind 2; training-only kind 3): the quantized copies of the largest
      * operand, (4C, B, Tp) with each sequence padded to whole blocks of 32 tokens, plus one
      * byte of codes and 1/32 byte of scale per element of it (8 bits is the widest format). */
-    int mx_on = fg_model_mx_on(mx);
+    int mx_on = fg_model_mx_on(o->mx);
     size_t mx_big = 4 * C * B * fg_align_up(T, FG_MX_BLOCK);
     size_t mx_bytes_big = mx_big > 4 * C * C ? mx_big : 4 * C * C;
+    int alias = training && o->alias_scratch;
 
     struct slot {
         void **p;
         size_t n;       /* floats (4 bytes each) */
-        int train_only; /* 1: training only; 2: MX only; 3: MX and training only */
+        int train_only; /* 1: training only; 2: MX only; 3: MX and training only; 5: training
+                           only, in the logits' memory when the scratch is aliased */
     } s[] = {
         { (void **)&a->encoded, BT * C, 0 },
-        { (void **)&a->ln1, L * BT * C, 0 },
-        { (void **)&a->ln1_mean, L * BT, 0 },
-        { (void **)&a->ln1_rstd, L * BT, 0 },
-        { (void **)&a->qkv, L * BT * 3 * C, 0 },
-        { (void **)&a->atty, L * BT * C, 0 },
-        { (void **)&a->att, L * att, 0 },
-        { (void **)&a->att_lse, lse_n, 0 },
-        { (void **)&a->res2, L * BT * C, 0 },
-        { (void **)&a->ln2, L * BT * C, 0 },
-        { (void **)&a->ln2_mean, L * BT, 0 },
-        { (void **)&a->ln2_rstd, L * BT, 0 },
-        { (void **)&a->fch, L * BT * 4 * C, 0 },
-        { (void **)&a->fch_gelu, L * BT * 4 * C, 0 },
+        { (void **)&a->ln1, Lb * BT * C, 0 },
+        { (void **)&a->ln1_mean, Lb * BT, 0 },
+        { (void **)&a->ln1_rstd, Lb * BT, 0 },
+        { (void **)&a->qkv, Lb * BT * 3 * C, 0 },
+        { (void **)&a->atty, La * BT * C, 0 },
+        { (void **)&a->att, La * att, 0 },
+        { (void **)&a->att_lse, La * lse_n, 0 },
+        { (void **)&a->res2, Lb * BT * C, 0 },
+        { (void **)&a->ln2, Lb * BT * C, 0 },
+        { (void **)&a->ln2_mean, Lb * BT, 0 },
+        { (void **)&a->ln2_rstd, Lb * BT, 0 },
+        { (void **)&a->fch, Lb * BT * 4 * C, 0 },
+        { (void **)&a->fch_gelu, Lb * BT * 4 * C, 0 },
         { (void **)&a->res3, L * BT * C, 0 },
         { (void **)&a->lnf, BT * C, 0 },
         { (void **)&a->lnf_mean, BT, 0 },
@@ -166,12 +173,12 @@ size_t fg_model_act_layout(const struct fg_model_config *cfg, size_t B, size_t T
         { (void **)&a->lse, BT, 0 },
         { (void **)&a->inputs, BT, 0 },
         { (void **)&a->targets, BT, 0 },
-        { (void **)&a->dres, BT * C, 1 },
+        { (void **)&a->dres, BT * C, 5 },
         { (void **)&a->dln, BT * C, 1 },
-        { (void **)&a->dqkv, BT * 3 * C, 1 },
-        { (void **)&a->datty, BT * C, 1 },
-        { (void **)&a->dfch, BT * 4 * C, 1 },
-        { (void **)&a->datt, datt_n, 1 },
+        { (void **)&a->dqkv, BT * 3 * C, 5 },
+        { (void **)&a->datty, BT * C, 5 },
+        { (void **)&a->dfch, BT * 4 * C, 5 },
+        { (void **)&a->datt, datt_n, 5 },
         { (void **)&a->attn_scratch, attn_scr, 0 },
         { (void **)&a->mx_a, mx_big, 2 },
         { (void **)&a->mx_b, mx_big, 3 },
@@ -180,20 +187,39 @@ size_t fg_model_act_layout(const struct fg_model_config *cfg, size_t B, size_t T
         { (void **)&a->mx_scales, (mx_bytes_big / FG_MX_BLOCK + 4) / 4, 2 },
     };
 
-    size_t off = 0, scratch = 0, mx_total = 0;
-    for (size_t i = 0; i < sizeof s / sizeof s[0]; i++) {
+    size_t n_slots = sizeof s / sizeof s[0];
+
+    /* the aliased scratch, laid out from the start of the logits' slot, which grows to hold it */
+    size_t alias_bytes = 0, logits_bytes = fg_align_up(BT * Vp * 4, 64);
+    for (size_t i = 0; alias && i < n_slots; i++)
+        if (s[i].train_only == 5)
+            alias_bytes += fg_align_up(s[i].n * 4, 64);
+    size_t logits_slot = alias && alias_bytes > logits_bytes ? alias_bytes : logits_bytes;
+
+    size_t off = 0, scratch = alias ? logits_slot - logits_bytes : 0, mx_total = 0;
+    char *logits_base = NULL;
+    for (size_t i = 0; i < n_slots; i++) {
         int kind = s[i].train_only;
-        if (((kind & 1) && !training) || ((kind & 2) && !mx_on) || s[i].n == 0) {
+        if (((kind & 1) && !training) || ((kind & 2) && !mx_on) || s[i].n == 0 ||
+            (kind == 5 && alias)) {
             *s[i].p = NULL;
             continue;
         }
-        size_t bytes = fg_align_up(s[i].n * 4, 64);
+        size_t bytes = s[i].p == (void **)&a->logits ? logits_slot : fg_align_up(s[i].n * 4, 64);
         *s[i].p = base ? (char *)base + off : NULL;
+        if (s[i].p == (void **)&a->logits)
+            logits_base = base ? (char *)base + off : NULL;
         off += bytes;
         if (kind & 2)
             mx_total += bytes;
         else if (kind)
             scratch += bytes;
+    }
+    for (size_t i = 0, aoff = 0; alias && i < n_slots; i++) {
+        if (s[i].train_only != 5 || s[i].n == 0)
+            continue;
+        *s[i].p = logits_base ? logits_base + aoff : NULL;
+        aoff += fg_align_up(s[i].n * 4, 64);
     }
     if (scratch_bytes)
         *scratch_bytes = scratch;
@@ -205,27 +231,30 @@ size_t fg_model_act_layout(const struct fg_model_config *cfg, size_t B, size_t T
 fg_status fg_model_mem_size_mx(const struct fg_model_config *cfg, size_t B, size_t T, int training,
                                const struct fg_model_mx *mx, struct fg_model_mem *out)
 {
-    return fg_model_mem_size_attn(cfg, B, T, training, mx, FG_MODEL_ATTN_STANDARD, out);
+    struct fg_model_act_opts o = { training, mx, FG_MODEL_ATTN_STANDARD, FG_MODEL_RECOMPUTE_NONE,
+                                   0 };
+    return fg_model_mem_size_opts(cfg, B, T, &o, out);
 }
 
-fg_status fg_model_mem_size_attn(const struct fg_model_config *cfg, size_t B, size_t T,
-                                 int training, const struct fg_model_mx *mx, int attention,
-                                 struct fg_model_mem *out)
+fg_status fg_model_mem_size_opts(const struct fg_model_config *cfg, size_t B, size_t T,
+                                 const struct fg_model_act_opts *o, struct fg_model_mem *out)
 {
     char buf[256];
     FG_TRY(fg_model_config_check(cfg, buf, sizeof buf));
-    FG_TRY(fg_model_mx_check(cfg, mx, buf, sizeof buf));
-    if (attention != FG_MODEL_ATTN_STANDARD &&
-        (attention != FG_MODEL_ATTN_TILED ||
+    FG_TRY(fg_model_mx_check(cfg, o->mx, buf, sizeof buf));
+    if (o->attention != FG_MODEL_ATTN_STANDARD &&
+        (o->attention != FG_MODEL_ATTN_TILED ||
          !fg_attention_tiled_supported((size_t)cfg->n_embd, (size_t)cfg->n_head)))
+        return FG_ERR_INVALID_ARG;
+    if (o->recompute < FG_MODEL_RECOMPUTE_NONE || o->recompute > FG_MODEL_RECOMPUTE_BLOCK)
         return FG_ERR_INVALID_ARG;
     struct fg_model_mem m = { 0 };
     m.n_flat = fg_model_param_layout(cfg, NULL, NULL, &m.n_params);
     FG_TRY(fg_size_mul(m.n_flat, 4, &m.param_bytes));
-    m.grad_bytes = training ? m.param_bytes : 0;
+    m.grad_bytes = o->training ? m.param_bytes : 0;
     struct fg_model_acts a;
     size_t scratch = 0, mxb = 0;
-    size_t act = fg_model_act_layout(cfg, B, T, training, mx, attention, NULL, &a, &scratch, &mxb);
+    size_t act = fg_model_act_layout(cfg, B, T, o, NULL, &a, &scratch, &mxb);
     if (act == 0)
         return FG_ERR_INVALID_ARG;
     m.act_bytes = act - scratch - mxb;
@@ -286,7 +315,9 @@ fg_status fg_model_mem_size_params(const struct fg_model_params *p, struct fg_mo
     if (p->matmul != FG_MODEL_MATMUL_FP32 &&
         (p->matmul != FG_MODEL_MATMUL_BF16 || fg_model_mx_on(&p->mx)))
         return FG_ERR_INVALID_ARG;
-    FG_TRY(fg_model_mem_size_attn(&p->cfg, p->B, p->T, p->training, &p->mx, p->attention, out));
+    struct fg_model_act_opts o = { p->training, &p->mx, p->attention, p->recompute,
+                                   p->weights == FG_MODEL_WEIGHTS_FP32 };
+    FG_TRY(fg_model_mem_size_opts(&p->cfg, p->B, p->T, &o, out));
     if (p->weights == FG_MODEL_WEIGHTS_BF16) {
         float *dw[FG_MODEL_N_TENSORS], *dg[FG_MODEL_N_TENSORS], *wc, *gc;
         size_t rows;
@@ -423,6 +454,17 @@ fg_status fg_model_mx_ledger(const struct fg_model_config *cfg, size_t B, size_t
     }
     *out = g;
     return FG_OK;
+}
+
+double fg_model_recompute_flops_per_token(const struct fg_model_config *cfg, size_t T,
+                                          int recompute)
+{
+    double L = cfg->n_layer, C = cfg->n_embd, blocks = L > 1 ? L - 1 : 0;
+    if (recompute == FG_MODEL_RECOMPUTE_BLOCK)
+        return blocks * (16.0 * C * C + 4.0 * (double)T * C);
+    if (recompute == FG_MODEL_RECOMPUTE_ATTN)
+        return blocks * 4.0 * (double)T * C;
+    return 0.0;
 }
 
 double fg_model_flops_per_token(const struct fg_model_config *cfg, size_t T)

@@ -109,6 +109,24 @@ fg_status fg_train_attention_parse(const char *name, int *out)
     return FG_ERR_INVALID_ARG;
 }
 
+const char *fg_train_recompute_name(int recompute)
+{
+    return recompute == FG_MODEL_RECOMPUTE_NONE    ? "none"
+           : recompute == FG_MODEL_RECOMPUTE_ATTN  ? "attn"
+           : recompute == FG_MODEL_RECOMPUTE_BLOCK ? "block"
+                                                   : NULL;
+}
+
+fg_status fg_train_recompute_parse(const char *name, int *out)
+{
+    for (int r = FG_MODEL_RECOMPUTE_NONE; name && r <= FG_MODEL_RECOMPUTE_BLOCK; r++)
+        if (!strcmp(name, fg_train_recompute_name(r))) {
+            *out = r;
+            return FG_OK;
+        }
+    return FG_ERR_INVALID_ARG;
+}
+
 fg_status fg_train_dtype_parse(const char *name, int *out)
 {
     for (int d = FG_MODEL_MATMUL_FP32; name && d <= FG_MODEL_MATMUL_BF16; d++)
@@ -232,7 +250,7 @@ static void train_json(const struct fg_train_params *p, char *buf, size_t n)
              "\"threads\":%d,\"mx_weights\":\"%s\",\"mx_activations\":\"%s\","
              "\"mx_grads\":\"%s\",\"mx_scale\":\"%s\",\"optimizer\":\"%s\","
              "\"momentum\":%.9g,\"nesterov\":%d,\"storage\":\"%s\",\"master_bits\":%d,"
-             "\"grad_release\":%d,\"dtype\":\"%s\",\"attention\":\"%s\"}",
+             "\"grad_release\":%d,\"dtype\":\"%s\",\"attention\":\"%s\",\"recompute\":\"%s\"}",
              p->B, p->T, p->accum, p->steps, (double)p->lr, (double)p->lr_min, p->warmup,
              (double)p->grad_clip, (double)p->adam.beta1, (double)p->adam.beta2,
              (double)p->adam.eps, (double)p->adam.weight_decay, p->seed, p->n_threads,
@@ -241,7 +259,8 @@ static void train_json(const struct fg_train_params *p, char *buf, size_t n)
              fg_train_optimizer_name(p->optimizer), (double)p->momentum, p->nesterov ? 1 : 0,
              fg_train_storage_name(p->storage),
              p->storage == FG_TRAIN_STORAGE_FLASH ? p->master_bits : 32, p->grad_release ? 1 : 0,
-             fg_train_dtype_name(p->matmul), fg_train_attention_name(p->attention));
+             fg_train_dtype_name(p->matmul), fg_train_attention_name(p->attention),
+             fg_train_recompute_name(p->recompute));
 }
 
 /* A resumed run continues exactly only with the same trajectory-shaping hyperparameters, and
@@ -486,6 +505,10 @@ static fg_status setup(struct run *r, struct fg_train_result *res, int64_t *star
                  p->cfg.n_head > 0 ? p->cfg.n_embd / p->cfg.n_head : 0, FG_ATTENTION_TILED_MAX_HS);
         return FG_ERR_INVALID_ARG;
     }
+    if (!fg_train_recompute_name(p->recompute)) {
+        snprintf(errmsg, n, "unknown recomputation %d (none, attn or block)", p->recompute);
+        return FG_ERR_INVALID_ARG;
+    }
     if (p->grad_release &&
         (p->storage != FG_TRAIN_STORAGE_FLASH || p->accum != 1 || p->cfg.n_embd % 32 != 0)) {
         snprintf(errmsg, n,
@@ -545,6 +568,7 @@ static fg_status setup(struct run *r, struct fg_train_result *res, int64_t *star
     mp.grad_release = p->grad_release;
     mp.matmul = p->matmul;
     mp.attention = p->attention;
+    mp.recompute = p->recompute;
     mp.allocator = p->allocator;
     if ((rc = fg_model_init(&r->model, &mp)) != FG_OK) {
         snprintf(errmsg, n, "cannot create the model (%s): out of memory or invalid shape",
@@ -625,6 +649,8 @@ static fg_status setup(struct run *r, struct fg_train_result *res, int64_t *star
     lg->products = m->mem.gemm_bytes;
     lg->bytes_per_param = (double)(lg->weights + lg->grads + optim_bytes) / (double)lg->n_params;
     res->flops_per_token = fg_model_flops_per_token(&p->cfg, p->T);
+    res->hw_flops_per_token =
+        res->flops_per_token + fg_model_recompute_flops_per_token(&p->cfg, p->T, p->recompute);
     if ((rc = fg_model_mx_ledger(&p->cfg, p->B, p->T, &p->mx, &res->mx_ledger)) != FG_OK) {
         snprintf(errmsg, n, "MX ledger: sizes overflow for batch %zu x %zu", p->B, p->T);
         return rc;

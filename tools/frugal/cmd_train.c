@@ -369,7 +369,7 @@ int cmd_train(int argc, char **argv)
     p.n_threads = fg_cpu_count();
     int json = 0, quiet = 0;
     const char *mx_w = NULL, *mx_a = NULL, *mx_g = NULL, *mx_scale = NULL, *optim = NULL;
-    const char *storage = NULL, *dtype = NULL, *attention = NULL;
+    const char *storage = NULL, *dtype = NULL, *attention = NULL, *recompute = NULL;
     int no_release = 0;
     struct opt o[] = {
         { "--data", OPT_STR, &p.train_path, "FILE",
@@ -431,6 +431,9 @@ int cmd_train(int argc, char **argv)
           "standard, or tiled: no T x T probabilities kept (memory grows with T, not T^2) "
           "[standard]",
           0, 0, 0, 0 },
+        { "--recompute", OPT_STR, &recompute, "R",
+          "activations backward recomputes instead of keeping: none, attn or block [none]", 0, 0, 0,
+          0 },
         { "--eval-every", OPT_I64, &p.eval_every, "N",
           "validate every N steps, 0 = at the end "
           "[100]",
@@ -497,6 +500,14 @@ int cmd_train(int argc, char **argv)
                   "every layer: activation memory grows with T, not T^2 (long sequences).\n"
                   "Heads of at most 128 channels.\n"
                   "\n"
+                  "--recompute trades time for activation memory: block keeps only each\n"
+                  "block's input and re-runs the block's forward in the backward pass (up to\n"
+                  "its last product); attn keeps everything but attention's output and\n"
+                  "internals (the T x T probabilities, or tiled's log-sum-exps) and re-runs\n"
+                  "attention. The last block is never recomputed. The gradients are the same\n"
+                  "bits as with none, so a run may be resumed with another setting. The\n"
+                  "ledger's hw_flops_per_token counts the extra work; flops_per_token does not.\n"
+                  "\n"
                   "--dtype bf16 runs the matrix products of the linear layers and the LM head\n"
                   "on bf16 operands (rounded to nearest even) with fp32 sums: the CPU's\n"
                   "AVX512_BF16 dot products where it has them (about 1.7x sgemm's speed on\n"
@@ -531,6 +542,11 @@ int cmd_train(int argc, char **argv)
     }
     if (attention && fg_train_attention_parse(attention, &p.attention) != FG_OK) {
         fprintf(stderr, "frugal train: unknown --attention '%s' (standard or tiled)\n", attention);
+        return EXIT_USAGE;
+    }
+    if (recompute && fg_train_recompute_parse(recompute, &p.recompute) != FG_OK) {
+        fprintf(stderr, "frugal train: unknown --recompute '%s' (none, attn or block)\n",
+                recompute);
         return EXIT_USAGE;
     }
     if (dtype && fg_train_dtype_parse(dtype, &p.matmul) != FG_OK) {
@@ -668,8 +684,10 @@ int cmd_train(int argc, char **argv)
         cJSON_AddBoolToObject(j, "grad_release", p.grad_release != 0);
         cJSON_AddStringToObject(j, "dtype", fg_train_dtype_name(p.matmul));
         cJSON_AddStringToObject(j, "attention", fg_train_attention_name(p.attention));
+        cJSON_AddStringToObject(j, "recompute", fg_train_recompute_name(p.recompute));
         json_ledger(j, &r.ledger);
         cJSON_AddNumberToObject(j, "flops_per_token", r.flops_per_token);
+        cJSON_AddNumberToObject(j, "hw_flops_per_token", r.hw_flops_per_token);
         json_mx(j, &p, &r);
         if (r.last_ckpt[0])
             cJSON_AddStringToObject(j, "checkpoint", r.last_ckpt);
