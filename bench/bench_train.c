@@ -4,7 +4,7 @@
  *   bench_train --config S|M [--steps N] [--warmup N] [--threads N] [--profile]
  *               [--mx-weights FMT] [--mx-activations FMT] [--mx-grads FMT] [--mx-scale RULE]
  *               [--optim-storage fp32|flash] [--dtype fp32|bf16] [--attention standard|tiled]
- *               [--seq T]
+ *               [--seq T] [--recompute none|attn|block]
  *
  * --optim-storage flash runs the step of `frugal train --optim-storage flash`: the model on
  * bf16 weights (each block decoded to fp32 for its products), bf16 gradients, the norm over
@@ -13,7 +13,8 @@
  * bf16` does: fg_gemm_bf16 (operands rounded to bf16, fp32 sums) instead of OpenBLAS sgemm.
  * --attention tiled uses the tiled attention kernel (no T x T probabilities kept); --seq T
  * changes the sequence length (and block size) of the config, e.g. T = 2048 for the
- * long-sequence measurements; B stays the config's.
+ * long-sequence measurements; B stays the config's. --recompute drops activations and
+ * recomputes them in backward as `frugal train --recompute` does.
  * The --mx-* flags turn on the MX emulation of the block linear layers as in `frugal train`
  * (quantize-dequantize copies, then the same fp32 sgemm: it measures the emulation's cost).
  * --profile adds a line with the mean milliseconds per step of each kind of operation
@@ -36,6 +37,7 @@
 #include "frugal/model.h"
 #include "frugal/optim.h"
 #include "frugal/plan.h"
+#include "frugal/train.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #    include <immintrin.h>
@@ -129,13 +131,14 @@ int main(int argc, char **argv)
 {
     const char *config = "S";
     int steps = 10, warmup = 2, threads = fg_cpu_count(), profile = 0, flash = 0, bf16mm = 0,
-        tiled = 0;
+        tiled = 0, recompute = FG_MODEL_RECOMPUTE_NONE;
     long seq = 0;
     struct fg_model_mx mx = fg_model_mx_default();
     const char *usage = "usage: bench_train --config S|M [--steps N] [--warmup N] [--threads N] "
                         "[--profile] [--mx-weights FMT] [--mx-activations FMT] [--mx-grads FMT] "
                         "[--mx-scale floor|ceil|rceil] [--optim-storage fp32|flash] "
-                        "[--dtype fp32|bf16] [--attention standard|tiled] [--seq T]\n";
+                        "[--dtype fp32|bf16] [--attention standard|tiled] [--seq T] "
+                        "[--recompute none|attn|block]\n";
     for (int i = 1; i < argc; i += 2) {
         if (!strcmp(argv[i], "--profile")) {
             profile = 1;
@@ -171,6 +174,9 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--attention") &&
                  (!strcmp(argv[i + 1], "standard") || !strcmp(argv[i + 1], "tiled")))
             tiled = !strcmp(argv[i + 1], "tiled");
+        else if (!strcmp(argv[i], "--recompute") &&
+                 fg_train_recompute_parse(argv[i + 1], &recompute) == FG_OK)
+            ;
         else if (!strcmp(argv[i], "--seq"))
             seq = strtol(argv[i + 1], NULL, 10);
         else if (!strcmp(argv[i], "--dtype") &&
@@ -217,6 +223,7 @@ int main(int argc, char **argv)
         p.cfg.block_size = (int)seq;
     }
     p.attention = tiled ? FG_MODEL_ATTN_TILED : FG_MODEL_ATTN_STANDARD;
+    p.recompute = recompute;
     p.n_threads = threads;
     p.mx = mx;
     p.weights = flash ? FG_MODEL_WEIGHTS_BF16 : FG_MODEL_WEIGHTS_FP32;
@@ -374,11 +381,13 @@ int main(int argc, char **argv)
     printf("JSON {\"config\":\"%s\",\"tokens_per_s\":%.1f,\"median_ms\":%.2f,\"best_ms\":%.2f,"
            "\"flops_per_token\":%.0f,\"peak_flops\":%.0f,\"mfu\":%.4f,\"peak_rss_bytes\":%llu,"
            "\"predicted_bytes\":%llu,\"baseline_rss_bytes\":%llu,\"params\":%zu,\"threads\":%d,"
-           "\"mx_weights\":\"%s\",\"mx_activations\":\"%s\",\"mx_grads\":\"%s\"}\n",
+           "\"mx_weights\":\"%s\",\"mx_activations\":\"%s\",\"mx_grads\":\"%s\","
+           "\"recompute\":\"%s\",\"hw_flops_per_token\":%.0f}\n",
            config, tok_s, med, best, fpt, peak_flops, mfu, (unsigned long long)peak,
            (unsigned long long)predicted, (unsigned long long)rss0, m->mem.n_params, threads,
            fg_model_mx_name(p.mx.weights), fg_model_mx_name(p.mx.activations),
-           fg_model_mx_name(p.mx.grads));
+           fg_model_mx_name(p.mx.grads), fg_train_recompute_name(p.recompute),
+           fpt + fg_model_recompute_flops_per_token(&p.cfg, p.T, p.recompute));
     free(ms);
     free(mom);
     free(vel);

@@ -24,15 +24,46 @@ static inline __mmask32 first_n(size_t n)
     return n >= 32 ? (__mmask32)0xFFFFFFFFu : (__mmask32)((1u << n) - 1u);
 }
 
-/* t (HS, TB) = rows [s0, s0 + n) of one head's K or V, transposed; columns from n on zero */
+/* r[k] = column k of the 16 x 16 matrix whose row i was r[i] (four shuffle stages) */
+static inline void transpose16(__m512 r[16])
+{
+    __m512 t[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+        r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+        r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+        r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; i++) {
+        t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+        t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xDD);
+        t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+        t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xDD);
+    }
+    for (int i = 0; i < 8; i++) {
+        r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+        r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
+    }
+}
+
+/* t (HS, TB) = rows [s0, s0 + n) of one head's K or V, transposed; columns from n on zero.
+ * 16 x 16 tiles transposed in registers (HS is a multiple of 16) */
 static void load_transposed(float *t, const float *base, size_t ld, size_t s0, size_t n, size_t HS)
 {
-    for (size_t d = 0; d < HS; d++) {
-        for (size_t j = 0; j < n; j++)
-            t[d * TB + j] = base[(s0 + j) * ld + d];
-        for (size_t j = n; j < TB; j++)
-            t[d * TB + j] = 0.0f;
-    }
+    for (size_t j0 = 0; j0 < TB; j0 += 16)
+        for (size_t d0 = 0; d0 < HS; d0 += 16) {
+            __m512 r[16];
+            for (size_t k = 0; k < 16; k++)
+                r[k] = j0 + k < n ? _mm512_loadu_ps(base + (s0 + j0 + k) * ld + d0)
+                                  : _mm512_setzero_ps();
+            transpose16(r);
+            for (size_t k = 0; k < 16; k++)
+                _mm512_store_ps(t + (d0 + k) * TB + j0, r[k]);
+        }
 }
 
 /* s (nr, TB) = scale * A (nr rows, stride lda) Bt (HS, TB): 8 rows x 32 keys at a time in 16
@@ -172,7 +203,8 @@ void fg_attention_tiled_forward_avx512(float *out, float *lse, const float *qkv,
                     _mm512_maskz_mov_ps((__mmask16)(ok >> 16), exp512(_mm512_sub_ps(s1, mv)));
                 _mm512_store_ps(s + i * TB, p0);
                 _mm512_store_ps(s + i * TB + 16, p1);
-                float alpha = m[i] == -INFINITY ? 0.0f : expf(m[i] - mx);
+                /* exp(0) is 1 exactly: the call is skipped when the maximum stays */
+                float alpha = m[i] == mx ? 1.0f : m[i] == -INFINITY ? 0.0f : expf(m[i] - mx);
                 l[i] = l[i] * alpha + _mm512_reduce_add_ps(_mm512_add_ps(p0, p1));
                 m[i] = mx;
                 if (alpha != 1.0f) {
