@@ -311,6 +311,46 @@ TEST(layernorm_fast_vs_ref)
     check_layernorm(t, &r, 37, 80); /* dw/db: two 64-channel blocks */
 }
 
+/* the fused residual + layernorm: the same bits as fg_add then fg_layernorm_forward, for the
+ * fast and the _ref pair, writing res over a (the model's in-place use) and to a fresh buffer */
+TEST(residual_layernorm_is_add_then_layernorm)
+{
+    struct fg_rng r;
+    fg_rng_seed(&r, t->seed);
+    const size_t shapes[][2] = { { 7, 24 }, { 37, 80 }, { 64, 256 } };
+    for (size_t k = 0; k < 3; k++) {
+        size_t N = shapes[k][0], C = shapes[k][1], NC = N * C;
+        struct pool pl = { 0 };
+        float *a = pool_randn(&pl, &r, NC, 2.0f), *b = pool_randn(&pl, &r, NC, 1.0f);
+        float *w = pool_randn(&pl, &r, C, 1.0f), *bias = pool_randn(&pl, &r, C, 1.0f);
+        for (int ref = 0; ref < 2; ref++) {
+            float *res0 = pool_f32(&pl, NC), *out0 = pool_f32(&pl, NC);
+            float *m0 = pool_f32(&pl, N), *s0 = pool_f32(&pl, N);
+            float *res1 = pool_copy(&pl, a, NC), *out1 = pool_f32(&pl, NC);
+            float *m1 = pool_f32(&pl, N), *s1 = pool_f32(&pl, N);
+            float *res2 = pool_f32(&pl, NC), *out2 = pool_f32(&pl, NC);
+            float *m2 = pool_f32(&pl, N), *s2 = pool_f32(&pl, N);
+            if (ref) {
+                for (size_t i = 0; i < NC; i++)
+                    res0[i] = a[i] + b[i];
+                fg_layernorm_forward_ref(out0, m0, s0, res0, w, bias, N, C);
+                fg_residual_layernorm_forward_ref(res1, out1, m1, s1, res1, b, w, bias, N, C);
+                fg_residual_layernorm_forward_ref(res2, out2, m2, s2, a, b, w, bias, N, C);
+            } else {
+                fg_add(res0, a, b, NC, 2);
+                fg_layernorm_forward(out0, m0, s0, res0, w, bias, N, C, 2);
+                fg_residual_layernorm_forward(res1, out1, m1, s1, res1, b, w, bias, N, C, 2);
+                fg_residual_layernorm_forward(res2, out2, m2, s2, a, b, w, bias, N, C, 1);
+            }
+            CHECK(t, memcmp(res1, res0, NC * 4) == 0 && memcmp(res2, res0, NC * 4) == 0);
+            CHECK(t, memcmp(out1, out0, NC * 4) == 0 && memcmp(out2, out0, NC * 4) == 0);
+            CHECK(t, memcmp(m1, m0, N * 4) == 0 && memcmp(m2, m0, N * 4) == 0);
+            CHECK(t, memcmp(s1, s0, N * 4) == 0 && memcmp(s2, s0, N * 4) == 0);
+        }
+        pool_free(&pl);
+    }
+}
+
 static double gelu_spec(double x)
 {
     return 0.5 * x * (1.0 + tanh(sqrt(2.0 / 3.141592653589793) * (x + 0.044715 * x * x * x)));
@@ -1352,6 +1392,7 @@ TEST(lr_cosine_schedule)
 static const struct fg_test_case cases[] = {
     { "matmul_fast_vs_ref", test_matmul_fast_vs_ref },
     { "layernorm_fast_vs_ref", test_layernorm_fast_vs_ref },
+    { "residual_layernorm_is_add_then_layernorm", test_residual_layernorm_is_add_then_layernorm },
     { "gelu_fast_vs_ref", test_gelu_fast_vs_ref },
     { "attention_fast_vs_ref", test_attention_fast_vs_ref },
     { "attention_tiled_vs_ref", test_attention_tiled_vs_ref },

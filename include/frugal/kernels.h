@@ -105,6 +105,16 @@ FG_API void fg_layernorm_forward_ref(float *out, float *mean, float *rstd, const
                                      const float *w, const float *b, size_t N, size_t C);
 FG_API void fg_layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
                                  const float *w, const float *b, size_t N, size_t C, int n_threads);
+/* Residual add fused with the layernorm that follows it, one pass over each row:
+ * res = a + b (res may alias a or b), then out, mean, rstd = layernorm(res) as above. The same
+ * bits as fg_add followed by fg_layernorm_forward (each row's sum is computed while the row is
+ * in cache instead of in a second pass over memory). */
+FG_API void fg_residual_layernorm_forward_ref(float *res, float *out, float *mean, float *rstd,
+                                              const float *a, const float *b, const float *w,
+                                              const float *bias, size_t N, size_t C);
+FG_API void fg_residual_layernorm_forward(float *res, float *out, float *mean, float *rstd,
+                                          const float *a, const float *b, const float *w,
+                                          const float *bias, size_t N, size_t C, int n_threads);
 /* dinp (N,C) += ...; dw, db (C) += ... */
 FG_API void fg_layernorm_backward_ref(float *dinp, float *dw, float *db, const float *dout,
                                       const float *inp, const float *w, const float *mean,

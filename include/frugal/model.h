@@ -281,7 +281,7 @@ struct fg_model_acts {
 /* Per-operation wall-clock profile of forward + backward (opt in: fg_model_set_profile). */
 enum fg_model_op {
     FG_OP_ENCODER,
-    FG_OP_LAYERNORM,
+    FG_OP_LAYERNORM, /* with the residual adds fused into it (before ln2, and before lnf) */
     FG_OP_MATMUL,
     FG_OP_ATTENTION,
     FG_OP_GELU,

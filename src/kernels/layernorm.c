@@ -79,6 +79,36 @@ void fg_layernorm_forward(float *out, float *mean, float *rstd, const float *inp
         ln_row_forward(out + (size_t)n * C, inp + (size_t)n * C, w, b, C, mean + n, rstd + n);
 }
 
+void fg_residual_layernorm_forward_ref(float *res, float *out, float *mean, float *rstd,
+                                       const float *a, const float *b, const float *w,
+                                       const float *bias, size_t N, size_t C)
+{
+    for (size_t i = 0; i < N * C; i++)
+        res[i] = a[i] + b[i];
+    fg_layernorm_forward_ref(out, mean, rstd, res, w, bias, N, C);
+}
+
+FG_CLONES static void add_row(float *res, const float *a, const float *b, size_t C)
+{
+    for (size_t i = 0; i < C; i++)
+        res[i] = a[i] + b[i];
+}
+
+void fg_residual_layernorm_forward(float *res, float *out, float *mean, float *rstd, const float *a,
+                                   const float *b, const float *w, const float *bias, size_t N,
+                                   size_t C, int n_threads)
+{
+    (void)n_threads; /* unused when OpenMP is off */
+    long n_rows = (long)N;
+#pragma omp parallel for schedule(static) num_threads(n_threads) default(none) \
+    shared(res, out, mean, rstd, a, b, w, bias, n_rows, C)
+    for (long n = 0; n < n_rows; n++) {
+        size_t o = (size_t)n * C;
+        add_row(res + o, a + o, b + o, C);
+        ln_row_forward(out + o, res + o, w, bias, C, mean + n, rstd + n);
+    }
+}
+
 FG_CLONES static void ln_row_backward(float *restrict dx, const float *restrict dy,
                                       const float *restrict x, const float *restrict w, float m,
                                       float s, size_t C)

@@ -320,6 +320,19 @@ static void ln_bwd(const struct fg_model *m, float *dx, float *dw, float *db, co
     prof_end(m, FG_OP_LAYERNORM_BWD, t0);
 }
 
+/* res = a + b, then out = layernorm(res), in one pass (the bits of add, then ln_fwd) */
+static void res_ln_fwd(const struct fg_model *m, float *res, float *o, float *mean, float *rstd,
+                       const float *a, const float *b, const float *w, const float *bias, size_t N,
+                       size_t C)
+{
+    double t0 = prof_begin(m);
+    if (m->use_ref)
+        fg_residual_layernorm_forward_ref(res, o, mean, rstd, a, b, w, bias, N, C);
+    else
+        fg_residual_layernorm_forward(res, o, mean, rstd, a, b, w, bias, N, C, m->n_threads);
+    prof_end(m, FG_OP_LAYERNORM, t0);
+}
+
 static void add(const struct fg_model *m, float *o, const float *a, const float *b, size_t n)
 {
     double t0 = prof_begin(m);
@@ -831,9 +844,8 @@ static fg_status block_forward(struct fg_model *m, size_t l, const struct layer_
     attn_fwd(m, v, B, T);
     FG_TRY(
         lin_fwd(m, v->res2, v->atty, FG_PARAM_ATTPROJW, l, W(m, FG_PARAM_ATTPROJB, l), BT, C, C));
-    add(m, v->res2, v->res2, v->x, BT * C);
-    ln_fwd(m, v->ln2, v->ln2_mean, v->ln2_rstd, v->res2, W(m, FG_PARAM_LN2W, l),
-           W(m, FG_PARAM_LN2B, l), BT, C);
+    res_ln_fwd(m, v->res2, v->ln2, v->ln2_mean, v->ln2_rstd, v->res2, v->x, W(m, FG_PARAM_LN2W, l),
+               W(m, FG_PARAM_LN2B, l), BT, C);
     FG_TRY(lin_fwd(m, v->fch, v->ln2, FG_PARAM_FCW, l, W(m, FG_PARAM_FCB, l), BT, C, 4 * C));
     {
         double t0 = prof_begin(m);
@@ -847,7 +859,13 @@ static fg_status block_forward(struct fg_model *m, size_t l, const struct layer_
         return FG_OK;
     FG_TRY(lin_fwd(m, v->res3, v->fch_gelu, FG_PARAM_FCPROJW, l, W(m, FG_PARAM_FCPROJB, l), BT,
                    4 * C, C));
-    add(m, v->res3, v->res3, v->res2, BT * C);
+    if (l + 1 < (size_t)m->cfg.n_layer) {
+        add(m, v->res3, v->res3, v->res2, BT * C);
+    } else { /* the last block's residual, fused with the final layernorm */
+        struct fg_model_acts *a = &m->a;
+        res_ln_fwd(m, v->res3, a->lnf, a->lnf_mean, a->lnf_rstd, v->res3, v->res2,
+                   W(m, FG_PARAM_LNFW, 0), W(m, FG_PARAM_LNFB, 0), BT, C);
+    }
     return FG_OK;
 }
 
@@ -913,17 +931,13 @@ fg_status fg_model_forward(struct fg_model *m, const int32_t *inputs, const int3
         prof_end(m, FG_OP_ENCODER, t0);
     }
 
-    const float *x = a->encoded;
-    for (size_t l = 0; l < L; l++) {
+    for (size_t l = 0; l < L; l++) { /* the last block also computes lnf */
         struct layer_acts v;
         if (m->w16)
             decode_weights(m, (long)l);
         layer_acts(m, l, &v);
         FG_TRY(block_forward(m, l, &v, B, T, 1));
-        x = v.res3;
     }
-    ln_fwd(m, a->lnf, a->lnf_mean, a->lnf_rstd, x, W(m, FG_PARAM_LNFW, 0), W(m, FG_PARAM_LNFB, 0),
-           BT, C);
     if (m->w16)
         lm_head_forward16(m, a->logits, a->lnf, BT);
     else
