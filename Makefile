@@ -42,7 +42,7 @@ endif
 ifeq ($(WERROR),1)
   CFLAGS_BASE += -Werror
 endif
-LDLIBS := $(BLAS_LIBS) $(DSS_LIBS) -lcjson -lm
+LDLIBS := $(BLAS_LIBS) $(DSS_LIBS) -lcjson -lgsl -lm
 
 LIB_SRC   := $(sort $(wildcard src/*/*.c))
 TOOL_SRC  := $(sort $(wildcard tools/frugal/*.c))

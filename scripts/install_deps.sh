@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs the Debian packages frugal needs, if any are missing. As root it runs apt-get;
 # otherwise it prints the exact command and stops with status 1.
-PKGS="build-essential pkg-config libopenblas-openmp-dev libcjson-dev libdivsufsort-dev gnuplot-nox"
+PKGS="build-essential pkg-config libopenblas-openmp-dev libcjson-dev libdivsufsort-dev libgsl-dev gnuplot-nox"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
