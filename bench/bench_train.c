@@ -39,76 +39,6 @@
 #include "frugal/plan.h"
 #include "frugal/train.h"
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#    include <immintrin.h>
-
-__attribute__((target("avx512f"))) static double fma_loop_avx512(long iters)
-{
-    __m512 a[12], b = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
-    for (int k = 0; k < 12; k++)
-        a[k] = _mm512_set1_ps((float)k);
-    for (long i = 0; i < iters; i++)
-        for (int k = 0; k < 12; k++)
-            a[k] = _mm512_fmadd_ps(a[k], b, c);
-    float out[16];
-    __m512 s = a[0];
-    for (int k = 1; k < 12; k++)
-        s = _mm512_add_ps(s, a[k]);
-    _mm512_storeu_ps(out, s);
-    return (double)out[0] + (double)iters * 12.0 * 16.0 * 2.0 * 0.0;
-}
-
-__attribute__((target("avx2,fma"))) static double fma_loop_avx2(long iters)
-{
-    __m256 a[12], b = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
-    for (int k = 0; k < 12; k++)
-        a[k] = _mm256_set1_ps((float)k);
-    for (long i = 0; i < iters; i++)
-        for (int k = 0; k < 12; k++)
-            a[k] = _mm256_fmadd_ps(a[k], b, c);
-    float out[8];
-    __m256 s = a[0];
-    for (int k = 1; k < 12; k++)
-        s = _mm256_add_ps(s, a[k]);
-    _mm256_storeu_ps(out, s);
-    return (double)out[0];
-}
-#endif
-
-/* FLOP/s of the FMA loop on n_threads threads; *isa gets its name. */
-static double measure_peak(int n_threads, const char **isa)
-{
-    long iters = 20000000;
-    int width = 0;
-#if defined(__x86_64__) && defined(__GNUC__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f"))
-        width = 16;
-    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        width = 8;
-#endif
-    *isa = width == 16 ? "avx512 fma" : width == 8 ? "avx2 fma" : "none";
-    if (!width)
-        return 0;
-    double best = 0;
-    for (int rep = 0; rep < 3; rep++) {
-        double sink = 0, t0 = fg_time_now();
-#pragma omp parallel num_threads(n_threads) default(none) shared(iters, width) reduction(+ : sink)
-        {
-#if defined(__x86_64__) && defined(__GNUC__)
-            sink += width == 16 ? fma_loop_avx512(iters) : fma_loop_avx2(iters);
-#endif
-        }
-        double dt = fg_time_now() - t0;
-        double flops = (double)n_threads * (double)iters * 12.0 * width * 2.0 / dt;
-        if (flops > best)
-            best = flops;
-        if (sink == 12345.678)
-            printf(" ");
-    }
-    return best;
-}
-
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -331,7 +261,7 @@ int main(int argc, char **argv)
     double tok_s = (double)BT / (med / 1e3);
     double fpt = fg_model_flops_per_token(&p.cfg, p.T);
     const char *isa;
-    double peak_flops = measure_peak(threads, &isa);
+    double peak_flops = fg_cpu_peak_flops(threads, &isa);
     double mfu = peak_flops > 0 ? fpt * tok_s / peak_flops : 0;
     uint64_t predicted = m->mem.total_bytes + (flash ? 3 * n + 4 * groups : 2 * m->mem.param_bytes);
     printf("config %s: L=%d C=%d NH=%d V=%d B=%zu T=%zu params=%zu threads=%d | median %.1f ms "

@@ -22,6 +22,8 @@ cli_setup() {
     W=$(mktemp -d "${TMPDIR:-/tmp}/frugal_$1.XXXXXX") || exit 1
     trap 'rm -rf "$W"' EXIT
     cd "$W" || exit 1
+    # the peak FLOP/s cache of frugal train goes here, not into the user's ~/.cache
+    export XDG_CACHE_HOME="$W/cache"
     PASS=0
     FAILN=0
 }

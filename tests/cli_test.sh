@@ -527,6 +527,31 @@ run "$FRUGAL" train --data "$TRAIN" "${TINY[@]}" --steps 3 --recompute all
 expect_error 2 "--recompute" "all" "none, attn or block"
 finish
 
+begin "11q the ledger in --json; the peak FLOP/s cached; injected faults; hidden --inject"
+run "$FRUGAL" train --data "$TRAIN" "${TINY[@]}" --steps 3 --quiet --json --price-per-hour 7.2
+expect_rc 0
+[ -s "$XDG_CACHE_HOME/frugal/peak_flops.json" ] || fail_because "no peak FLOP/s cache written"
+grep -q '"threads":[[:space:]]*1' "$XDG_CACHE_HOME/frugal/peak_flops.json" ||
+    fail_because "the cache has no entry for 1 thread"
+for k in flops_per_step wall_seconds cpu_seconds mfu dollars nonfinite_events loss_spikes; do
+    grep -q "\"$k\":[0-9]" "$W/out" || fail_because "--json ledger has no numeric $k"
+done
+grep -q '"price_per_hour":7.2' "$W/out" || fail_because "--price-per-hour not in the ledger"
+run "$FRUGAL" train --data "$TRAIN" "${TINY[@]}" --steps 3 --quiet --json --peak-flops 0
+expect_rc 0
+grep -q '"mfu":null' "$W/out" || fail_because "--peak-flops 0 still reports an MFU"
+run "$FRUGAL" train --data "$TRAIN" "${TINY[@]}" --steps 5 --quiet --inject nan@2
+expect_error 1 "step 2" "not finite"
+run "$FRUGAL" train --data "$TRAIN" "${TINY[@]}" --steps 4 --quiet --json --inject spike@3
+expect_rc 0
+grep -q '"loss_spikes":2' "$W/out" || fail_because "two injected spikes not counted"
+run "$FRUGAL" train --data "$TRAIN" "${TINY[@]}" --steps 4 --inject fire@3
+expect_error 2 "--inject" "nan@STEP"
+run "$FRUGAL" train --help
+grep -q -- "--inject" "$W/out" && fail_because "--help shows the hidden --inject"
+grep -q -- "--price-per-hour" "$W/out" || fail_because "--help does not show --price-per-hour"
+finish
+
 # --- 12. eval and sample with a missing checkpoint ------------------------------------------
 
 begin "12a eval with a missing checkpoint"

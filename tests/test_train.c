@@ -322,6 +322,110 @@ TEST(recompute_trains_the_same_bits)
     CHECK(t, strstr(err, "none, attn or block") != NULL);
 }
 
+/* The ledger: FLOPs per step from the analytic count, MFU and dollars from them and the
+ * measured times, gradient-norm statistics from the steps' norms, the metrics lines' fields;
+ * injected faults: a NaN gradient stops the run as a real divergence does (one non-finite
+ * event), a loss spike is flagged and kept out of the moving average. */
+struct ledger_log {
+    double norm[MAX_STEPS + 1], loss[MAX_STEPS + 1], ma[MAX_STEPS + 1];
+    int spike[MAX_STEPS + 1];
+    int64_t n;
+};
+
+static void ledger_record(void *user, const struct fg_train_progress *p)
+{
+    struct ledger_log *l = user;
+    if (p->step > MAX_STEPS)
+        return;
+    l->norm[p->step] = p->grad_norm;
+    l->loss[p->step] = p->loss;
+    l->ma[p->step] = p->loss_ma;
+    l->spike[p->step] = p->spike;
+    l->n = p->step;
+}
+
+TEST(ledger_and_injected_faults)
+{
+    CHECK(t, make_data());
+    struct losses unused;
+    struct ledger_log lg;
+    memset(&lg, 0, sizeof lg);
+    char metrics[400], err[1024];
+    snprintf(metrics, sizeof metrics, "%s/ledger.jsonl", g_dir);
+    struct fg_train_params p = tiny_params(NULL, &unused);
+    p.on_progress = ledger_record;
+    p.user = &lg;
+    p.peak_flops = 1e10;
+    p.price_per_hour = 3.6;
+    p.metrics_path = metrics;
+    struct fg_train_result r;
+    CHECK_OK(t, fg_train(&p, &r, err, sizeof err));
+    /* the count, op by op, per token, forward (x 3 with backward): qkv, projection, fc, fc
+     * projection and the tied LM head as 2 x in x out, attention's two T x HS products per
+     * head without the causal halving */
+    double L = p.cfg.n_layer, C = p.cfg.n_embd, T = (double)p.T, Vp = 256;
+    double fwd = L * (2 * C * 3 * C + 2 * C * C + 2 * C * 4 * C + 2 * 4 * C * C + 2 * 2 * T * C) +
+                 2 * C * Vp;
+    CHECK(t, fabs(r.flops_per_token - 3 * fwd) <= 1e-9 * r.flops_per_token);
+    CHECK(t, r.hw_flops_per_token == r.flops_per_token);
+    CHECK(t, r.mfu == r.flops_per_token * r.tokens_per_s / 1e10);
+    CHECK(t, r.dollars == r.wall_seconds / 3600.0 * 3.6);
+    CHECK(t, r.wall_seconds >= r.seconds && r.seconds > 0 && r.cpu_seconds > 0);
+    CHECK(t, r.nonfinite_events == 0);
+    /* gradient norms: mean, sample sd and max of what each step reported */
+    double s = 0, ss = 0, mx = 0;
+    for (int64_t k = 1; k <= lg.n; k++) {
+        s += lg.norm[k];
+        mx = lg.norm[k] > mx ? lg.norm[k] : mx;
+    }
+    double mean = s / (double)lg.n;
+    for (int64_t k = 1; k <= lg.n; k++)
+        ss += (lg.norm[k] - mean) * (lg.norm[k] - mean);
+    CHECK_EQ_I64(t, lg.n, 8);
+    CHECK(t, fabs(r.grad_norm_mean - mean) <= 1e-12 * mean && r.grad_norm_max == mx);
+    CHECK(t, fabs(r.grad_norm_sd - sqrt(ss / (double)(lg.n - 1))) <= 1e-9 * r.grad_norm_sd);
+    /* the metrics lines: tokens so far, and the ledger's fields */
+    FILE *f = fopen(metrics, "r");
+    char line[1024];
+    int64_t lines = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        lines++;
+        char want[64];
+        snprintf(want, sizeof want, "\"tokens\":%lld,",
+                 (long long)(lines * (int64_t)(p.B * p.T) * p.accum));
+        CHECK(t, strstr(line, want) != NULL);
+        CHECK(t, strstr(line, "\"elapsed_s\":") && strstr(line, "\"cpu_s\":") &&
+                     strstr(line, "\"dollars\":") && strstr(line, "\"mfu\":") &&
+                     strstr(line, "\"spike\":0"));
+        CHECK(t, (lines == 1) == (strstr(line, "\"loss_ma\":") == NULL));
+    }
+    if (f)
+        fclose(f);
+    CHECK_EQ_I64(t, lines, 8);
+
+    /* a NaN gradient at step 3: stopped there, reported as a non-finite event */
+    p.metrics_path = NULL;
+    p.inject_nan_step = 3;
+    CHECK(t, fg_train(&p, &r, err, sizeof err) == FG_ERR_NUMERIC);
+    CHECK(t, strstr(err, "not finite") != NULL);
+    CHECK_EQ_I64(t, r.nonfinite_events, 1);
+    CHECK_EQ_I64(t, r.steps_done, 2);
+    /* a loss spike from step 5: flagged each step, kept out of the average */
+    p.inject_nan_step = 0;
+    p.inject_spike_step = 5;
+    memset(&lg, 0, sizeof lg);
+    CHECK_OK(t, fg_train(&p, &r, err, sizeof err));
+    CHECK_EQ_I64(t, r.loss_spikes, 4);
+    CHECK(t, !lg.spike[4] && lg.spike[5] && lg.spike[8]);
+    CHECK(t, lg.ma[6] == lg.ma[5] && lg.ma[8] == lg.ma[5] && lg.loss[5] > 2 * lg.ma[5]);
+    CHECK(t, isnan(lg.ma[1]) && lg.ma[2] == lg.loss[1]);
+    /* bad ledger settings are refused */
+    p.inject_spike_step = 0;
+    p.price_per_hour = -1;
+    CHECK(t, fg_train(&p, &r, err, sizeof err) == FG_ERR_INVALID_ARG);
+    CHECK(t, strstr(err, "--price-per-hour") != NULL);
+}
+
 TEST(same_seed_same_bits_any_threads)
 {
     /* the 1-vs-2-thread half needs a thread-count invariant BLAS (see kernels.h) */
@@ -1132,6 +1236,7 @@ static const struct fg_test_case cases[] = {
     { "tiled_attention_learns_like_standard_and_resumes_exactly",
       test_tiled_attention_learns_like_standard_and_resumes_exactly },
     { "recompute_trains_the_same_bits", test_recompute_trains_the_same_bits },
+    { "ledger_and_injected_faults", test_ledger_and_injected_faults },
 };
 
 int main(int argc, char **argv)

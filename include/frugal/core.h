@@ -130,6 +130,13 @@ FG_API int fg_cpu_count(void);
 FG_API double fg_time_now(void);
 /* Peak resident set size of this process in bytes (getrusage), 0 if unknown. */
 FG_API uint64_t fg_peak_rss_bytes(void);
+/* CPU seconds this process has used, all threads (CLOCK_PROCESS_CPUTIME_ID). */
+FG_API double fg_cpu_seconds(void);
+/* The sustained peak FP32 FLOP/s of n_threads threads running independent vector FMAs on the
+ * widest unit the hardware has (AVX-512, else AVX2 + FMA; 0 with neither), best of three
+ * runs of about 0.1 s each; *unit (may be NULL) names it ("avx512 fma", "avx2 fma", "none").
+ * What MFU is measured against. Takes about 0.3 s: cache it (frugal train does). */
+FG_API double fg_cpu_peak_flops(int n_threads, const char **unit);
 
 #ifdef __cplusplus
 }

@@ -29,6 +29,11 @@ struct fg_train_progress {
     int64_t step, steps;  /* completed steps, planned steps (the schedule's length) */
     int64_t stop;         /* the step at which this run ends (--stop-at, else steps) */
     double loss;          /* mean training loss of this step */
+    double loss_ma;       /* the moving average it is compared with (before this step) */
+    int spike;            /* 1: loss > 2 x loss_ma (a loss spike; not added to the average) */
+    double cpu_s;         /* CPU seconds of the process since fg_train started */
+    double mfu;           /* this step's model FLOP/s over peak_flops; NaN without a peak */
+    double dollars;       /* elapsed_s / 3600 x price_per_hour */
     double val_loss;      /* NaN unless this step ran an evaluation */
     double lr, grad_norm; /* before clipping */
     double tokens_per_s, ms_per_step, elapsed_s;
@@ -120,6 +125,15 @@ struct fg_train_params {
      * checkpoint's "train" metadata; a resumed run may change it, with a note through on_log. */
     struct fg_model_mx mx;
     uint64_t ckpt_fail_after; /* fault injection for tests: 0 = off */
+    /* The ledger: MFU is model FLOP/s over peak_flops (FLOP/s; 0 = not computed, NaN); dollars
+     * are wall hours times price_per_hour (default FG_TRAIN_PRICE_PER_HOUR). */
+    double peak_flops;
+    double price_per_hour;
+    /* Fault injection (tests, and the guards of frugal compare; 0 = off): at step
+     * inject_nan_step (1-based) one gradient element is set to NaN before the norm, so the run
+     * stops as on a real divergence; from step inject_spike_step on, the loss the run reports
+     * is 10 times the real one (a loss spike; the weights train as usual). */
+    int64_t inject_nan_step, inject_spike_step;
     const struct fg_allocator *allocator;
     /* Borrowed; may be NULL. When *stop_request becomes nonzero (e.g. from a SIGINT handler),
      * the run finishes the current step, evaluates and checkpoints as at its last step, and
@@ -134,6 +148,12 @@ struct fg_train_params {
     void *user; /* passed to the callbacks */
 };
 
+/* A documented default price of a 2-vCPU cloud machine, $ per hour: AWS EC2 c7a.large (2 vCPUs
+ * of a 4th-generation AMD EPYC, Zen 4 as the machine these benchmarks ran on; 4 GiB),
+ * on-demand Linux in us-east-1, from AWS's public price list. Set your own with
+ * --price-per-hour. */
+#define FG_TRAIN_PRICE_PER_HOUR 0.10264
+
 struct fg_train_result {
     int64_t steps_done;
     double final_loss, final_val_loss, best_val_loss; /* NaN when not measured */
@@ -143,6 +163,18 @@ struct fg_train_result {
     double flops_per_token;    /* model FLOPs (fg_model_flops_per_token) */
     double hw_flops_per_token; /* what the step executes: model FLOPs plus recomputation's
                                   (fg_model_recompute_flops_per_token) */
+    /* the ledger of this run (this process) */
+    double wall_seconds;      /* all of fg_train: setup, steps, evaluations, checkpoints */
+    double cpu_seconds;       /* CPU seconds of the process over the same span, all threads */
+    double peak_flops;        /* as given */
+    double mfu;               /* flops_per_token x tokens_per_s / peak_flops; NaN without one */
+    double price_per_hour;    /* as given */
+    double dollars;           /* wall_seconds / 3600 x price_per_hour */
+    int64_t nonfinite_events; /* steps with a NaN or infinite loss or gradient norm (the run stops
+                                 at the first) */
+    int64_t loss_spikes;      /* steps whose loss was above 2x its moving average */
+    double grad_norm_mean, grad_norm_sd, grad_norm_max; /* over the steps of this run (NaN if
+                                                           none; sd 0 for one) */
     uint64_t peak_rss_bytes;
     size_t n_params;
     struct fg_model_mem mem;             /* mem.mx_bytes: the MX emulation's scratch */

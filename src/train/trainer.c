@@ -43,6 +43,7 @@ struct fg_train_params fg_train_params_default(void)
     p.n_threads = 1;
     p.keep = 2;
     p.mx = fg_model_mx_default();
+    p.price_per_hour = FG_TRAIN_PRICE_PER_HOUR;
     return p;
 }
 
@@ -505,6 +506,14 @@ static fg_status setup(struct run *r, struct fg_train_result *res, int64_t *star
                  p->cfg.n_head > 0 ? p->cfg.n_embd / p->cfg.n_head : 0, FG_ATTENTION_TILED_MAX_HS);
         return FG_ERR_INVALID_ARG;
     }
+    if (!(p->peak_flops >= 0.0 && p->peak_flops < 1e30) ||
+        !(p->price_per_hour >= 0.0 && p->price_per_hour < 1e12) || p->inject_nan_step < 0 ||
+        p->inject_spike_step < 0) {
+        snprintf(errmsg, n,
+                 "--peak-flops and --price-per-hour must be finite and not negative, and "
+                 "injection steps not negative");
+        return FG_ERR_INVALID_ARG;
+    }
     if (!fg_train_recompute_name(p->recompute)) {
         snprintf(errmsg, n, "unknown recomputation %d (none, attn or block)", p->recompute);
         return FG_ERR_INVALID_ARG;
@@ -861,6 +870,8 @@ static fg_status train_step(struct run *r, int64_t step, float lr, double *loss,
             return rc;
         }
         *loss = m->loss;
+        if (p->inject_nan_step == step + 1)
+            r->rel_sumsq = NAN; /* fault injection: a non-finite gradient */
         *norm = r->prev_norm = sqrt(r->rel_sumsq);
         if (!isfinite(*norm)) {
             snprintf(errmsg, n, "step %" PRId64 ": gradient norm is not finite", step + 1);
@@ -884,6 +895,12 @@ static fg_status train_step(struct run *r, int64_t step, float lr, double *loss,
     }
     *loss = sum / p->accum;
     int flash = p->storage == FG_TRAIN_STORAGE_FLASH;
+    if (p->inject_nan_step == step + 1) { /* fault injection: a non-finite gradient */
+        if (flash)
+            m->g16[0] = 0x7FC0; /* bf16 quiet NaN */
+        else
+            m->grads[0] = NAN;
+    }
     *norm = r->prev_norm = sqrt(flash ? fg_sumsq_bf16(m->g16, m->n_flat, r->partial, p->n_threads)
                                       : fg_sumsq(m->grads, m->n_flat, r->partial, p->n_threads));
     if (!isfinite(*norm)) {
@@ -919,9 +936,13 @@ fg_status fg_train(const struct fg_train_params *p, struct fg_train_result *res,
                    size_t n)
 {
     struct run r;
+    double wall0 = fg_time_now(), cpu0 = fg_cpu_seconds();
     memset(&r, 0, sizeof r);
     memset(res, 0, sizeof *res);
     res->final_loss = res->final_val_loss = res->best_val_loss = NAN;
+    res->mfu = res->grad_norm_mean = res->grad_norm_sd = res->grad_norm_max = NAN;
+    res->peak_flops = p->peak_flops;
+    res->price_per_hour = p->price_per_hour;
     r.p = p;
     r.alloc = p->allocator ? *p->allocator : fg_allocator_default();
     int64_t step = 0;
@@ -935,12 +956,17 @@ fg_status fg_train(const struct fg_train_params *p, struct fg_train_result *res,
     int64_t stop = p->stop_at > 0 && p->stop_at < p->steps ? p->stop_at : p->steps;
     size_t tokens_per_step = p->B * p->T * (size_t)p->accum;
     double t_start = fg_time_now(), train_s = 0;
+    /* the ledger: the loss's moving average (exponential, weight 0.1, over the steps that were
+     * not spikes), and the gradient norm's running mean and spread (Welford) */
+    double loss_ma = NAN, gn_mean = 0, gn_m2 = 0, gn_max = 0;
+    int64_t gn_n = 0;
     while (step < stop) {
         float lr = fg_lr_cosine(step, p->warmup, p->steps, p->lr, p->lr_min);
         double loss = NAN, norm = NAN, t0 = fg_time_now();
         rc = train_step(&r, step, lr, &loss, &norm, errmsg, n);
         double dt = fg_time_now() - t0;
         if (rc == FG_ERR_NUMERIC) {
+            res->nonfinite_events++;
             char tail[8400];
             const char *good = last_good_ckpt(&r, step);
             if (good)
@@ -968,16 +994,41 @@ fg_status fg_train(const struct fg_train_params *p, struct fg_train_result *res,
         }
         if (rc)
             break;
+        if (p->inject_spike_step > 0 && step + 1 >= p->inject_spike_step)
+            loss *= 10.0; /* fault injection: the loss reported spikes */
         step++;
         train_s += dt;
         res->steps_done++;
         res->tokens += tokens_per_step;
         res->final_loss = loss;
-        struct fg_train_progress pr = { step,     p->steps,
-                                        stop,     loss,
-                                        NAN,      lr,
-                                        norm,     (double)tokens_per_step / dt,
-                                        dt * 1e3, fg_time_now() - t_start };
+        struct fg_train_progress pr;
+        memset(&pr, 0, sizeof pr);
+        pr.step = step;
+        pr.steps = p->steps;
+        pr.stop = stop;
+        pr.loss = loss;
+        pr.val_loss = NAN;
+        pr.lr = lr;
+        pr.grad_norm = norm;
+        pr.tokens_per_s = (double)tokens_per_step / dt;
+        pr.ms_per_step = dt * 1e3;
+        pr.elapsed_s = fg_time_now() - t_start;
+        pr.cpu_s = fg_cpu_seconds() - cpu0;
+        pr.mfu = p->peak_flops > 0 ? res->flops_per_token * pr.tokens_per_s / p->peak_flops
+                                   : (double)NAN;
+        pr.dollars = (fg_time_now() - wall0) / 3600.0 * p->price_per_hour;
+        pr.loss_ma = loss_ma;
+        pr.spike = !isnan(loss_ma) && loss > 2.0 * loss_ma;
+        if (pr.spike)
+            res->loss_spikes++;
+        else
+            loss_ma = isnan(loss_ma) ? loss : 0.9 * loss_ma + 0.1 * loss;
+        gn_n++;
+        double gd = norm - gn_mean;
+        gn_mean += gd / (double)gn_n;
+        gn_m2 += gd * (norm - gn_mean);
+        if (norm > gn_max)
+            gn_max = norm;
         int stop_now = p->stop_request && *p->stop_request;
         res->interrupted = stop_now && step != stop;
         int last =
@@ -999,8 +1050,15 @@ fg_status fg_train(const struct fg_train_params *p, struct fg_train_result *res,
         if (r.metrics) {
             fprintf(r.metrics,
                     "{\"step\":%" PRId64 ",\"loss\":%.6f,\"lr\":%.6g,\"grad_norm\":%.6g,"
-                    "\"tokens_per_s\":%.1f,\"ms_per_step\":%.3f",
-                    step, loss, (double)lr, norm, pr.tokens_per_s, pr.ms_per_step);
+                    "\"tokens_per_s\":%.1f,\"ms_per_step\":%.3f,\"tokens\":%" PRIu64
+                    ",\"elapsed_s\":%.3f,\"cpu_s\":%.3f,\"dollars\":%.6g,\"spike\":%d",
+                    step, loss, (double)lr, norm, pr.tokens_per_s, pr.ms_per_step,
+                    (uint64_t)step * (uint64_t)tokens_per_step, pr.elapsed_s, pr.cpu_s, pr.dollars,
+                    pr.spike);
+            if (!isnan(pr.loss_ma))
+                fprintf(r.metrics, ",\"loss_ma\":%.6f", pr.loss_ma);
+            if (!isnan(pr.mfu))
+                fprintf(r.metrics, ",\"mfu\":%.4f", pr.mfu);
             if (!isnan(pr.val_loss))
                 fprintf(r.metrics, ",\"val_loss\":%.6f", pr.val_loss);
             fprintf(r.metrics, "}\n");
@@ -1018,6 +1076,16 @@ fg_status fg_train(const struct fg_train_params *p, struct fg_train_result *res,
     res->seconds = train_s;
     res->tokens_per_s = train_s > 0 ? (double)res->tokens / train_s : 0;
     res->peak_rss_bytes = fg_peak_rss_bytes();
+    if (p->peak_flops > 0 && train_s > 0)
+        res->mfu = res->flops_per_token * res->tokens_per_s / p->peak_flops;
+    if (gn_n > 0) {
+        res->grad_norm_mean = gn_mean;
+        res->grad_norm_sd = gn_n > 1 ? sqrt(gn_m2 / (double)(gn_n - 1)) : 0.0;
+        res->grad_norm_max = gn_max;
+    }
     teardown(&r);
+    res->wall_seconds = fg_time_now() - wall0;
+    res->cpu_seconds = fg_cpu_seconds() - cpu0;
+    res->dollars = res->wall_seconds / 3600.0 * p->price_per_hour;
     return rc;
 }

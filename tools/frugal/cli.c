@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include <cjson/cJSON.h>
+
 #include "frugal/core.h"
 #include "frugal/tokenizer.h"
 
@@ -28,6 +30,8 @@ void cli_help(const char *cmd, const char *usage, const char *about, const struc
     printf("usage: frugal %s %s\n\n%s\n\noptions:\n", cmd, usage, about);
     for (size_t i = 0; i < n_opts; i++) {
         char left[64];
+        if (!opts[i].help)
+            continue; /* hidden: fault injection for tests */
         snprintf(left, sizeof left, "%s%s%s", opts[i].name, opts[i].metavar ? " " : "",
                  opts[i].metavar ? opts[i].metavar : "");
         printf("  %-22s %s\n", left, opts[i].help);
@@ -241,4 +245,105 @@ int cli_load_tokenizer(const char *cmd, const struct cli_vocab *v, int n_threads
         return st == FG_ERR_INVALID_ARG ? EXIT_USAGE : EXIT_FAIL;
     }
     return EXIT_OK;
+}
+
+/* "model name" of the first CPU in /proc/cpuinfo, or "unknown" */
+static void cpu_model(char *out, size_t n)
+{
+    snprintf(out, n, "unknown");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[512];
+    while (f && fgets(line, sizeof line, f)) {
+        char *colon = strchr(line, ':');
+        if (strncmp(line, "model name", 10) != 0 || !colon)
+            continue;
+        colon += 1 + (colon[1] == ' ');
+        colon[strcspn(colon, "\n")] = '\0';
+        snprintf(out, n, "%s", colon);
+        break;
+    }
+    if (f)
+        fclose(f);
+}
+
+double cli_peak_flops(int n_threads, char *path_out, size_t path_n)
+{
+    char dir[1024], path[1100], cpu[256], err[256];
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    if (xdg && xdg[0])
+        snprintf(dir, sizeof dir, "%s/frugal", xdg);
+    else if (home && home[0])
+        snprintf(dir, sizeof dir, "%s/.cache/frugal", home);
+    else
+        dir[0] = '\0';
+    snprintf(path, sizeof path, "%s/peak_flops.json", dir);
+    if (path_out)
+        snprintf(path_out, path_n, "%s", dir[0] ? path : "");
+    cpu_model(cpu, sizeof cpu);
+    void *buf = NULL;
+    size_t len = 0;
+    cJSON *root = NULL;
+    if (dir[0] && fg_read_file(NULL, path, &buf, &len, err, sizeof err) == FG_OK) {
+        root = cJSON_ParseWithLength(buf, len);
+        fg_free(NULL, buf);
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(root, "cpu");
+        if (!cJSON_IsString(c) || strcmp(c->valuestring, cpu) != 0) {
+            cJSON_Delete(root); /* another machine's: measure again */
+            root = NULL;
+        }
+    }
+    cJSON *peaks = cJSON_GetObjectItemCaseSensitive(root, "peaks"), *e;
+    cJSON_ArrayForEach(e, peaks)
+    {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(e, "threads");
+        const cJSON *fl = cJSON_GetObjectItemCaseSensitive(e, "flops");
+        if (cJSON_IsNumber(t) && t->valueint == n_threads && cJSON_IsNumber(fl) &&
+            fl->valuedouble > 0) {
+            double v = fl->valuedouble;
+            cJSON_Delete(root);
+            return v;
+        }
+    }
+    const char *unit = "none";
+    double flops = fg_cpu_peak_flops(n_threads, &unit);
+    if (!dir[0] || flops <= 0) {
+        cJSON_Delete(root);
+        return flops;
+    }
+    /* add the entry and write the file back atomically; a cache that cannot be written only
+     * costs the measurement next time */
+    if (!root) {
+        root = cJSON_CreateObject();
+        cJSON_AddStringToObject(root, "cpu", cpu);
+    }
+    if (!cJSON_IsArray(peaks))
+        peaks = cJSON_AddArrayToObject(root, "peaks");
+    e = cJSON_CreateObject();
+    if (e && peaks) {
+        cJSON_AddNumberToObject(e, "threads", n_threads);
+        cJSON_AddNumberToObject(e, "flops", flops);
+        cJSON_AddStringToObject(e, "unit", unit);
+        cJSON_AddItemToArray(peaks, e);
+    } else {
+        cJSON_Delete(e);
+    }
+    char parent[1100];
+    snprintf(parent, sizeof parent, "%s", dir);
+    char *slash = strrchr(parent, '/');
+    if (slash && slash != parent) {
+        *slash = '\0';
+        (void)mkdir(parent, 0755);
+    }
+    (void)mkdir(dir, 0755);
+    char *text = cJSON_Print(root);
+    struct fg_atomic_file af;
+    if (text && fg_atomic_open(&af, path, err, sizeof err) == FG_OK) {
+        if (fg_atomic_write(&af, text, strlen(text), err, sizeof err) != FG_OK)
+            fg_atomic_abort(&af);
+        else
+            (void)fg_atomic_commit(&af, err, sizeof err); /* removes its file on failure */
+    }
+    cJSON_free(text);
+    cJSON_Delete(root);
+    return flops;
 }

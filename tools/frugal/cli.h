@@ -53,6 +53,12 @@ struct fg_tokenizer;
 int cli_load_tokenizer(const char *cmd, const struct cli_vocab *v, int n_threads,
                        struct fg_tokenizer **out);
 
+/* The machine's peak FP32 FLOP/s on n_threads threads (fg_cpu_peak_flops), measured once per
+ * CPU model and thread count and cached in $XDG_CACHE_HOME/frugal/peak_flops.json (else
+ * ~/.cache/frugal/peak_flops.json; path_out gets that path, may be NULL). A cache that cannot
+ * be read or written is measured around (about 0.3 s). */
+double cli_peak_flops(int n_threads, char *path_out, size_t path_n);
+
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_sample(int argc, char **argv);

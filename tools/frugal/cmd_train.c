@@ -319,6 +319,33 @@ static void json_ledger(cJSON *j, const struct fg_train_ledger *g)
     cJSON_AddNumberToObject(x, "bytes_per_param", g->bytes_per_param);
 }
 
+/* The run's cost: FLOPs, time, MFU, dollars, and what went wrong (docs/formats.md) */
+static void json_cost(cJSON *j, const struct fg_train_params *p, const struct fg_train_result *r)
+{
+    cJSON *x = cJSON_AddObjectToObject(j, "ledger");
+    if (!x)
+        return;
+    double tokens_per_step = (double)(p->B * p->T * (size_t)p->accum);
+    cJSON_AddNumberToObject(x, "flops_per_step", r->flops_per_token * tokens_per_step);
+    cJSON_AddNumberToObject(x, "hw_flops_per_step", r->hw_flops_per_token * tokens_per_step);
+    cJSON_AddNumberToObject(x, "flops", r->flops_per_token * (double)r->tokens);
+    cJSON_AddNumberToObject(x, "wall_seconds", r->wall_seconds);
+    cJSON_AddNumberToObject(x, "train_seconds", r->seconds);
+    cJSON_AddNumberToObject(x, "cpu_seconds", r->cpu_seconds);
+    cJSON_AddNumberToObject(x, "peak_flops", r->peak_flops);
+    cJSON_AddNumberToObject(x, "mfu", r->mfu); /* NaN: cJSON writes null */
+    cJSON_AddNumberToObject(x, "price_per_hour", r->price_per_hour);
+    cJSON_AddNumberToObject(x, "dollars", r->dollars);
+    cJSON_AddNumberToObject(x, "nonfinite_events", (double)r->nonfinite_events);
+    cJSON_AddNumberToObject(x, "loss_spikes", (double)r->loss_spikes);
+    cJSON *g = cJSON_AddObjectToObject(x, "grad_norm");
+    if (g) {
+        cJSON_AddNumberToObject(g, "mean", r->grad_norm_mean);
+        cJSON_AddNumberToObject(g, "sd", r->grad_norm_sd);
+        cJSON_AddNumberToObject(g, "max", r->grad_norm_max);
+    }
+}
+
 /* The MX settings and ledger, before training: what the emulated formats would store and move
  * (fg_model_mx_ledger), and a reminder that the products still run in fp32. */
 static void print_mx_ledger(const struct fg_train_params *p)
@@ -370,6 +397,7 @@ int cmd_train(int argc, char **argv)
     int json = 0, quiet = 0;
     const char *mx_w = NULL, *mx_a = NULL, *mx_g = NULL, *mx_scale = NULL, *optim = NULL;
     const char *storage = NULL, *dtype = NULL, *attention = NULL, *recompute = NULL;
+    const char *inject = NULL;
     int no_release = 0;
     struct opt o[] = {
         { "--data", OPT_STR, &p.train_path, "FILE",
@@ -465,6 +493,14 @@ int cmd_train(int argc, char **argv)
           "MX format of their output gradients (dX, dW) [none]", 0, 0, 0, 0 },
         { "--mx-scale", OPT_STR, &mx_scale, "RULE",
           "MX block scale: floor (OCP spec), ceil, rceil (NVIDIA) [floor]", 0, 0, 0, 0 },
+        { "--peak-flops", OPT_DOUBLE, &p.peak_flops, "F",
+          "peak FLOP/s the MFU is measured against; 0 = no MFU [measured once per machine, "
+          "cached]",
+          0, 0, 0, 0 },
+        { "--price-per-hour", OPT_DOUBLE, &p.price_per_hour, "X",
+          "dollars per hour of this machine, for the ledger's cost [0.10264: AWS c7a.large]", 0, 0,
+          0, 0 },
+        { "--inject", OPT_STR, &inject, "F@N", NULL, 0, 0, 0, 0 },
         { "--json", OPT_FLAG, &json, NULL, "print one JSON summary object on stdout", 0, 0, 0, 0 },
         { "--quiet", OPT_FLAG, &quiet, NULL, "no progress output", 0, 0, 0, 0 },
     };
@@ -635,6 +671,23 @@ int cmd_train(int argc, char **argv)
                 FG_ATTENTION_TILED_MAX_HS, p.cfg.n_head > 0 ? p.cfg.n_embd / p.cfg.n_head : 0);
         return EXIT_USAGE;
     }
+    if (inject) { /* fault injection (hidden): nan@STEP or spike@STEP */
+        char kind[8];
+        long long at = 0;
+        char tail;
+        if (sscanf(inject, "%7[a-z]@%lld%c", kind, &at, &tail) != 2 || at < 1 ||
+            (strcmp(kind, "nan") != 0 && strcmp(kind, "spike") != 0)) {
+            fprintf(stderr, "frugal train: --inject takes nan@STEP or spike@STEP, not '%s'\n",
+                    inject);
+            return EXIT_USAGE;
+        }
+        if (!strcmp(kind, "nan"))
+            p.inject_nan_step = at;
+        else
+            p.inject_spike_step = at;
+    }
+    if (!cli_find(o, sizeof o / sizeof o[0], "--peak-flops")->seen)
+        p.peak_flops = cli_peak_flops(p.n_threads, NULL, 0);
     if (!quiet && fg_model_mx_on(&p.mx))
         print_mx_ledger(&p);
     struct progress_ctx pc = { isatty(2), quiet, 0, p.time_budget_s };
@@ -688,6 +741,7 @@ int cmd_train(int argc, char **argv)
         json_ledger(j, &r.ledger);
         cJSON_AddNumberToObject(j, "flops_per_token", r.flops_per_token);
         cJSON_AddNumberToObject(j, "hw_flops_per_token", r.hw_flops_per_token);
+        json_cost(j, &p, &r);
         json_mx(j, &p, &r);
         if (r.last_ckpt[0])
             cJSON_AddStringToObject(j, "checkpoint", r.last_ckpt);
@@ -710,6 +764,13 @@ int cmd_train(int argc, char **argv)
         printf("\nparameters %.2fM, peak memory %.1f MiB (model + optimizer predicted %.1f MiB)\n",
                (double)r.n_params / 1e6, mib,
                (double)(r.mem.total_bytes + r.optim_bytes) / 1048576.0);
+        printf("cost: %.1f s wall, %.1f CPU-s, $%.4f at $%.4g/h", r.wall_seconds, r.cpu_seconds,
+               r.dollars, r.price_per_hour);
+        if (!isnan(r.mfu))
+            printf(", MFU %.1f%% of %.1f GFLOP/s", 100.0 * r.mfu, r.peak_flops / 1e9);
+        if (r.loss_spikes)
+            printf(", %" PRId64 " loss spikes", r.loss_spikes);
+        printf("\n");
         if (r.last_ckpt[0])
             printf("checkpoint %s\n", r.last_ckpt);
     }

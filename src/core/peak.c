@@ -1,0 +1,84 @@
+/* The machine's sustained peak FP32 FLOP/s, for MFU: every thread runs a loop of independent
+ * vector FMAs (12 accumulators, no memory traffic) on the widest unit the hardware has
+ * (AVX-512, else AVX2 + FMA), so the figure is the FMA throughput the cores really sustain
+ * (clock limits included), not a datasheet number. Independent of FG_ISA: MFU is measured
+ * against the hardware, whatever path the kernels were told to take. */
+#include <stdio.h>
+
+#include "frugal/core.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#    include <immintrin.h>
+
+__attribute__((target("avx512f"))) static float fma_loop_avx512(long iters)
+{
+    __m512 a[12], b = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
+    for (int k = 0; k < 12; k++)
+        a[k] = _mm512_set1_ps((float)k);
+    for (long i = 0; i < iters; i++)
+        for (int k = 0; k < 12; k++)
+            a[k] = _mm512_fmadd_ps(a[k], b, c);
+    float out[16];
+    __m512 s = a[0];
+    for (int k = 1; k < 12; k++)
+        s = _mm512_add_ps(s, a[k]);
+    _mm512_storeu_ps(out, s);
+    return out[0];
+}
+
+__attribute__((target("avx2,fma"))) static float fma_loop_avx2(long iters)
+{
+    __m256 a[12], b = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
+    for (int k = 0; k < 12; k++)
+        a[k] = _mm256_set1_ps((float)k);
+    for (long i = 0; i < iters; i++)
+        for (int k = 0; k < 12; k++)
+            a[k] = _mm256_fmadd_ps(a[k], b, c);
+    float out[8];
+    __m256 s = a[0];
+    for (int k = 1; k < 12; k++)
+        s = _mm256_add_ps(s, a[k]);
+    _mm256_storeu_ps(out, s);
+    return out[0];
+}
+#endif
+
+double fg_cpu_peak_flops(int n_threads, const char **unit)
+{
+    long iters = 20000000;
+    int width = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f"))
+        width = 16;
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        width = 8;
+#endif
+    if (unit)
+        *unit = width == 16 ? "avx512 fma" : width == 8 ? "avx2 fma" : "none";
+    if (!width || n_threads < 1)
+        return 0.0;
+    int used = 1; /* threads that really run the loop */
+#ifdef _OPENMP
+    used = n_threads;
+#endif
+    double best = 0.0;
+    volatile float sink = 0.0f;
+    for (int rep = 0; rep < 3; rep++) {
+        float s = 0.0f;
+        double t0 = fg_time_now();
+#pragma omp parallel num_threads(n_threads) default(none) shared(iters, width) reduction(+ : s)
+        {
+#if defined(__x86_64__) && defined(__GNUC__)
+            s += width == 16 ? fma_loop_avx512(iters) : fma_loop_avx2(iters);
+#endif
+        }
+        double dt = fg_time_now() - t0;
+        sink += s;
+        double flops = (double)used * (double)iters * 12.0 * width * 2.0 / dt;
+        if (flops > best)
+            best = flops;
+    }
+    (void)sink;
+    return best;
+}
