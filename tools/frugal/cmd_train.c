@@ -394,7 +394,7 @@ int cmd_train(int argc, char **argv)
 {
     struct fg_train_params p = fg_train_params_default();
     p.n_threads = fg_cpu_count();
-    int json = 0, quiet = 0;
+    int json = 0, quiet = 0, check = 0;
     const char *mx_w = NULL, *mx_a = NULL, *mx_g = NULL, *mx_scale = NULL, *optim = NULL;
     const char *storage = NULL, *dtype = NULL, *attention = NULL, *recompute = NULL;
     const char *inject = NULL;
@@ -501,6 +501,8 @@ int cmd_train(int argc, char **argv)
           "dollars per hour of this machine, for the ledger's cost [0.10264: AWS c7a.large]", 0, 0,
           0, 0 },
         { "--inject", OPT_STR, &inject, "F@N", NULL, 0, 0, 0, 0 },
+        { "--check", OPT_FLAG, &check, NULL,
+          "check the flags and exit (0 when a run with them would start)", 0, 0, 0, 0 },
         { "--json", OPT_FLAG, &json, NULL, "print one JSON summary object on stdout", 0, 0, 0, 0 },
         { "--quiet", OPT_FLAG, &quiet, NULL, "no progress output", 0, 0, 0, 0 },
     };
@@ -686,6 +688,8 @@ int cmd_train(int argc, char **argv)
         else
             p.inject_spike_step = at;
     }
+    if (check)
+        return EXIT_OK; /* every flag parsed and checked; the data is fg_train's to check */
     if (!cli_find(o, sizeof o / sizeof o[0], "--peak-flops")->seen)
         p.peak_flops = cli_peak_flops(p.n_threads, NULL, 0);
     if (!quiet && fg_model_mx_on(&p.mx))

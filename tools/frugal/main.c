@@ -20,6 +20,8 @@ static void usage(FILE *f)
                "  eval       loss, perplexity and bits per byte of a checkpoint on a shard\n"
                "  sample     generate text from a checkpoint\n"
                "  export     a checkpoint's weights as plain safetensors (f32 or bf16)\n"
+               "  compare    a baseline and its variants over seeds: runs, guards, statistics,\n"
+               "             report with plots\n"
                "  plan       what a training run costs before it starts: FLOPs, memory, time\n"
                "             with failures and checkpoints, dollars (sweeps, cheapest cluster)\n"
                "  version    print version, BLAS and CPU path\n"
@@ -54,6 +56,8 @@ int main(int argc, char **argv)
         return cmd_prepare(argc, argv);
     if (!strcmp(cmd, "export"))
         return cmd_export(argc, argv);
+    if (!strcmp(cmd, "compare"))
+        return cmd_compare(argc, argv);
     if (!strcmp(cmd, "plan"))
         return cmd_plan(argc, argv);
     if (!strcmp(cmd, "tokenizer"))
