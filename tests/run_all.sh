@@ -37,6 +37,7 @@ fi
 [ -f tests/cli_plan_test.sh ] && { echo "== tests/cli_plan_test.sh"; FRUGAL="$FRUGAL" bash tests/cli_plan_test.sh >"$log" 2>&1; cat "$log"; count; }
 [ -f tests/cli_tokenizer_test.sh ] && { echo "== tests/cli_tokenizer_test.sh"; FRUGAL="$FRUGAL" bash tests/cli_tokenizer_test.sh >"$log" 2>&1; cat "$log"; count; }
 [ -f tests/cli_mx_train_test.sh ] && { echo "== tests/cli_mx_train_test.sh"; FRUGAL="$FRUGAL" bash tests/cli_mx_train_test.sh >"$log" 2>&1; cat "$log"; count; }
+[ -f tests/cli_compare_test.sh ] && { echo "== tests/cli_compare_test.sh"; FRUGAL="$FRUGAL" bash tests/cli_compare_test.sh >"$log" 2>&1; cat "$log"; count; }
 [ -f tests/cli_prepare_test.sh ] && { echo "== tests/cli_prepare_test.sh"; FRUGAL="$FRUGAL" bash tests/cli_prepare_test.sh >"$log" 2>&1; cat "$log"; count; }
 echo "== independent safetensors reader (scripts/check_safetensors.py)"
 if /usr/bin/python3 -c 'import sys' 2>/dev/null; then

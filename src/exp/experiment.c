@@ -59,10 +59,10 @@ static int good_name(const char *s)
 }
 
 /* flags that frugal compare sets for every run itself */
-static const char *const reserved[] = { "--data",   "--val",         "--seed",      "--metrics",
-                                        "--json",   "--quiet",       "--steps",     "--time-budget",
-                                        "--resume", "--ckpt-dir",    "--stop-at",   "--eval-every",
-                                        "--check",  "--ckpt-every",  "--keep",      NULL };
+static const char *const reserved[] = { "--data",   "--val",        "--seed",    "--metrics",
+                                        "--json",   "--quiet",      "--steps",   "--time-budget",
+                                        "--resume", "--ckpt-dir",   "--stop-at", "--eval-every",
+                                        "--check",  "--ckpt-every", "--keep",    NULL };
 
 /* split text at white space into args (copied into e->strings) */
 static fg_status split_flags(struct pctx *c, const char *text, const char *where, char **args,
@@ -213,9 +213,8 @@ static fg_status parse_variants(struct pctx *c, const cJSON *vs, const cJSON *ba
             for (int k = 0; k < e->n_variants; k++)
                 snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", k ? ", " : "",
                          e->v[k].name);
-            return fail(c, FG_ERR_INVALID_ARG,
-                        "baseline \"%.64s\" is not one of the variants (%s)", base->valuestring,
-                        list);
+            return fail(c, FG_ERR_INVALID_ARG, "baseline \"%.64s\" is not one of the variants (%s)",
+                        base->valuestring, list);
         }
     }
     return FG_OK;
@@ -236,7 +235,8 @@ static fg_status parse_guards(struct pctx *c, const cJSON *g)
     if (sp) {
         int64_t steps = 0;
         if (!cJSON_IsObject(sp))
-            return fail(c, FG_ERR_INVALID_ARG, "guards.spike must be {\"factor\": F, \"steps\": N}");
+            return fail(c, FG_ERR_INVALID_ARG,
+                        "guards.spike must be {\"factor\": F, \"steps\": N}");
         FG_TRY(known_keys(c, sp, "guards.spike", skeys));
         FG_TRY(number(c, cJSON_GetObjectItemCaseSensitive(sp, "factor"), "guards.spike.factor", 1.0,
                       1, 1e6, &e->spike_factor));
@@ -254,8 +254,8 @@ static fg_status parse_guards(struct pctx *c, const cJSON *g)
                         "guards.checkpoint must be {\"at\": FRACTION, \"min_cost_reduction\": ..., "
                         "\"max_loss_increase\": ...}");
         FG_TRY(known_keys(c, ck, "guards.checkpoint", ckeys));
-        FG_TRY(number(c, cJSON_GetObjectItemCaseSensitive(ck, "at"), "guards.checkpoint.at", 0.0,
-                      1, 1.0, &e->check_at));
+        FG_TRY(number(c, cJSON_GetObjectItemCaseSensitive(ck, "at"), "guards.checkpoint.at", 0.0, 1,
+                      1.0, &e->check_at));
         const cJSON *mc = cJSON_GetObjectItemCaseSensitive(ck, "min_cost_reduction");
         const cJSON *ml = cJSON_GetObjectItemCaseSensitive(ck, "max_loss_increase");
         if (!mc && !ml)
@@ -277,9 +277,9 @@ static fg_status parse_guards(struct pctx *c, const cJSON *g)
 
 static fg_status parse_root(struct pctx *c, const cJSON *root)
 {
-    static const char *const keys[] = { "name",    "description", "data",   "common", "variants",
-                                        "baseline", "seeds",      "budget", "quality", "guards",
-                                        NULL };
+    static const char *const keys[] = { "name",     "description", "data",  "common",
+                                        "variants", "baseline",    "seeds", "budget",
+                                        "quality",  "guards",      NULL };
     static const char *const bkeys[] = { "steps", "tokens", "seconds", NULL };
     static const char *const qkeys[] = { "margin", "alpha", NULL };
     struct fg_experiment *e = c->e;
@@ -337,7 +337,8 @@ static fg_status parse_root(struct pctx *c, const cJSON *root)
     const cJSON *q = cJSON_GetObjectItemCaseSensitive(root, "quality");
     if (q) {
         if (!cJSON_IsObject(q))
-            return fail(c, FG_ERR_INVALID_ARG, "\"quality\" must be {\"margin\": ..., \"alpha\": ...}");
+            return fail(c, FG_ERR_INVALID_ARG,
+                        "\"quality\" must be {\"margin\": ..., \"alpha\": ...}");
         FG_TRY(known_keys(c, q, "quality", qkeys));
         const cJSON *m = cJSON_GetObjectItemCaseSensitive(q, "margin");
         const cJSON *a = cJSON_GetObjectItemCaseSensitive(q, "alpha");

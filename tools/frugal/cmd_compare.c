@@ -294,9 +294,8 @@ static void watch(const struct compare *c, struct run *r)
             if (cJSON_IsNumber(st))
                 r->step = (int64_t)st->valuedouble;
             if (e->spike_steps > 0 && cJSON_IsNumber(lo) && cJSON_IsNumber(ma)) {
-                r->spike_run = lo->valuedouble > e->spike_factor * ma->valuedouble
-                                   ? r->spike_run + 1
-                                   : 0;
+                r->spike_run =
+                    lo->valuedouble > e->spike_factor * ma->valuedouble ? r->spike_run + 1 : 0;
                 if (r->spike_run >= e->spike_steps) {
                     snprintf(why, sizeof why,
                              "loss spike: above %.3g x its moving average for %d steps (to step "
@@ -353,8 +352,8 @@ static void watch(const struct compare *c, struct run *r)
 /* the results of a finished run, from its --json summary */
 static int read_result(const struct compare *c, struct run *r)
 {
-    static const char *const mem_keys[N_MEM] = { "weights", "master",  "grads",
-                                                 "state_m", "state_v", "scales",
+    static const char *const mem_keys[N_MEM] = { "weights", "master",   "grads",
+                                                 "state_m", "state_v",  "scales",
                                                  "decode",  "products", "activations" };
     char path[4200], err[256];
     void *buf = NULL;
@@ -366,9 +365,9 @@ static int read_result(const struct compare *c, struct run *r)
     fg_free(NULL, buf);
     const cJSON *led = cJSON_GetObjectItemCaseSensitive(j, "ledger");
     const cJSON *mem = cJSON_GetObjectItemCaseSensitive(j, "memory");
-#define NUM(o, k)                                                                          \
-    (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(o, k))                                \
-         ? cJSON_GetObjectItemCaseSensitive(o, k)->valuedouble                             \
+#define NUM(o, k)                                              \
+    (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(o, k))    \
+         ? cJSON_GetObjectItemCaseSensitive(o, k)->valuedouble \
          : (double)NAN)
     r->final_val = NUM(j, "final_val_loss");
     r->tokens_per_s = NUM(j, "tokens_per_s");
@@ -402,8 +401,8 @@ static void finish_run(const struct compare *c, struct run *r, int wstatus)
         }
     } else if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 1 && file_has(log, "not finite")) {
         r->status = RUN_ABORTED; /* train stops itself at a non-finite gradient */
-        snprintf(r->reason, sizeof r->reason, "NaN/Inf: the gradient was not finite at step %" PRId64,
-                 r->step + 1);
+        snprintf(r->reason, sizeof r->reason,
+                 "NaN/Inf: the gradient was not finite at step %" PRId64, r->step + 1);
     } else {
         r->status = RUN_CRASHED;
         last_line(log, last, sizeof last);
@@ -429,8 +428,8 @@ static void progress(const struct compare *c, int tty, int done_runs, int total,
         const struct run *r = &c->runs[i];
         if (r->pid <= 0)
             continue;
-        snprintf(line + strlen(line), sizeof line - strlen(line), "%s step %" PRId64 "/%" PRId64 " ",
-                 r->tag, r->step, r->steps);
+        snprintf(line + strlen(line), sizeof line - strlen(line),
+                 "%s step %" PRId64 "/%" PRId64 " ", r->tag, r->step, r->steps);
     }
     char e[32] = "?";
     if (eta >= 0)
@@ -486,8 +485,7 @@ static int claim_dir(const char *dir, const char *text, size_t len, const char *
         }
         if (stat(probe, &st) == 0) {
             fprintf(stderr,
-                    "frugal compare: %s has runs but no experiment.json: give a new -o DIR\n",
-                    dir);
+                    "frugal compare: %s has runs but no experiment.json: give a new -o DIR\n", dir);
             return EXIT_USAGE;
         }
     }
@@ -516,8 +514,8 @@ int cmd_compare(int argc, char **argv)
           "output directory: runs, report.md, plots; an existing one of the same experiment "
           "is resumed [required]",
           0, 0, 0, 0 },
-        { "--jobs", OPT_INT, &jobs, "N", "runs at a time [1]; timings need 1 on a small machine",
-          1, 0, 0, 0 },
+        { "--jobs", OPT_INT, &jobs, "N", "runs at a time [1]; timings need 1 on a small machine", 1,
+          0, 0, 0 },
         { "--quiet", OPT_FLAG, &quiet, NULL, "no progress output", 0, 0, 0, 0 },
     };
     int rc = cli_parse(
@@ -745,8 +743,8 @@ int cmd_compare(int argc, char **argv)
             if (tty)
                 fputs("\r\033[K", stderr);
             if (!quiet)
-                fprintf(stderr, "compare %s: %s %s%s%s\n", e->name, r->tag,
-                        status_names[r->status], r->reason[0] ? ": " : "", r->reason);
+                fprintf(stderr, "compare %s: %s %s%s%s\n", e->name, r->tag, status_names[r->status],
+                        r->reason[0] ? ": " : "", r->reason);
         }
         int left = total - finished;
         progress(&c, tty, finished, total,
@@ -761,8 +759,7 @@ int cmd_compare(int argc, char **argv)
         if (tty)
             fputs("\n", stderr);
         fprintf(stderr,
-                "frugal compare: interrupted; run it again with the same -o %s to continue\n",
-                out);
+                "frugal compare: interrupted; run it again with the same -o %s to continue\n", out);
         exit_code = 128 + (int)g_stop;
         goto done;
     }

@@ -13,12 +13,12 @@ enum run_status { RUN_TODO = 0, RUN_DONE, RUN_ABORTED, RUN_CRASHED };
 #define N_MEM 9 /* the ledger's memory components, in json "memory" order (compare_report.c) */
 
 struct run {
-    int v, s;            /* variant and seed indices */
-    char tag[96];        /* <variant>_s<seed>: the stem of its files in DIR/runs */
-    int64_t steps;       /* its budget in steps */
-    int64_t check_step;  /* the checkpoint guard's step (0 = none) */
+    int v, s;           /* variant and seed indices */
+    char tag[96];       /* <variant>_s<seed>: the stem of its files in DIR/runs */
+    int64_t steps;      /* its budget in steps */
+    int64_t check_step; /* the checkpoint guard's step (0 = none) */
     enum run_status status;
-    char reason[320];    /* aborted or crashed: why */
+    char reason[320]; /* aborted or crashed: why */
     /* results of a finished run (its --json) */
     double final_val, tokens_per_s, peak_rss, dollars, wall_s, train_s;
     double mem[N_MEM];
@@ -26,9 +26,9 @@ struct run {
     pid_t pid;
     double t0;
     int abort_sent;
-    int64_t step;       /* last step seen in its metrics */
-    int spike_run;      /* consecutive steps above the spike factor */
-    long metrics_off;   /* bytes of its metrics file read so far */
+    int64_t step;     /* last step seen in its metrics */
+    int spike_run;    /* consecutive steps above the spike factor */
+    long metrics_off; /* bytes of its metrics file read so far */
 };
 
 struct compare {

@@ -18,9 +18,9 @@
 #include "frugal/core.h"
 #include "frugal/exp.h"
 
-static const char *const mem_names[N_MEM] = { "weights",  "master correction", "gradients",
-                                              "state m",  "state v",           "scales",
-                                              "bf16 decode", "bf16 panels",    "activations" };
+static const char *const mem_names[N_MEM] = { "weights",     "master correction", "gradients",
+                                              "state m",     "state v",           "scales",
+                                              "bf16 decode", "bf16 panels",       "activations" };
 
 /* what one variant's finished runs add up to */
 struct vstat {
@@ -95,13 +95,13 @@ static void summarize(const struct compare *c, struct vstat *vs)
             }
         }
         char err[256];
-        a->paired = np >= 2 && fg_stat_paired(xb, yv, np, e->margin * b->val.mean, e->alpha,
-                                              &a->t, err, sizeof err) == FG_OK;
+        a->paired = np >= 2 && fg_stat_paired(xb, yv, np, e->margin * b->val.mean, e->alpha, &a->t,
+                                              err, sizeof err) == FG_OK;
     }
 }
 
-static const char *quality_verdict(const struct fg_experiment *e, const struct vstat *a,
-                                   char *buf, size_t n)
+static const char *quality_verdict(const struct fg_experiment *e, const struct vstat *a, char *buf,
+                                   size_t n)
 {
     if (!a->paired) {
         snprintf(buf, n, "too few paired seeds for a test");
@@ -256,40 +256,44 @@ static int plots(const struct compare *c, const struct vstat *vs, char *why, siz
     static const char *const xs[2][3] = { { "loss_vs_tokens", "tokens", "2" },
                                           { "loss_vs_seconds", "seconds (mean over seeds)", "6" } };
     for (int p = 0; p < 2; p++) {
-        fprintf(f, "set output '%s.png'\nset title '%s: training loss, mean over seeds (band: "
-                   "min to max)'\nset xlabel '%s'\nset ylabel 'loss (nats per token)'\n",
+        fprintf(f,
+                "set output '%s.png'\nset title '%s: training loss, mean over seeds (band: "
+                "min to max)'\nset xlabel '%s'\nset ylabel 'loss (nats per token)'\n",
                 xs[p][0], e->name, xs[p][1]);
         fprintf(f, "plot ");
         int first = 1;
         for (int v = 0; v < e->n_variants; v++) {
             if (!vs[v].have)
                 continue;
-            fprintf(f, "%s'%s.dat' using %s:4:5 with filledcurves lc %d notitle, "
-                       "'%s.dat' using %s:3 with lines lw 2 lc %d title '%s'",
-                    first ? "" : ", ", e->v[v].name, xs[p][2], v + 1, e->v[v].name, xs[p][2],
-                    v + 1, e->v[v].name);
+            fprintf(f,
+                    "%s'%s.dat' using %s:4:5 with filledcurves lc %d notitle, "
+                    "'%s.dat' using %s:3 with lines lw 2 lc %d title '%s'",
+                    first ? "" : ", ", e->v[v].name, xs[p][2], v + 1, e->v[v].name, xs[p][2], v + 1,
+                    e->v[v].name);
             first = 0;
         }
         if (first)
             fprintf(f, "NaN notitle");
         fprintf(f, "\n");
     }
-    fprintf(f, "set output 'memory.png'\nset title '%s: memory by component (first run of each "
-               "variant); points: peak RSS (mean)'\nset xlabel ''\nset ylabel 'MiB'\n"
-               "set key autotitle columnhead\nset yrange [0:*]\n"
-               "set style data histograms\nset style histogram rowstacked\n"
-               "set style fill solid 0.8 border -1\nset boxwidth 0.6\nset xtics rotate by -20\n",
+    fprintf(f,
+            "set output 'memory.png'\nset title '%s: memory by component (first run of each "
+            "variant); points: peak RSS (mean)'\nset xlabel ''\nset ylabel 'MiB'\n"
+            "set key autotitle columnhead\nset yrange [0:*]\n"
+            "set style data histograms\nset style histogram rowstacked\n"
+            "set style fill solid 0.8 border -1\nset boxwidth 0.6\nset xtics rotate by -20\n",
             e->name);
     fprintf(f, "plot 'bars.dat' using 2:xtic(1)");
     for (int k = 1; k < N_MEM; k++)
         fprintf(f, ", '' using %d", k + 2);
     fprintf(f, ", '' using 0:%d with points pt 7 ps 1.5 lc rgb 'black' title 'peak RSS'\n",
             N_MEM + 2);
-    fprintf(f, "set output 'cost.png'\nset title '%s: dollars per run (mean over seeds; bars: "
-               "sd)'\nset ylabel 'dollars'\nset format y '%%.3g'\nset style fill solid 0.6 "
-               "border -1\nset boxwidth 0.5\nunset key\nset xrange [-0.5:*]\n"
-               "plot 'bars.dat' using 0:%d:xtic(1) with boxes, '' using 0:%d:%d with yerrorbars "
-               "lc rgb 'black' pt 0\n",
+    fprintf(f,
+            "set output 'cost.png'\nset title '%s: dollars per run (mean over seeds; bars: "
+            "sd)'\nset ylabel 'dollars'\nset format y '%%.3g'\nset style fill solid 0.6 "
+            "border -1\nset boxwidth 0.5\nunset key\nset xrange [-0.5:*]\n"
+            "plot 'bars.dat' using 0:%d:xtic(1) with boxes, '' using 0:%d:%d with yerrorbars "
+            "lc rgb 'black' pt 0\n",
             e->name, N_MEM + 3, N_MEM + 3, N_MEM + 4);
     fclose(f);
     char *argv[] = { (char *)gp, "plots.gp", NULL };
@@ -369,12 +373,13 @@ int compare_report(const struct compare *c)
         fprintf(f, "%" PRId64 " tokens", e->tokens);
     if (e->seconds > 0)
         fprintf(f, ", at most %g s per run", e->seconds);
-    fprintf(f, "; data `%s` and `%s`. %s, written by `frugal compare` on %s.\n\n", c->train,
-            c->val, cpu, when);
-    fprintf(f, "Runs take one process each, one at a time unless `--jobs`; times, tokens/s and "
-               "dollars are the runs' own ledgers (`frugal train --json`), memory their peak "
-               "RSS. Quality is the final validation loss, paired by seed; equivalence is a "
-               "TOST against a margin of %.2g%% of the baseline's mean at alpha %.2g.\n\n",
+    fprintf(f, "; data `%s` and `%s`. %s, written by `frugal compare` on %s.\n\n", c->train, c->val,
+            cpu, when);
+    fprintf(f,
+            "Runs take one process each, one at a time unless `--jobs`; times, tokens/s and "
+            "dollars are the runs' own ledgers (`frugal train --json`), memory their peak "
+            "RSS. Quality is the final validation loss, paired by seed; equivalence is a "
+            "TOST against a margin of %.2g%% of the baseline's mean at alpha %.2g.\n\n",
             100.0 * e->margin, e->alpha);
     fprintf(f, "## Verdicts\n\n");
     for (int v = 0; v < e->n_variants; v++) {
@@ -425,14 +430,15 @@ int compare_report(const struct compare *c)
                 a->val.mean, a->val.sd, d1, pt, cd, tost, a->tps.mean, a->tps.sd, tp,
                 a->rss.mean / 1048576.0, d2, a->dollars.mean, a->dollars.sd, d3);
     }
-    fprintf(f, "\n## Runs\n\n| run | status | final val loss | tokens/s | peak RSS MiB | wall s | $ "
-               "| reason |\n|---|---|---|---|---|---|---|---|\n");
+    fprintf(f,
+            "\n## Runs\n\n| run | status | final val loss | tokens/s | peak RSS MiB | wall s | $ "
+            "| reason |\n|---|---|---|---|---|---|---|---|\n");
     for (int i = 0; i < c->n_runs; i++) {
         const struct run *r = &c->runs[i];
         static const char *const names[] = { "not run", "done", "aborted", "crashed" };
         if (r->status == RUN_DONE)
-            fprintf(f, "| %s | done | %.4f | %.0f | %.1f | %.1f | %.3g | |\n", r->tag,
-                    r->final_val, r->tokens_per_s, r->peak_rss / 1048576.0, r->wall_s, r->dollars);
+            fprintf(f, "| %s | done | %.4f | %.0f | %.1f | %.1f | %.3g | |\n", r->tag, r->final_val,
+                    r->tokens_per_s, r->peak_rss / 1048576.0, r->wall_s, r->dollars);
         else
             fprintf(f, "| %s | %s | | | | | | %s |\n", r->tag, names[r->status], r->reason);
     }

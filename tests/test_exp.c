@@ -1,7 +1,8 @@
-/* Experiment statistics (include/frugal/exp.h) against SciPy: every case of
+/* Experiments (include/frugal/exp.h). Statistics against SciPy: every case of
  * tests/data/stats_ref.json (scripts/stats_reference.py: scipy.stats.ttest_rel, TOST from
  * scipy.stats.t, pooled Cohen's d) within 1e-6; the degenerate cases SciPy answers with NaN;
- * bad input refused. */
+ * bad input refused. Experiment files: a full file parsed field by field, and each kind of
+ * mistake named (JSON errors with line and column). */
 #define _POSIX_C_SOURCE 200809L
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -114,9 +115,90 @@ TEST(degenerate_and_bad_input)
     CHECK(t, fg_stat_summary(bad, 3, &s) == FG_ERR_INVALID_ARG);
 }
 
+static const char *const good_exp =
+    "{\n"
+    "  \"name\": \"flash-vs-fp32\",\n"
+    "  \"description\": \"ignored\",\n"
+    "  \"data\": { \"train\": \"d/train.bin\", \"val\": \"/abs/val.bin\" },\n"
+    "  \"common\": \"  --n-layer 2\t--n-embd 64  \",\n"
+    "  \"variants\": [ { \"name\": \"fp32\" },\n"
+    "                { \"name\": \"flash\", \"flags\": \"--optim-storage flash\" } ],\n"
+    "  \"baseline\": \"fp32\",\n"
+    "  \"seeds\": [3, 1, 2],\n"
+    "  \"budget\": { \"tokens\": 100000, \"seconds\": 60 },\n"
+    "  \"quality\": { \"margin\": 0.005 },\n"
+    "  \"guards\": { \"spike\": { \"factor\": 3, \"steps\": 5 }, \"max_rss_mib\": 900,\n"
+    "              \"checkpoint\": { \"at\": 0.25, \"max_loss_increase\": 0.05 } }\n"
+    "}\n";
+
+TEST(experiment_file_fields)
+{
+    static struct fg_experiment e;
+    char err[512] = "";
+    CHECK_OK(t, fg_experiment_parse(good_exp, strlen(good_exp), "exp", &e, err, sizeof err));
+    CHECK(t, !strcmp(e.name, "flash-vs-fp32"));
+    CHECK(t, !strcmp(e.train, "exp/d/train.bin") && !strcmp(e.val, "/abs/val.bin"));
+    CHECK(t, e.n_corpus == 0);
+    CHECK(t, e.n_common == 4 && !strcmp(e.common[0], "--n-layer") && !strcmp(e.common[3], "64"));
+    CHECK(t, e.n_variants == 2 && e.baseline == 0 && e.v[0].n_args == 0);
+    CHECK(t, e.v[1].n_args == 2 && !strcmp(e.v[1].args[1], "flash"));
+    CHECK(t, e.n_seeds == 3 && e.seeds[0] == 3 && e.seeds[2] == 2);
+    CHECK(t, e.steps == 0 && e.tokens == 100000 && e.seconds == 60.0);
+    CHECK(t, e.margin == 0.005 && e.alpha == 0.05);
+    CHECK(t, e.spike_factor == 3.0 && e.spike_steps == 5 && e.max_rss_mib == 900.0);
+    CHECK(t,
+          e.check_at == 0.25 && e.check_loss && !e.check_cost && e.check_max_loss_increase == 0.05);
+}
+
+/* good_exp with the first `from` replaced by `to`: parse fails with `want` in the message */
+static void bad_case(struct fg_test *t, const char *from, const char *to, fg_status code,
+                     const char *want)
+{
+    static struct fg_experiment e;
+    char text[4096], err[512] = "";
+    const char *at = strstr(good_exp, from);
+    if (!at) {
+        fg_test_fail(t, __FILE__, __LINE__, "test bug: '%s' not in the experiment", from);
+        return;
+    }
+    snprintf(text, sizeof text, "%.*s%s%s", (int)(at - good_exp), good_exp, to, at + strlen(from));
+    fg_status st = fg_experiment_parse(text, strlen(text), NULL, &e, err, sizeof err);
+    if (st != code || !strstr(err, want))
+        fg_test_fail(t, __FILE__, __LINE__,
+                     "'%s' -> '%s': status %d, message \"%s\" (want %d, \"%s\")", from, to, (int)st,
+                     err, (int)code, want);
+}
+
+TEST(experiment_file_mistakes)
+{
+    bad_case(t, "[3, 1, 2]", "[3, 1 2]", FG_ERR_FORMAT, "9:18: not valid JSON");
+    bad_case(t, "\n}\n", "\n", FG_ERR_FORMAT, "truncated");
+    bad_case(t, "\"seeds\"", "\"seed\"", FG_ERR_INVALID_ARG, "unknown key \"seed\"");
+    bad_case(t, "[3, 1, 2]", "[3, 1, 3]", FG_ERR_INVALID_ARG, "seed 3 is listed twice");
+    bad_case(t, "[3, 1, 2]", "[]", FG_ERR_INVALID_ARG, "\"seeds\" must list");
+    bad_case(t, "\"baseline\": \"fp32\"", "\"baseline\": \"bf16\"", FG_ERR_INVALID_ARG,
+             "baseline \"bf16\" is not one of the variants (fp32, flash)");
+    bad_case(t, "\"tokens\": 100000", "\"tokens\": 0", FG_ERR_INVALID_ARG, "budget.tokens");
+    bad_case(t, "\"tokens\": 100000", "\"steps\": 5, \"tokens\": 5", FG_ERR_INVALID_ARG,
+             "one of them");
+    bad_case(t, "\"name\": \"flash\"", "\"name\": \"fp32\"", FG_ERR_INVALID_ARG, "used twice");
+    bad_case(t, "\"name\": \"flash\"", "\"name\": \"a/b\"", FG_ERR_INVALID_ARG, "names files");
+    bad_case(t, "--optim-storage flash", "--optim-storage flash --steps 9", FG_ERR_INVALID_ARG,
+             "--steps is set by frugal compare");
+    bad_case(t, ", \"val\": \"/abs/val.bin\"", "", FG_ERR_INVALID_ARG,
+             "both \"train\" and \"val\"");
+    bad_case(t, "\"margin\": 0.005", "\"margin\": -1", FG_ERR_INVALID_ARG, "quality.margin");
+    bad_case(t, "\"at\": 0.25", "\"at\": 1.5", FG_ERR_INVALID_ARG, "guards.checkpoint.at");
+    bad_case(t, "\"steps\": 5 }", "\"steps\": 2.5 }", FG_ERR_INVALID_ARG, "whole number");
+    bad_case(t, "\"variants\": [ { \"name\": \"fp32\" },", "\"variants\": [", FG_ERR_INVALID_ARG,
+             "2 to 16");
+}
+
 static const struct fg_test_case cases[] = {
     { "matches_scipy", test_matches_scipy },
     { "degenerate_and_bad_input", test_degenerate_and_bad_input },
+    { "experiment_file_fields", test_experiment_file_fields },
+    { "experiment_file_mistakes", test_experiment_file_mistakes },
 };
 
 int main(int argc, char **argv)

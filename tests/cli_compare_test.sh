@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# End-to-end tests of `frugal compare`: the committed smoke experiment (report and PNG plots),
+# the guards on injected faults (a NaN gradient, a loss spike), a run killed with SIGKILL
+# (reported as crashed, the rest completes, a second compare resumes), and bad input (exit code
+# 2 with a message, nothing run).
+#
+#   FRUGAL=build/release/frugal bash tests/cli_compare_test.sh
+#
+# Every case prints "ok NAME" or "FAIL NAME"; the last line is "N passed, N failed".
+
+set -u
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/tests/cli_lib.sh"
+cli_setup cli_compare_test
+
+CORPUS="$ROOT/data/austen/persuasion.txt"
+TINY="--n-layer 1 --n-head 2 --n-embd 32 --block-size 16 --batch 2 --seq 16 --threads 1 --eval-batches 2"
+
+# a PNG file: the 8-byte signature and more than a header
+is_png() {
+    [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ] &&
+        [ "$(wc -c <"$1")" -gt 2000 ]
+}
+
+# the pid of the process whose command line mentions $1 (no pgrep: procps may be absent)
+find_pid() {
+    local d
+    for d in /proc/[0-9]*; do
+        if tr '\0' ' ' <"$d/cmdline" 2>/dev/null | grep -q -- "$1"; then
+            echo "${d#/proc/}"
+            return
+        fi
+    done
+}
+
+# write_exp FILE NAME VARIANTS_JSON SEEDS STEPS [GUARDS_JSON]
+write_exp() {
+    local guards=""
+    [ -n "${6:-}" ] && guards=$(printf ',\n  "guards": %s' "$6")
+    cat >"$1" <<EOF
+{
+  "name": "$2",
+  "data": { "corpus": ["$CORPUS"] },
+  "common": "$TINY",
+  "variants": $3,
+  "seeds": $4,
+  "budget": { "steps": $5 }$guards
+}
+EOF
+}
+
+begin "1 the smoke experiment: report.md, summary.json and four PNG plots, in seconds"
+S0=$(date +%s)
+run "$FRUGAL" compare "$ROOT/experiments/smoke.json" -o "$W/smoke"
+expect_rc 0
+expect_no_crash
+[ $(($(date +%s) - S0)) -lt 120 ] || fail_because "took more than 2 minutes"
+[ -s "$W/smoke/report.md" ] || fail_because "no report.md"
+for p in loss_vs_tokens loss_vs_seconds memory cost; do
+    is_png "$W/smoke/plots/$p.png" || fail_because "$p.png is not a non-empty PNG"
+done
+grep -q '^- \*\*flash\*\*: memory' "$W/smoke/report.md" || fail_because "no verdict for flash"
+grep -q '| fp32 (baseline) | 2 / 0 / 0' "$W/smoke/report.md" ||
+    fail_because "the baseline's two runs are not both done"
+grep -q '"p":' "$W/smoke/summary.json" || fail_because "summary.json has no p-value"
+finish
+
+begin "2 a second compare on the same directory resumes: nothing runs again"
+run "$FRUGAL" compare "$ROOT/experiments/smoke.json" -o "$W/smoke"
+expect_rc 0
+expect_err "4 of 4 runs already finished"
+grep -q "run 1/4" "$W/err" && fail_because "a finished run was started again"
+finish
+
+begin "3 guards: a NaN gradient and a loss spike abort their runs with the reason; the rest completes"
+write_exp "$W/faults.json" faults '[
+    { "name": "base", "flags": "" },
+    { "name": "nan", "flags": "--inject nan@7" },
+    { "name": "spike", "flags": "--inject spike@9" },
+    { "name": "plain", "flags": "--lr 2e-3" } ]' '[1, 2]' 30 \
+    '{ "spike": { "factor": 3, "steps": 4 } }'
+run "$FRUGAL" compare "$W/faults.json" -o "$W/faults"
+expect_rc 0
+for s in 1 2; do
+    grep -q '"status":"aborted","reason":"NaN/Inf: the gradient was not finite at step 7"' \
+        "$W/faults/runs/nan_s$s.status" || fail_because "nan_s$s: not aborted at step 7 as NaN"
+    grep -q '"status":"aborted","reason":"loss spike: above 3 x its moving average for 4 steps (to step 12)"' \
+        "$W/faults/runs/spike_s$s.status" || fail_because "spike_s$s: not aborted by the spike rule at step 12"
+    for v in base plain; do
+        grep -q '"status":"done"' "$W/faults/runs/${v}_s$s.status" || fail_because "${v}_s$s not done"
+    done
+done
+grep -q '| nan_s1 | aborted | | | | | | NaN/Inf' "$W/faults/report.md" ||
+    fail_because "the report does not list nan_s1 as aborted with its reason"
+grep -q '^- \*\*plain\*\*: memory' "$W/faults/report.md" || fail_because "no verdict for plain"
+finish
+
+begin "4 a run killed with SIGKILL is reported as crashed; compare again resumes and completes it"
+write_exp "$W/kill.json" kill '[ { "name": "base", "flags": "" }, { "name": "victim", "flags": "" } ]' \
+    '[1]' 12000
+"$FRUGAL" compare "$W/kill.json" -o "$W/kill" --quiet >"$W/out" 2>"$W/err" &
+CPID=$!
+killed=0
+for _ in $(seq 1 600); do
+    VPID=$(find_pid "--metrics [^ ]*victim_s1.jsonl")
+    if [ -n "$VPID" ]; then
+        sleep 0.2
+        kill -9 "$VPID" 2>/dev/null && killed=1
+        break
+    fi
+    sleep 0.05
+done
+wait $CPID
+RC=$?
+[ $killed = 1 ] || fail_because "never saw the victim's process"
+expect_rc 1
+grep -q '"status":"crashed","reason":"killed by signal 9 (SIGKILL)' "$W/kill/runs/victim_s1.status" ||
+    fail_because "victim_s1 not reported as crashed by SIGKILL"
+grep -q '| victim_s1 | crashed |' "$W/kill/report.md" || fail_because "the report does not list the crash"
+grep -q '"status":"done"' "$W/kill/runs/base_s1.status" || fail_because "base_s1 did not complete"
+run "$FRUGAL" compare "$W/kill.json" -o "$W/kill"
+expect_rc 0
+expect_err "1 of 2 runs already finished"
+grep -q '"status":"done"' "$W/kill/runs/victim_s1.status" || fail_because "victim_s1 not completed on resume"
+finish
+
+begin "5 bad input: exit code 2, a message naming the problem, nothing run"
+printf '{\n  "name": "x",\n  "seeds": [1 2]\n}\n' >"$W/bad.json"
+run "$FRUGAL" compare "$W/bad.json" -o "$W/bad"
+expect_rc 2
+expect_err "3:"
+expect_err "not valid JSON"
+[ ! -e "$W/bad" ] || fail_because "created the output directory for a malformed file"
+write_exp "$W/flag.json" flag '[ { "name": "a", "flags": "" }, { "name": "b", "flags": "--no-such-flag 3" } ]' '[1]' 5
+run "$FRUGAL" compare "$W/flag.json" -o "$W/flag"
+expect_rc 2
+expect_err 'variant "b"'
+expect_err "--no-such-flag"
+[ ! -e "$W/flag/runs" ] || fail_because "runs started despite a bad flag"
+write_exp "$W/zero.json" zero '[ { "name": "a", "flags": "" }, { "name": "b", "flags": "" } ]' '[1]' 0
+run "$FRUGAL" compare "$W/zero.json" -o "$W/zero"
+expect_rc 2
+expect_err "budget.steps"
+sed 's/"variants"/"baseline": "nobody", "variants"/' "$W/flag.json" >"$W/base.json"
+run "$FRUGAL" compare "$W/base.json" -o "$W/base"
+expect_rc 2
+expect_err 'baseline "nobody" is not one of the variants (a, b)'
+write_exp "$W/res.json" res '[ { "name": "a", "flags": "--seed 3" }, { "name": "b", "flags": "" } ]' '[1]' 5
+run "$FRUGAL" compare "$W/res.json" -o "$W/res"
+expect_rc 2
+expect_err "--seed is set by frugal compare"
+run "$FRUGAL" compare "$W/faults.json" -o "$W/smoke"
+expect_rc 2
+expect_err "holds another experiment (\"smoke\")"
+run "$FRUGAL" compare "$W/faults.json"
+expect_rc 2
+expect_err "-o DIR"
+finish
+
+echo "$PASS passed, $FAILN failed"
+[ "$FAILN" -eq 0 ]
