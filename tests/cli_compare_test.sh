@@ -27,7 +27,7 @@ is_png() {
 find_pid() {
     local d
     for d in /proc/[0-9]*; do
-        if tr '\0' ' ' <"$d/cmdline" 2>/dev/null | grep -q -- "$1"; then
+        if { tr '\0' ' ' <"$d/cmdline"; } 2>/dev/null | grep -q -- "$1"; then
             echo "${d#/proc/}"
             return
         fi
@@ -96,6 +96,24 @@ grep -q '| nan_s1 | aborted | | | | | | NaN/Inf' "$W/faults/report.md" ||
 grep -q '^- \*\*plain\*\*: memory' "$W/faults/report.md" || fail_because "no verdict for plain"
 finish
 
+begin "3b the checkpoint guard: at 25% of the budget, too little cost reduction or too much loss"
+write_exp "$W/check.json" check '[
+    { "name": "base", "flags": "" },
+    { "name": "slowlearner", "flags": "--lr 1e-5 --lr-min 1e-6" } ]' '[1]' 40 \
+    '{ "checkpoint": { "at": 0.25, "max_loss_increase": 0.02 } }'
+run "$FRUGAL" compare "$W/check.json" -o "$W/check"
+expect_rc 0
+grep -q '"status":"aborted","reason":"checkpoint: validation loss at step 10 ' \
+    "$W/check/runs/slowlearner_s1.status" || fail_because "slowlearner not stopped by the loss rule"
+grep -q '"status":"done"' "$W/check/runs/base_s1.status" || fail_because "base not done"
+write_exp "$W/cost.json" cost '[ { "name": "base", "flags": "" }, { "name": "same", "flags": "" } ]' \
+    '[1]' 40 '{ "checkpoint": { "at": 0.25, "min_cost_reduction": 0.9 } }'
+run "$FRUGAL" compare "$W/cost.json" -o "$W/cost"
+expect_rc 0
+grep -q '"status":"aborted","reason":"checkpoint: wall time at step 10 ' \
+    "$W/cost/runs/same_s1.status" || fail_because "same not stopped by the cost rule"
+finish
+
 begin "4 a run killed with SIGKILL is reported as crashed; compare again resumes and completes it"
 write_exp "$W/kill.json" kill '[ { "name": "base", "flags": "" }, { "name": "victim", "flags": "" } ]' \
     '[1]' 12000
@@ -138,6 +156,10 @@ expect_rc 2
 expect_err 'variant "b"'
 expect_err "--no-such-flag"
 [ ! -e "$W/flag/runs" ] || fail_because "runs started despite a bad flag"
+write_exp "$W/lr.json" lr '[ { "name": "a", "flags": "" }, { "name": "b", "flags": "--lr 1e-5" } ]' '[1]' 5
+run "$FRUGAL" compare "$W/lr.json" -o "$W/lr"
+expect_rc 2
+expect_err 'variant "b": frugal train: --lr-min'
 write_exp "$W/zero.json" zero '[ { "name": "a", "flags": "" }, { "name": "b", "flags": "" } ]' '[1]' 0
 run "$FRUGAL" compare "$W/zero.json" -o "$W/zero"
 expect_rc 2

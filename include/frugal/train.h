@@ -203,6 +203,10 @@ FG_API fg_status fg_train_recompute_parse(const char *name, int *out);
 FG_API fg_status fg_train_dtype_parse(const char *name, int *out);
 FG_API const char *fg_train_storage_name(enum fg_train_storage s);
 FG_API fg_status fg_train_storage_parse(const char *name, enum fg_train_storage *out);
+/* The checks fg_train makes on p before it reads any file: FG_OK, or FG_ERR_INVALID_ARG with
+ * what is wrong and the fix in errmsg. */
+FG_API fg_status fg_train_check_params(const struct fg_train_params *p, char *errmsg,
+                                       size_t errmsg_len);
 /* Runs training. On failure errmsg says what failed and what to do; a NaN/Inf loss returns
  * FG_ERR_NUMERIC after keeping the last good checkpoint (result->last_ckpt). */
 FG_API fg_status fg_train(const struct fg_train_params *p, struct fg_train_result *result,

@@ -459,10 +459,8 @@ static fg_status save_ckpt(struct run *r, int64_t step, struct fg_train_result *
     return FG_OK;
 }
 
-static fg_status setup(struct run *r, struct fg_train_result *res, int64_t *start_step,
-                       char *errmsg, size_t n)
+fg_status fg_train_check_params(const struct fg_train_params *p, char *errmsg, size_t n)
 {
-    const struct fg_train_params *p = r->p;
     char inner[512];
     fg_status rc;
     if (p->B > FG_TRAIN_MAX_BATCH) {
@@ -545,6 +543,17 @@ static fg_status setup(struct run *r, struct fg_train_result *res, int64_t *star
                  p->T, p->cfg.block_size);
         return FG_ERR_INVALID_ARG;
     }
+    return FG_OK;
+}
+
+static fg_status setup(struct run *r, struct fg_train_result *res, int64_t *start_step,
+                       char *errmsg, size_t n)
+{
+    const struct fg_train_params *p = r->p;
+    char inner[512];
+    fg_status rc;
+    if ((rc = fg_train_check_params(p, errmsg, n)) != FG_OK)
+        return rc;
     if ((rc = fg_shard_open(&r->train, p->train_path, p->cfg.vocab_size, errmsg, n)) != FG_OK)
         return rc;
     if ((rc = fg_loader_init(&r->loader, &r->train, p->B, p->T, p->seed ^ 0x5EEDDA7AULL, inner,

@@ -688,8 +688,14 @@ int cmd_train(int argc, char **argv)
         else
             p.inject_spike_step = at;
     }
-    if (check)
-        return EXIT_OK; /* every flag parsed and checked; the data is fg_train's to check */
+    if (check) { /* the flags and the settings; the data files are fg_train's to check */
+        char why[1024];
+        if (fg_train_check_params(&p, why, sizeof why) != FG_OK) {
+            fprintf(stderr, "frugal train: %s\n", why);
+            return EXIT_USAGE;
+        }
+        return EXIT_OK;
+    }
     if (!cli_find(o, sizeof o / sizeof o[0], "--peak-flops")->seen)
         p.peak_flops = cli_peak_flops(p.n_threads, NULL, 0);
     if (!quiet && fg_model_mx_on(&p.mx))
