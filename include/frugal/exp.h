@@ -75,6 +75,8 @@ struct fg_experiment {
     char train[FG_EXP_PATH_MAX], val[FG_EXP_PATH_MAX];
     int n_corpus;
     char corpus[FG_EXP_MAX_CORPUS][FG_EXP_PATH_MAX];
+    int corpus_vocab; /* 256: byte-level; more: a BPE of that many tokens learnt from the corpus
+                         (frugal tokenizer train), then the shards in its tokens */
     int n_common;
     char *common[FG_EXP_MAX_ARGS]; /* flags every run gets, before its variant's */
     int n_variants, baseline;      /* baseline: index into v */

@@ -136,7 +136,7 @@ static fg_status integer(struct pctx *c, const cJSON *v, const char *where, doub
 
 static fg_status parse_data(struct pctx *c, const cJSON *d)
 {
-    static const char *const keys[] = { "train", "val", "corpus", NULL };
+    static const char *const keys[] = { "train", "val", "corpus", "vocab_size", NULL };
     struct fg_experiment *e = c->e;
     if (!cJSON_IsObject(d))
         return fail(c, FG_ERR_INVALID_ARG,
@@ -157,8 +157,16 @@ static fg_status parse_data(struct pctx *c, const cJSON *d)
             return fail(c, FG_ERR_INVALID_ARG, "data.corpus must list 1 to %d text files",
                         FG_EXP_MAX_CORPUS);
         cJSON_ArrayForEach(f, co) FG_TRY(path_of(c, f, "data.corpus[]", e->corpus[e->n_corpus++]));
+        const cJSON *vs = cJSON_GetObjectItemCaseSensitive(d, "vocab_size");
+        int64_t vocab = 256;
+        if (vs)
+            FG_TRY(integer(c, vs, "data.vocab_size", 256, 1 << 20, &vocab));
+        e->corpus_vocab = (int)vocab;
         return FG_OK;
     }
+    if (cJSON_GetObjectItemCaseSensitive(d, "vocab_size"))
+        return fail(c, FG_ERR_INVALID_ARG,
+                    "data.vocab_size goes with a \"corpus\" (shards already have their tokens)");
     FG_TRY(path_of(c, tr, "data.train", e->train));
     return path_of(c, va, "data.val", e->val);
 }

@@ -639,23 +639,49 @@ int cmd_compare(int argc, char **argv)
         goto done;
     }
     if (e->n_corpus && access(c.train, R_OK) != 0) {
-        char *pa[FG_EXP_MAX_CORPUS + 8];
-        int n = 0;
-        char ddir[4200], plog[4200];
+        char *pa[FG_EXP_MAX_CORPUS + 12];
+        char ddir[4200], plog[4200], tok[4300], vocab[32];
         snprintf(ddir, sizeof ddir, "%s/data", out);
         snprintf(plog, sizeof plog, "%s/data.log", out);
-        pa[n++] = (char *)self_exe();
-        pa[n++] = "prepare";
-        pa[n++] = "-o";
-        pa[n++] = ddir;
-        pa[n++] = "--docs-split";
-        pa[n++] = "blank";
-        for (int i = 0; i < e->n_corpus; i++)
-            pa[n++] = e->corpus[i];
-        pa[n] = NULL;
+        snprintf(tok, sizeof tok, "%s/tokenizer.json", ddir);
+        snprintf(vocab, sizeof vocab, "%d", e->corpus_vocab);
         if (!quiet)
-            fprintf(stderr, "compare %s: preparing the corpus into %s\n", e->name, ddir);
-        if (run_wait(pa, NULL, plog) != 0) {
+            fprintf(stderr, "compare %s: preparing the corpus into %s%s\n", e->name, ddir,
+                    e->corpus_vocab > 256 ? " (learning its BPE first)" : "");
+        int code = mkdir_p(ddir);
+        if (code == 0 && e->corpus_vocab > 256) {
+            int n = 0;
+            pa[n++] = (char *)self_exe();
+            pa[n++] = "tokenizer";
+            pa[n++] = "train";
+            pa[n++] = "--vocab-size";
+            pa[n++] = vocab;
+            pa[n++] = "-o";
+            pa[n++] = tok;
+            pa[n++] = "--quiet";
+            for (int i = 0; i < e->n_corpus; i++)
+                pa[n++] = e->corpus[i];
+            pa[n] = NULL;
+            code = run_wait(pa, NULL, plog);
+        }
+        if (code == 0) {
+            int n = 0;
+            pa[n++] = (char *)self_exe();
+            pa[n++] = "prepare";
+            pa[n++] = "-o";
+            pa[n++] = ddir;
+            pa[n++] = "--docs-split";
+            pa[n++] = "blank";
+            if (e->corpus_vocab > 256) {
+                pa[n++] = "--tokenizer";
+                pa[n++] = tok;
+            }
+            for (int i = 0; i < e->n_corpus; i++)
+                pa[n++] = e->corpus[i];
+            pa[n] = NULL;
+            code = run_wait(pa, NULL, plog);
+        }
+        if (code != 0) {
             char why[320];
             last_line(plog, why, sizeof why);
             fprintf(stderr, "frugal compare: preparing the corpus failed: %s\n", why);
