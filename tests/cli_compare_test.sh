@@ -114,6 +114,21 @@ grep -q '"status":"aborted","reason":"checkpoint: wall time at step 10 ' \
     "$W/cost/runs/same_s1.status" || fail_because "same not stopped by the cost rule"
 finish
 
+begin "3c components: a variant made of two others is set against the sum of their parts"
+write_exp "$W/abl.json" abl '[
+    { "name": "base", "flags": "" },
+    { "name": "lr", "flags": "--lr 2e-3" },
+    { "name": "wd", "flags": "--weight-decay 0" },
+    { "name": "both", "flags": "--weight-decay 0 --lr 2e-3" } ]' '[1]' 10
+run "$FRUGAL" compare "$W/abl.json" -o "$W/abl"
+expect_rc 0
+grep -q '^## Components' "$W/abl/report.md" || fail_because "no components table"
+grep -q '^| lr alone |' "$W/abl/report.md" && grep -q '^| wd alone |' "$W/abl/report.md" &&
+    grep -q '^| \*\*both\*\* (measured) |' "$W/abl/report.md" ||
+    fail_because "the components of both are not listed"
+grep -q '^| lr (measured)' "$W/abl/report.md" && fail_because "lr taken for a combination"
+finish
+
 begin "4 a run killed with SIGKILL is reported as crashed; compare again resumes and completes it"
 write_exp "$W/kill.json" kill '[ { "name": "base", "flags": "" }, { "name": "victim", "flags": "" } ]' \
     '[1]' 12000

@@ -315,8 +315,6 @@ static int plots(const struct compare *c, const struct vstat *vs, char *why, siz
     return 0;
 }
 
-/* ---- report.md and summary.json ---- */
-
 static void fmt_pct(char *buf, size_t n, double x)
 {
     if (isnan(x))
@@ -324,6 +322,108 @@ static void fmt_pct(char *buf, size_t n, double x)
     else
         snprintf(buf, n, "%+.1f%%", 100.0 * x);
 }
+
+/* ---- ablation: a variant whose flags are the union of other variants' ---- */
+
+#define MAX_PAIRS_V 32
+
+/* a variant's flags as "flag value" settings (a flag followed by a non-flag is one) */
+static int settings(const struct fg_exp_variant *v, char out[][160])
+{
+    int n = 0;
+    for (int i = 0; i < v->n_args && n < MAX_PAIRS_V; i++) {
+        int val = i + 1 < v->n_args && strncmp(v->args[i + 1], "--", 2) != 0;
+        snprintf(out[n++], 160, "%.70s%s%.70s", v->args[i], val ? " " : "",
+                 val ? v->args[i + 1] : "");
+        i += val;
+    }
+    return n;
+}
+
+static int has(char set[][160], int n, const char *x)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(set[i], x))
+            return 1;
+    return 0;
+}
+
+/* Components of variant w: the other non-baseline variants whose settings are all in w's and
+ * that together give exactly w's, each setting from one of them. Fills comp; returns their
+ * number (0: w is not such a combination). */
+static int components(const struct fg_experiment *e, int w, int comp[FG_EXP_MAX_VARIANTS])
+{
+    static char sw[MAX_PAIRS_V][160], sv[MAX_PAIRS_V][160];
+    int nw = settings(&e->v[w], sw), nc = 0, covered[MAX_PAIRS_V] = { 0 };
+    for (int v = 0; v < e->n_variants; v++) {
+        if (v == w || v == e->baseline)
+            continue;
+        int nv = settings(&e->v[v], sv), inside = nv > 0;
+        for (int i = 0; i < nv && inside; i++)
+            inside = has(sw, nw, sv[i]);
+        if (!inside || nv == nw)
+            continue;
+        for (int i = 0; i < nv; i++)
+            for (int k = 0; k < nw; k++)
+                if (!strcmp(sw[k], sv[i]))
+                    covered[k]++;
+        comp[nc++] = v;
+    }
+    for (int k = 0; k < nw; k++)
+        if (covered[k] != 1)
+            return 0;
+    return nc >= 2 ? nc : 0;
+}
+
+static void ablation(FILE *f, const struct fg_experiment *e, const struct vstat *vs)
+{
+    int printed = 0;
+    for (int w = 0; w < e->n_variants; w++) {
+        int comp[FG_EXP_MAX_VARIANTS], nc = w == e->baseline ? 0 : components(e, w, comp);
+        if (!nc || !vs[w].have)
+            continue;
+        if (!printed)
+            fprintf(f, "\n## Components\n\nA variant whose flags are the union of other "
+                       "variants' flags, against the sum of their changes alone (relative to the "
+                       "baseline; the remainder is how they interact).\n\n"
+                       "| | memory | cost | throughput | val loss |\n|---|---|---|---|---|\n");
+        printed = 1;
+        double sm = 0, sc = 0, st = 1, sv = 0;
+        int ok = 1;
+        for (int k = 0; k < nc; k++) {
+            const struct vstat *a = &vs[comp[k]];
+            if (!a->have) {
+                ok = 0;
+                continue;
+            }
+            char m[32], c[32], v[32];
+            fmt_pct(m, sizeof m, a->d_rss);
+            fmt_pct(c, sizeof c, a->d_dollars);
+            fmt_pct(v, sizeof v, a->d_val);
+            fprintf(f, "| %s alone | %s | %s | %.2fx | %s |\n", e->v[comp[k]].name, m, c, a->d_tps,
+                    v);
+            sm += a->d_rss;
+            sc += a->d_dollars;
+            st *= a->d_tps;
+            sv += a->d_val;
+        }
+        char m[32], c[32], v[32];
+        if (ok) {
+            fmt_pct(m, sizeof m, sm);
+            fmt_pct(c, sizeof c, sc);
+            fmt_pct(v, sizeof v, sv);
+            fprintf(f, "| sum of the parts (throughput: product) | %s | %s | %.2fx | %s |\n", m, c,
+                    st, v);
+        }
+        fmt_pct(m, sizeof m, vs[w].d_rss);
+        fmt_pct(c, sizeof c, vs[w].d_dollars);
+        fmt_pct(v, sizeof v, vs[w].d_val);
+        fprintf(f, "| **%s** (measured) | %s | %s | %.2fx | %s |\n", e->v[w].name, m, c,
+                vs[w].d_tps, v);
+    }
+}
+
+/* ---- report.md and summary.json ---- */
 
 static void cpu_name(char *out, size_t n)
 {
@@ -430,6 +530,7 @@ int compare_report(const struct compare *c)
                 a->val.mean, a->val.sd, d1, pt, cd, tost, a->tps.mean, a->tps.sd, tp,
                 a->rss.mean / 1048576.0, d2, a->dollars.mean, a->dollars.sd, d3);
     }
+    ablation(f, e, vs);
     fprintf(f,
             "\n## Runs\n\n| run | status | final val loss | tokens/s | peak RSS MiB | wall s | $ "
             "| reason |\n|---|---|---|---|---|---|---|---|\n");
