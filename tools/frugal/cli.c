@@ -247,8 +247,19 @@ int cli_load_tokenizer(const char *cmd, const struct cli_vocab *v, int n_threads
     return EXIT_OK;
 }
 
-/* "model name" of the first CPU in /proc/cpuinfo, or "unknown" */
-static void cpu_model(char *out, size_t n)
+int cli_write_atomic(const char *path, const void *buf, size_t len, char *err, size_t n)
+{
+    struct fg_atomic_file af;
+    if (fg_atomic_open(&af, path, err, n) != FG_OK)
+        return -1;
+    if (fg_atomic_write(&af, buf, len, err, n) != FG_OK) {
+        fg_atomic_abort(&af);
+        return -1;
+    }
+    return fg_atomic_commit(&af, err, n) == FG_OK ? 0 : -1; /* a failed commit cleans up */
+}
+
+void cli_cpu_model(char *out, size_t n)
 {
     snprintf(out, n, "unknown");
     FILE *f = fopen("/proc/cpuinfo", "r");
@@ -279,7 +290,7 @@ double cli_peak_flops(int n_threads, char *path_out, size_t path_n)
     snprintf(path, sizeof path, "%s/peak_flops.json", dir);
     if (path_out)
         snprintf(path_out, path_n, "%s", dir[0] ? path : "");
-    cpu_model(cpu, sizeof cpu);
+    cli_cpu_model(cpu, sizeof cpu);
     void *buf = NULL;
     size_t len = 0;
     cJSON *root = NULL;
@@ -336,13 +347,8 @@ double cli_peak_flops(int n_threads, char *path_out, size_t path_n)
     }
     (void)mkdir(dir, 0755);
     char *text = cJSON_Print(root);
-    struct fg_atomic_file af;
-    if (text && fg_atomic_open(&af, path, err, sizeof err) == FG_OK) {
-        if (fg_atomic_write(&af, text, strlen(text), err, sizeof err) != FG_OK)
-            fg_atomic_abort(&af);
-        else
-            (void)fg_atomic_commit(&af, err, sizeof err); /* removes its file on failure */
-    }
+    if (text)
+        (void)cli_write_atomic(path, text, strlen(text), err, sizeof err);
     cJSON_free(text);
     cJSON_Delete(root);
     return flops;

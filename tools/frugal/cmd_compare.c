@@ -204,14 +204,8 @@ static void write_status(const struct compare *c, const struct run *r)
     cJSON_AddStringToObject(j, "reason", r->reason);
     cJSON_AddNumberToObject(j, "steps_seen", (double)r->step);
     char *text = cJSON_PrintUnformatted(j);
-    struct fg_atomic_file af;
-    if (text && fg_atomic_open(&af, path, err, sizeof err) == FG_OK) {
-        if (fg_atomic_write(&af, text, strlen(text), err, sizeof err) == FG_OK &&
-            fg_atomic_write(&af, "\n", 1, err, sizeof err) == FG_OK)
-            (void)fg_atomic_commit(&af, err, sizeof err);
-        else
-            fg_atomic_abort(&af);
-    }
+    if (text)
+        (void)cli_write_atomic(path, text, strlen(text), err, sizeof err);
     cJSON_free(text);
     cJSON_Delete(j);
 }
@@ -493,10 +487,7 @@ static int claim_dir(const char *dir, const char *text, size_t len, const char *
         fprintf(stderr, "frugal compare: cannot create %s: %s\n", dir, strerror(errno));
         return EXIT_FAIL;
     }
-    struct fg_atomic_file af;
-    if (fg_atomic_open(&af, path, err, sizeof err) != FG_OK ||
-        fg_atomic_write(&af, text, len, err, sizeof err) != FG_OK ||
-        fg_atomic_commit(&af, err, sizeof err) != FG_OK) {
+    if (cli_write_atomic(path, text, len, err, sizeof err) != 0) {
         fprintf(stderr, "frugal compare: %s\n", err);
         return EXIT_FAIL;
     }

@@ -425,23 +425,6 @@ static void ablation(FILE *f, const struct fg_experiment *e, const struct vstat 
 
 /* ---- report.md and summary.json ---- */
 
-static void cpu_name(char *out, size_t n)
-{
-    snprintf(out, n, "unknown CPU");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    char line[512];
-    while (f && fgets(line, sizeof line, f)) {
-        char *colon = strchr(line, ':');
-        if (!strncmp(line, "model name", 10) && colon) {
-            colon[strcspn(colon, "\n")] = '\0';
-            snprintf(out, n, "%s", colon + 1 + (colon[1] == ' '));
-            break;
-        }
-    }
-    if (f)
-        fclose(f);
-}
-
 int compare_report(const struct compare *c)
 {
     const struct fg_experiment *e = c->e;
@@ -457,7 +440,7 @@ int compare_report(const struct compare *c)
     if (!f)
         return -1;
     char cpu[256], when[64];
-    cpu_name(cpu, sizeof cpu);
+    cli_cpu_model(cpu, sizeof cpu);
     time_t now = time(NULL);
     strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", gmtime(&now));
     const struct vstat *b = &vs[e->baseline];
@@ -607,22 +590,12 @@ int compare_report(const struct compare *c)
     }
     char *js = cJSON_Print(j);
     cJSON_Delete(j);
-    int rc = 0;
-    struct fg_atomic_file af;
-    if (fg_atomic_open(&af, path, err, sizeof err) != FG_OK ||
-        fg_atomic_write(&af, buf, blen, err, sizeof err) != FG_OK ||
-        fg_atomic_commit(&af, err, sizeof err) != FG_OK) {
-        fprintf(stderr, "frugal compare: %s\n", err);
-        rc = -1;
-    }
+    int rc = cli_write_atomic(path, buf, blen, err, sizeof err);
     snprintf(path, sizeof path, "%s/summary.json", c->dir);
-    if (rc == 0 && js &&
-        (fg_atomic_open(&af, path, err, sizeof err) != FG_OK ||
-         fg_atomic_write(&af, js, strlen(js), err, sizeof err) != FG_OK ||
-         fg_atomic_commit(&af, err, sizeof err) != FG_OK)) {
+    if (rc == 0 && js)
+        rc = cli_write_atomic(path, js, strlen(js), err, sizeof err);
+    if (rc != 0)
         fprintf(stderr, "frugal compare: %s\n", err);
-        rc = -1;
-    }
     if (!plots_ok)
         fprintf(stderr, "frugal compare: plots not drawn: %s\n", why);
     cJSON_free(js);
