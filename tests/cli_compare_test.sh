@@ -66,6 +66,16 @@ grep -q '| fp32 (baseline) | 2 / 0 / 0' "$W/smoke/report.md" ||
 grep -q '"p":' "$W/smoke/summary.json" || fail_because "summary.json has no p-value"
 finish
 
+begin "1b --jobs 2: two runs at a time, the same results as one at a time"
+run "$FRUGAL" compare "$ROOT/experiments/smoke.json" -o "$W/smoke2" --jobs 2
+expect_rc 0
+for r in fp32_s1 fp32_s2 flash_s1 flash_s2; do
+    a=$(sed -n 's/.*"final_val_loss":\([0-9.]*\).*/\1/p' "$W/smoke/runs/$r.json")
+    b=$(sed -n 's/.*"final_val_loss":\([0-9.]*\).*/\1/p' "$W/smoke2/runs/$r.json")
+    [ -n "$a" ] && [ "$a" = "$b" ] || fail_because "$r: validation loss $b with --jobs 2, $a without"
+done
+finish
+
 begin "2 a second compare on the same directory resumes: nothing runs again"
 run "$FRUGAL" compare "$ROOT/experiments/smoke.json" -o "$W/smoke"
 expect_rc 0
