@@ -76,11 +76,13 @@ for r in fp32_s1 fp32_s2 flash_s1 flash_s2; do
 done
 finish
 
-begin "2 a second compare on the same directory resumes: nothing runs again"
-run "$FRUGAL" compare "$ROOT/experiments/smoke.json" -o "$W/smoke"
+begin "2 a second compare on the same directory (relative this time) resumes: nothing runs again"
+rm -f "$W/smoke/plots/"*.png
+run "$FRUGAL" compare "$ROOT/experiments/smoke.json" -o smoke
 expect_rc 0
 expect_err "4 of 4 runs already finished"
 grep -q "run 1/4" "$W/err" && fail_because "a finished run was started again"
+is_png "$W/smoke/plots/memory.png" || fail_because "plots not redrawn into a relative -o DIR"
 finish
 
 begin "3 guards: a NaN gradient and a loss spike abort their runs with the reason; the rest completes"

@@ -301,7 +301,8 @@ static int plots(const struct compare *c, const struct vstat *vs, char *why, siz
     snprintf(log, sizeof log, "%s/gnuplot.log", pdir);
     pid_t pid = fork();
     if (pid == 0) {
-        if (chdir(pdir) != 0 || !freopen(log, "w", stderr) || !freopen("/dev/null", "w", stdout))
+        /* the log first: its path may be relative to the directory compare runs in */
+        if (!freopen(log, "w", stderr) || !freopen("/dev/null", "w", stdout) || chdir(pdir) != 0)
             _exit(127);
         execv(gp, argv);
         _exit(127);
