@@ -126,6 +126,18 @@ grep -q '"status":"aborted","reason":"checkpoint: wall time at step 10 ' \
     "$W/cost/runs/same_s1.status" || fail_because "same not stopped by the cost rule"
 finish
 
+begin "3d the memory guard: a run whose peak memory passes the limit is stopped"
+write_exp "$W/mem.json" mem '[ { "name": "a", "flags": "" }, { "name": "b", "flags": "--lr 2e-3" } ]' \
+    '[1]' 3000 '{ "max_rss_mib": 1 }'
+run "$FRUGAL" compare "$W/mem.json" -o "$W/mem"
+expect_rc 0
+for v in a b; do
+    grep -q '"status":"aborted","reason":"memory: peak [0-9]* MiB passed the limit of 1 MiB"' \
+        "$W/mem/runs/${v}_s1.status" || fail_because "${v}_s1 not stopped by the memory guard"
+done
+grep -q '^- \*\*b\*\*: no finished run' "$W/mem/report.md" || fail_because "the report claims results"
+finish
+
 begin "3c components: a variant made of two others is set against the sum of their parts"
 write_exp "$W/abl.json" abl '[
     { "name": "base", "flags": "" },
