@@ -502,9 +502,8 @@ int cmd_compare(int argc, char **argv)
     int n_pos = 0;
     struct opt o[] = {
         { "-o", OPT_STR, &out, "DIR",
-          "output directory: runs, report.md, plots; an existing one of the same experiment "
-          "is resumed [required]",
-          0, 0, 0, 0 },
+          "output: runs, report.md, plots; resumed if it holds this experiment [required]", 0, 0, 0,
+          0 },
         { "--jobs", OPT_INT, &jobs, "N", "runs at a time [1]; timings need 1 on a small machine", 1,
           0, 0, 0 },
         { "--quiet", OPT_FLAG, &quiet, NULL, "no progress output", 0, 0, 0, 0 },
@@ -521,6 +520,9 @@ int cmd_compare(int argc, char **argv)
         "again on the same DIR resumes: finished runs are kept, crashed ones run again.\n"
         "The experiment file's layout: docs/formats.md, \"Experiment files\"; examples in\n"
         "experiments/.\n"
+        "\n"
+        "example (seconds):\n"
+        "  frugal compare experiments/smoke.json -o runs/smoke\n"
         "\n"
         "exit codes: 0 every run finished or was aborted by a guard, 1 a run crashed or the\n"
         "report failed, 2 a bad experiment file, flag or directory (nothing run)",
