@@ -247,6 +247,20 @@ int cli_load_tokenizer(const char *cmd, const struct cli_vocab *v, int n_threads
     return EXIT_OK;
 }
 
+int cli_mkdir_p(const char *dir)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", dir);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
 int cli_write_atomic(const char *path, const void *buf, size_t len, char *err, size_t n)
 {
     struct fg_atomic_file af;
@@ -338,14 +352,7 @@ double cli_peak_flops(int n_threads, char *path_out, size_t path_n)
     } else {
         cJSON_Delete(e);
     }
-    char parent[1100];
-    snprintf(parent, sizeof parent, "%s", dir);
-    char *slash = strrchr(parent, '/');
-    if (slash && slash != parent) {
-        *slash = '\0';
-        (void)mkdir(parent, 0755);
-    }
-    (void)mkdir(dir, 0755);
+    (void)cli_mkdir_p(dir);
     char *text = cJSON_Print(root);
     if (text)
         (void)cli_write_atomic(path, text, strlen(text), err, sizeof err);

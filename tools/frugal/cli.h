@@ -59,6 +59,8 @@ int cli_load_tokenizer(const char *cmd, const struct cli_vocab *v, int n_threads
  * be read or written is measured around (about 0.3 s). */
 double cli_peak_flops(int n_threads, char *path_out, size_t path_n);
 
+/* mkdir -p: dir and its missing parents (mode 0755); 0, or -1 with errno set. */
+int cli_mkdir_p(const char *dir);
 /* path = buf (len bytes), written atomically (temp file, fsync, rename): 0, or -1 with the
  * reason in err and nothing left behind. */
 int cli_write_atomic(const char *path, const void *buf, size_t len, char *err, size_t n);

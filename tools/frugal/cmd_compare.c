@@ -346,9 +346,6 @@ static void watch(const struct compare *c, struct run *r)
 /* the results of a finished run, from its --json summary */
 static int read_result(const struct compare *c, struct run *r)
 {
-    static const char *const mem_keys[N_MEM] = { "weights", "master",   "grads",
-                                                 "state_m", "state_v",  "scales",
-                                                 "decode",  "products", "activations" };
     char path[4200], err[256];
     void *buf = NULL;
     size_t len = 0;
@@ -370,7 +367,7 @@ static int read_result(const struct compare *c, struct run *r)
     r->wall_s = NUM(led, "wall_seconds");
     r->train_s = NUM(led, "train_seconds");
     for (int k = 0; k < N_MEM; k++)
-        r->mem[k] = NUM(mem, mem_keys[k]);
+        r->mem[k] = NUM(mem, compare_mem[k].key);
 #undef NUM
     int ok = j != NULL && !isnan(r->final_val);
     cJSON_Delete(j);
@@ -434,20 +431,6 @@ static void progress(const struct compare *c, int tty, int done_runs, int total,
 
 /* ---- setup ---- */
 
-static int mkdir_p(const char *dir)
-{
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s", dir);
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
-    return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 /* DIR is new, empty, or holds this same experiment: 0; else a message and EXIT_USAGE */
 static int claim_dir(const char *dir, const char *text, size_t len, const char *exp_path)
 {
@@ -483,7 +466,7 @@ static int claim_dir(const char *dir, const char *text, size_t len, const char *
             return EXIT_USAGE;
         }
     }
-    if (mkdir_p(dir) != 0) {
+    if (cli_mkdir_p(dir) != 0) {
         fprintf(stderr, "frugal compare: cannot create %s: %s\n", dir, strerror(errno));
         return EXIT_FAIL;
     }
@@ -626,7 +609,7 @@ int cmd_compare(int argc, char **argv)
         goto done;
     char path[4200];
     snprintf(path, sizeof path, "%s/runs", out);
-    if (mkdir_p(path) != 0) {
+    if (cli_mkdir_p(path) != 0) {
         fprintf(stderr, "frugal compare: cannot create %s: %s\n", path, strerror(errno));
         exit_code = EXIT_FAIL;
         goto done;
@@ -641,7 +624,7 @@ int cmd_compare(int argc, char **argv)
         if (!quiet)
             fprintf(stderr, "compare %s: preparing the corpus into %s%s\n", e->name, ddir,
                     e->corpus_vocab > 256 ? " (learning its BPE first)" : "");
-        int code = mkdir_p(ddir);
+        int code = cli_mkdir_p(ddir);
         if (code == 0 && e->corpus_vocab > 256) {
             int n = 0;
             pa[n++] = (char *)self_exe();

@@ -10,7 +10,13 @@
 
 enum run_status { RUN_TODO = 0, RUN_DONE, RUN_ABORTED, RUN_CRASHED };
 
-#define N_MEM 9 /* the ledger's memory components, in json "memory" order (compare_report.c) */
+#define N_MEM 9 /* the ledger's memory components */
+
+/* their keys in frugal train --json's "memory" object, and their names in the report */
+struct compare_mem_field {
+    const char *key, *label;
+};
+extern const struct compare_mem_field compare_mem[N_MEM];
 
 struct run {
     int v, s;           /* variant and seed indices */

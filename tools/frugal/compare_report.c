@@ -18,9 +18,13 @@
 #include "frugal/core.h"
 #include "frugal/exp.h"
 
-static const char *const mem_names[N_MEM] = { "weights",     "master correction", "gradients",
-                                              "state m",     "state v",           "scales",
-                                              "bf16 decode", "bf16 panels",       "activations" };
+const struct compare_mem_field compare_mem[N_MEM] = {
+    { "weights", "weights" },         { "master", "master correction" },
+    { "grads", "gradients" },         { "state_m", "state m" },
+    { "state_v", "state v" },         { "scales", "scales" },
+    { "decode", "bf16 decode" },      { "products", "bf16 panels" },
+    { "activations", "activations" },
+};
 
 /* what one variant's finished runs add up to */
 struct vstat {
@@ -215,9 +219,8 @@ static int plots(const struct compare *c, const struct vstat *vs, char *why, siz
     char pdir[4200], path[4300];
     snprintf(pdir, sizeof pdir, "%s/plots", c->dir);
     mkdir(pdir, 0755);
-    int have_curves = 0;
     for (int v = 0; v < e->n_variants; v++)
-        have_curves += curve_file(c, v, pdir) > 0;
+        curve_file(c, v, pdir);
     /* memory by component and cost, one row per variant with a finished run */
     snprintf(path, sizeof path, "%s/bars.dat", pdir);
     FILE *f = fopen(path, "w");
@@ -227,7 +230,7 @@ static int plots(const struct compare *c, const struct vstat *vs, char *why, siz
     }
     fprintf(f, "variant"); /* the header row: gnuplot's columnheader() names the bars */
     for (int k = 0; k < N_MEM; k++)
-        fprintf(f, " \"%s\"", mem_names[k]);
+        fprintf(f, " \"%s\"", compare_mem[k].label);
     fprintf(f, " \"peak RSS MiB\" \"dollars per run\" \"dollars sd\"\n");
     for (int v = 0; v < e->n_variants; v++) {
         if (!vs[v].have)
@@ -312,7 +315,6 @@ static int plots(const struct compare *c, const struct vstat *vs, char *why, siz
         snprintf(why, why_n, "gnuplot failed (see %.400s)", log);
         return -1;
     }
-    (void)have_curves;
     return 0;
 }
 
