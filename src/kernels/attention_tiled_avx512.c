@@ -1,11 +1,12 @@
 /* The tiled attention kernels with AVX-512 intrinsics, for head sizes that are a multiple of 16
  * (the algorithm and its notes: attention_tiled.c). The block products run as register tiles
- * with fused multiply-adds: scores S = A Bt for 4 rows x 32 keys at a time (8 accumulators),
- * and row updates O += P X for 4 rows x 64 channels (16 accumulators; dK and dV read P and dS
- * transposed through strides). The backward makes one pass per (batch, head)
- * instead of the portable build's two (see below). Sums keep a fixed order for a given shape,
- * so the bits do not depend on the thread count (they differ from the portable build's, which
- * has no FMA: both are within the attention tolerance of the standard kernel). */
+ * with fused multiply-adds: scores S = A Bt for 8 rows x 32 columns at a time (16
+ * accumulators), and row updates O += P X for 4 rows x 64 channels (16 accumulators; P may be
+ * read transposed through strides). The forward computes score blocks transposed (keys x
+ * queries, see there); the backward makes one pass per (batch, head) instead of the portable
+ * build's two (see below). Sums keep a fixed order for a given shape, so the bits do not
+ * depend on the thread count (they differ from the portable build's, which has no FMA: both
+ * are within the attention tolerance of the standard kernel). */
 #include "attention_tiled_int.h"
 
 #if defined(__x86_64__) && defined(__AVX512F__)
@@ -164,6 +165,11 @@ static inline size_t n_allowed(size_t t, size_t k0, size_t nk)
     return lim < nk ? lim : nk;
 }
 
+/* The forward works on transposed score blocks, S^T = K Q^T (keys x queries), so that the
+ * 16 lanes of a vector are 16 queries: the running maximum, the rescaling factors and the
+ * sums of the online softmax are plain vertical operations (no horizontal reductions), the
+ * query block is transposed once per task instead of one key block per block pair, and P^T
+ * feeds the O += P V update through its strides. */
 void fg_attention_tiled_forward_avx512(float *out, float *lse, const float *qkv, size_t B, size_t T,
                                        size_t C, size_t NH, int n_threads)
 {
@@ -177,52 +183,70 @@ void fg_attention_tiled_forward_avx512(float *out, float *lse, const float *qkv,
     for (long task = 0; task < n_tasks; task++) {
         size_t qb = (size_t)task % nb, bh = (size_t)task / nb, b = bh / NH, h = bh % NH;
         size_t q0 = qb * TB, nq = T - q0 < TB ? T - q0 : TB;
-        _Alignas(64) float kt[MHS * TB], s[TB * TB], acc[TB * MHS];
-        float m[TB], l[TB];
+        _Alignas(64) float qt[MHS * TB], st[TB * TB], acc[TB * MHS], al[TB], ms[TB], ls[TB];
         const float *base = qkv + b * T * C3 + h * HS;
+        const __m512 ninf = _mm512_set1_ps(-INFINITY);
         memset(acc, 0, nq * HS * sizeof(float));
-        for (size_t i = 0; i < nq; i++) {
-            m[i] = -INFINITY;
-            l[i] = 0.0f;
-        }
+        load_transposed(qt, base, C3, q0, nq, HS); /* padding queries are zero: finite scores */
+        __m512 m[2] = { ninf, ninf }, l[2] = { _mm512_setzero_ps(), _mm512_setzero_ps() };
         for (size_t kb = 0; kb <= qb; kb++) {
             size_t k0 = kb * TB, nk = T - k0 < TB ? T - k0 : TB;
-            load_transposed(kt, base + C, C3, k0, nk, HS);
-            scores(s, base + q0 * C3, C3, nq, kt, HS, scale);
-            for (size_t i = 0; i < nq; i++) {
-                __mmask32 ok = first_n(n_allowed(q0 + i, k0, nk));
-                __m512 s0 = _mm512_load_ps(s + i * TB), s1 = _mm512_load_ps(s + i * TB + 16);
-                __m512 ninf = _mm512_set1_ps(-INFINITY);
-                float bmax = _mm512_reduce_max_ps(
-                    _mm512_max_ps(_mm512_mask_mov_ps(ninf, (__mmask16)ok, s0),
-                                  _mm512_mask_mov_ps(ninf, (__mmask16)(ok >> 16), s1)));
-                float mx = bmax > m[i] ? bmax : m[i];
-                __m512 mv = _mm512_set1_ps(mx);
-                __m512 p0 = _mm512_maskz_mov_ps((__mmask16)ok, exp512(_mm512_sub_ps(s0, mv)));
-                __m512 p1 =
-                    _mm512_maskz_mov_ps((__mmask16)(ok >> 16), exp512(_mm512_sub_ps(s1, mv)));
-                _mm512_store_ps(s + i * TB, p0);
-                _mm512_store_ps(s + i * TB + 16, p1);
-                /* exp(0) is 1 exactly: the call is skipped when the maximum stays */
-                float alpha = m[i] == mx ? 1.0f : m[i] == -INFINITY ? 0.0f : expf(m[i] - mx);
-                l[i] = l[i] * alpha + _mm512_reduce_add_ps(_mm512_add_ps(p0, p1));
-                m[i] = mx;
-                if (alpha != 1.0f) {
-                    __m512 av = _mm512_set1_ps(alpha);
-                    for (size_t d = 0; d < HS; d += 16)
-                        _mm512_storeu_ps(acc + i * HS + d,
-                                         _mm512_mul_ps(_mm512_loadu_ps(acc + i * HS + d), av));
+            int diag = kb == qb; /* key j is allowed for query i when j <= i; else all are */
+            scores(st, base + C + k0 * C3, C3, nk, qt, HS, scale);
+            __m512 bm[2] = { ninf, ninf };
+            for (size_t j = 0; j < nk; j++) {
+                __mmask32 ok = diag ? (__mmask32)(0xFFFFFFFFu << j) : (__mmask32)0xFFFFFFFFu;
+                for (int v = 0; v < 2; v++)
+                    bm[v] = _mm512_mask_max_ps(bm[v], (__mmask16)(ok >> (16 * v)), bm[v],
+                                               _mm512_load_ps(st + j * TB + 16 * v));
+            }
+            __m512 mn[2], alpha[2], sum[2];
+            __mmask16 grew = 0;
+            for (int v = 0; v < 2; v++) {
+                mn[v] = _mm512_max_ps(m[v], bm[v]);
+                grew |= _mm512_cmp_ps_mask(mn[v], m[v], _CMP_GT_OQ);
+                /* exp(0) is 1 exactly: lanes whose maximum stays are not rescaled */
+                alpha[v] = exp512(_mm512_sub_ps(m[v], mn[v]));
+                sum[v] = _mm512_setzero_ps();
+            }
+            for (size_t j = 0; j < nk; j++) {
+                __mmask32 ok = diag ? (__mmask32)(0xFFFFFFFFu << j) : (__mmask32)0xFFFFFFFFu;
+                for (int v = 0; v < 2; v++) {
+                    float *sp = st + j * TB + 16 * v;
+                    __m512 pv =
+                        _mm512_maskz_mov_ps((__mmask16)(ok >> (16 * v)),
+                                            exp512(_mm512_sub_ps(_mm512_load_ps(sp), mn[v])));
+                    _mm512_store_ps(sp, pv);
+                    sum[v] = _mm512_add_ps(sum[v], pv);
                 }
             }
-            accum(acc, HS, nq, s, TB, 1, nk, base + 2 * C + k0 * C3, C3, HS);
+            for (int v = 0; v < 2; v++) {
+                l[v] = _mm512_fmadd_ps(l[v], alpha[v], sum[v]);
+                m[v] = mn[v];
+            }
+            if (grew && kb > 0) {
+                _mm512_store_ps(al, alpha[0]);
+                _mm512_store_ps(al + 16, alpha[1]);
+                for (size_t i = 0; i < nq; i++) {
+                    __m512 av = _mm512_set1_ps(al[i]);
+                    for (size_t d = 0; d < HS; d += 16)
+                        _mm512_store_ps(acc + i * HS + d,
+                                        _mm512_mul_ps(_mm512_load_ps(acc + i * HS + d), av));
+                }
+            }
+            accum(acc, HS, nq, st, 1, TB, nk, base + 2 * C + k0 * C3, C3, HS);
+        }
+        for (int v = 0; v < 2; v++) {
+            _mm512_store_ps(ms + 16 * v, m[v]);
+            _mm512_store_ps(ls + 16 * v, l[v]);
         }
         for (size_t i = 0; i < nq; i++) {
             size_t t = q0 + i;
-            __m512 inv = _mm512_set1_ps(1.0f / l[i]);
+            __m512 inv = _mm512_set1_ps(1.0f / ls[i]);
             float *o = out + (b * T + t) * C + h * HS;
             for (size_t d = 0; d < HS; d += 16)
-                _mm512_storeu_ps(o + d, _mm512_mul_ps(_mm512_loadu_ps(acc + i * HS + d), inv));
-            lse[bh * T + t] = m[i] + logf(l[i]);
+                _mm512_storeu_ps(o + d, _mm512_mul_ps(_mm512_load_ps(acc + i * HS + d), inv));
+            lse[bh * T + t] = ms[i] + logf(ls[i]);
         }
     }
 }
