@@ -14,6 +14,8 @@
 # (0.9, 0.99); SGD lr 0.1, Nesterov momentum 0.9. EXTRA adds flags to the flash runs (e.g.
 # EXTRA=--grad-release, or EXTRA="--master-bits 32"). The final validation scores 40 batches
 # of 8 x 256 tokens (nats per token). REUSE=1 keeps completed runs in $OUT/runs.
+# scripts/flash_quality_report.py $OUT/runs DIR summarizes the finished runs, all or some, with
+# the loss curves (DIR/curves.tsv, curves.png) and a copy of each run's summary.
 set -euo pipefail
 FRUGAL=${FRUGAL:-build/release/frugal}
 OUT=${OUT:-runs/bench_flash}
