@@ -514,6 +514,34 @@ run "$FRUGAL" train --data "$TRAIN" --n-layer 1 --n-head 1 --n-embd 256 --block-
 expect_error 2 "--attention tiled" "256" "--n-head"
 finish
 
+begin "11o2 --attention auto (the default): tiled from --seq 2048 where the heads allow it"
+LONG=(--n-layer 1 --n-head 2 --n-embd 32 --block-size 2048 --batch 1 --threads 1 --steps 1)
+OL=$(fresh_dir out11o2)
+run "$FRUGAL" train --data "$TRAIN" "${LONG[@]}" --seq 2048 --quiet --json --eval-every 0 \
+    --ckpt-dir "$OL"
+expect_rc 0
+grep -q '"attention":"tiled"' "$W/out" || fail_because "auto at --seq 2048 did not pick tiled"
+run "$FRUGAL" train --data "$TRAIN" "${LONG[@]}" --seq 1024 --quiet --json --eval-every 0
+expect_rc 0
+grep -q '"attention":"standard"' "$W/out" || fail_because "auto at --seq 1024 did not pick standard"
+run "$FRUGAL" train --data "$TRAIN" "${LONG[@]}" --seq 2048 --quiet --json --eval-every 0 \
+    --attention standard
+expect_rc 0
+grep -q '"attention":"standard"' "$W/out" || fail_because "--attention standard was not kept"
+run "$FRUGAL" train --data "$TRAIN" --n-layer 1 --n-head 1 --n-embd 256 --block-size 2048 \
+    --batch 1 --threads 1 --steps 1 --quiet --json --eval-every 0
+expect_rc 0
+grep -q '"attention":"standard"' "$W/out" || fail_because "auto picked tiled for 256-channel heads"
+CKL=$(ls "$OL"/ckpt_*.safetensors | tail -1)
+run "$FRUGAL" eval --ckpt "$CKL" --data "$TRAIN" --threads 1 --batch 1 --max-batches 1 --json
+expect_rc 0
+grep -q '"attention":"tiled"' "$W/out" || fail_because "eval's auto at block size 2048 is not tiled"
+run "$FRUGAL" eval --ckpt "$CKL" --data "$TRAIN" --threads 1 --batch 1 --seq 512 \
+    --max-batches 1 --json
+expect_rc 0
+grep -q '"attention":"standard"' "$W/out" || fail_because "eval's auto at --seq 512 is not standard"
+finish
+
 begin "11p --recompute block: in --json with its hardware FLOPs; bad values refused"
 run "$FRUGAL" train --data "$TRAIN" --n-layer 2 --n-head 2 --n-embd 32 --block-size 16 \
     --batch 2 --seq 16 --threads 1 --steps 2 --quiet --json --recompute block

@@ -106,7 +106,25 @@ TEST(sizing_drops_the_probabilities)
     CHECK(t, fg_model_init(&m, &big) == FG_ERR_INVALID_ARG && m == NULL);
 }
 
+TEST(auto_choice)
+{
+    /* tiled from T = FG_MODEL_ATTN_TILED_FROM when the head fits, standard otherwise */
+    struct fg_model_config c = {
+        .n_layer = 1, .n_head = 4, .n_embd = 256, .block_size = 4096, .vocab_size = 64
+    };
+    CHECK(t, fg_model_attention_auto(&c, FG_MODEL_ATTN_TILED_FROM) == FG_MODEL_ATTN_TILED);
+    CHECK(t, fg_model_attention_auto(&c, 4096) == FG_MODEL_ATTN_TILED);
+    CHECK(t, fg_model_attention_auto(&c, FG_MODEL_ATTN_TILED_FROM - 1) == FG_MODEL_ATTN_STANDARD);
+    CHECK(t, fg_model_attention_auto(&c, 256) == FG_MODEL_ATTN_STANDARD);
+    c.n_head = 1; /* heads of 256 channels */
+    CHECK(t, fg_model_attention_auto(&c, 4096) == FG_MODEL_ATTN_STANDARD);
+    c.n_head = 0;
+    CHECK(t, fg_model_attention_auto(&c, 4096) == FG_MODEL_ATTN_STANDARD);
+    CHECK(t, fg_model_attention_auto(NULL, 4096) == FG_MODEL_ATTN_STANDARD);
+}
+
 static const struct fg_test_case cases[] = {
+    { "auto_choice", test_auto_choice },
     { "same_function_as_standard_attention", test_same_function_as_standard_attention },
     { "sizing_drops_the_probabilities", test_sizing_drops_the_probabilities },
 };

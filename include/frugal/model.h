@@ -98,6 +98,13 @@ enum fg_model_attention {
                                    needs a head size of at most FG_ATTENTION_TILED_MAX_HS */
 };
 
+/* The kernel frugal's tools pick when none is asked for (--attention auto): tiled from a
+ * sequence length of FG_MODEL_ATTN_TILED_FROM tokens when the head size allows it, where it
+ * is both faster and far smaller on the machines measured (BENCHMARKS.md, "Tiled attention");
+ * standard below, where its backward, which keeps the probabilities, is faster. */
+#define FG_MODEL_ATTN_TILED_FROM 2048
+FG_API int fg_model_attention_auto(const struct fg_model_config *cfg, size_t T);
+
 /* Activation recomputation: what a training model keeps for backward and what backward
  * recomputes (the same kernels on the same inputs with the same threads: the same bits, so the
  * gradients equal those of FG_MODEL_RECOMPUTE_NONE bit for bit). The last block's activations

@@ -18,6 +18,14 @@ const char *fg_model_tensor_name(int id)
     return (id >= 0 && id < FG_MODEL_N_TENSORS) ? tensor_names[id] : "?";
 }
 
+int fg_model_attention_auto(const struct fg_model_config *cfg, size_t T)
+{
+    if (!cfg || cfg->n_head <= 0 || cfg->n_embd <= 0 || T < FG_MODEL_ATTN_TILED_FROM ||
+        !fg_attention_tiled_supported((size_t)cfg->n_embd, (size_t)cfg->n_head))
+        return FG_MODEL_ATTN_STANDARD;
+    return FG_MODEL_ATTN_TILED;
+}
+
 size_t fg_model_padded_vocab(int vocab_size)
 {
     return fg_align_up((size_t)(vocab_size > 0 ? vocab_size : 0), FG_VOCAB_PAD);

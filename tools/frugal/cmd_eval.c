@@ -17,16 +17,19 @@ static int parse_kernels(const char *cmd, const char *dtype, const char *attenti
         fprintf(stderr, "frugal %s: unknown --dtype '%s' (fp32 or bf16)\n", cmd, dtype);
         return EXIT_USAGE;
     }
-    if (attention && fg_train_attention_parse(attention, attn) != FG_OK) {
-        fprintf(stderr, "frugal %s: unknown --attention '%s' (standard or tiled)\n", cmd,
+    if (!attention || !strcmp(attention, "auto")) {
+        *attn = -1; /* settled by load_model once the model's shape is known */
+    } else if (fg_train_attention_parse(attention, attn) != FG_OK) {
+        fprintf(stderr, "frugal %s: unknown --attention '%s' (standard, tiled or auto)\n", cmd,
                 attention);
         return EXIT_USAGE;
     }
     return EXIT_OK;
 }
 
+/* *attention_io: a kernel, or -1 for auto (then set to the kernel chosen) */
 static fg_status load_model(const char *ckpt, size_t B, size_t T, int threads, int matmul,
-                            int attention, struct fg_model **out, const char *cmd)
+                            int *attention_io, struct fg_model **out, const char *cmd)
 {
     struct fg_model_config cfg;
     char err[1024];
@@ -50,6 +53,9 @@ static fg_status load_model(const char *ckpt, size_t B, size_t T, int threads, i
     mp.training = 0;
     mp.n_threads = threads;
     mp.matmul = matmul;
+    if (*attention_io < 0)
+        *attention_io = fg_model_attention_auto(&cfg, T);
+    int attention = *attention_io;
     mp.attention = attention;
     if (attention == FG_MODEL_ATTN_TILED &&
         !fg_attention_tiled_supported((size_t)cfg.n_embd, (size_t)cfg.n_head)) {
@@ -129,7 +135,9 @@ int cmd_eval(int argc, char **argv)
         { "--dtype", OPT_STR, &dtype, "D",
           "products' operands: fp32, or bf16 as frugal train --dtype bf16 [fp32]", 0, 0, 0, 0 },
         { "--attention", OPT_STR, &attention, "K",
-          "standard, or tiled (no T x T probabilities: long --seq) [standard]", 0, 0, 0, 0 },
+          "standard, tiled (no T x T probabilities: long --seq) or auto (tiled from --seq "
+          "2048) [auto]",
+          0, 0, 0, 0 },
         { "--tokenizer", OPT_STR, &tok_name, "NAME",
           "gpt2 or a tokenizer.json: also report bits per byte of text", 0, 0, 0, 0 },
         { "--vocab", OPT_STR, &vocab, "DIR",
@@ -159,7 +167,7 @@ int cmd_eval(int argc, char **argv)
     if ((rc = parse_kernels("eval", dtype, attention, &matmul, &attn)) != EXIT_OK)
         return rc;
     struct fg_model *m;
-    fg_status st = load_model(ckpt, B, T, threads, matmul, attn, &m, "eval");
+    fg_status st = load_model(ckpt, B, T, threads, matmul, &attn, &m, "eval");
     if (st)
         return cli_exit_code(st);
     T = m->T;
@@ -272,7 +280,8 @@ int cmd_sample(int argc, char **argv)
         { "--threads", OPT_INT, &threads, "N", "threads [all cores]", 1, 0, 0, 0 },
         { "--dtype", OPT_STR, &dtype, "D",
           "products' operands: fp32, or bf16 as frugal train --dtype bf16 [fp32]", 0, 0, 0, 0 },
-        { "--attention", OPT_STR, &attention, "K", "standard or tiled [standard]", 0, 0, 0, 0 },
+        { "--attention", OPT_STR, &attention, "K",
+          "standard, tiled or auto (tiled from a block size of 2048) [auto]", 0, 0, 0, 0 },
     };
     const char *pos[1];
     int n_pos;
@@ -295,7 +304,7 @@ int cmd_sample(int argc, char **argv)
     if ((rc = parse_kernels("sample", dtype, attention, &matmul, &attn)) != EXIT_OK)
         return rc;
     struct fg_model *m;
-    fg_status st = load_model(ckpt, 1, 0, threads, matmul, attn, &m, "sample");
+    fg_status st = load_model(ckpt, 1, 0, threads, matmul, &attn, &m, "sample");
     if (st)
         return cli_exit_code(st);
     size_t T = m->T, V = (size_t)m->cfg.vocab_size, plen = strlen(prompt);

@@ -456,8 +456,8 @@ int cmd_train(int argc, char **argv)
           "[fp32]",
           0, 0, 0, 0 },
         { "--attention", OPT_STR, &attention, "K",
-          "standard, or tiled: no T x T probabilities kept (memory grows with T, not T^2) "
-          "[standard]",
+          "standard; tiled: no T x T probabilities kept (memory grows with T, not T^2); auto: "
+          "tiled from --seq 2048, standard below; a resumed run keeps its checkpoint's [auto]",
           0, 0, 0, 0 },
         { "--recompute", OPT_STR, &recompute, "R",
           "activations backward recomputes instead of keeping: none, attn or block [none]", 0, 0, 0,
@@ -536,7 +536,9 @@ int cmd_train(int argc, char **argv)
                   "--attention tiled computes attention block by block with an online softmax\n"
                   "and keeps one log-sum-exp per row instead of the T x T probabilities of\n"
                   "every layer: activation memory grows with T, not T^2 (long sequences).\n"
-                  "Heads of at most 128 channels.\n"
+                  "Heads of at most 128 channels. auto, the default, picks tiled from --seq\n"
+                  "2048, where it measured both faster and smaller, and standard below, where\n"
+                  "the standard backward, reading the kept probabilities, is the faster.\n"
                   "\n"
                   "--recompute trades time for activation memory: block keeps only each\n"
                   "block's input and re-runs the block's forward in the backward pass (up to\n"
@@ -578,8 +580,11 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "frugal train: unknown --optim-storage '%s' (fp32 or flash)\n", storage);
         return EXIT_USAGE;
     }
-    if (attention && fg_train_attention_parse(attention, &p.attention) != FG_OK) {
-        fprintf(stderr, "frugal train: unknown --attention '%s' (standard or tiled)\n", attention);
+    /* auto (the default for a new run) is settled once the shape and --seq are known */
+    int attn_auto = attention ? !strcmp(attention, "auto") : !p.resume_path;
+    if (attention && !attn_auto && fg_train_attention_parse(attention, &p.attention) != FG_OK) {
+        fprintf(stderr, "frugal train: unknown --attention '%s' (standard, tiled or auto)\n",
+                attention);
         return EXIT_USAGE;
     }
     if (recompute && fg_train_recompute_parse(recompute, &p.recompute) != FG_OK) {
@@ -660,6 +665,8 @@ int cmd_train(int argc, char **argv)
         p.T = (size_t)p.cfg.block_size;
     if (!p.resume_path && !cli_find(o, n_o, "--warmup")->seen && p.warmup >= p.steps)
         p.warmup = p.steps / 10;
+    if (attn_auto)
+        p.attention = fg_model_attention_auto(&p.cfg, p.T);
     if (p.matmul == FG_MODEL_MATMUL_BF16 && fg_model_mx_on(&p.mx)) {
         fprintf(stderr, "frugal train: --dtype bf16 does not combine with the --mx-* flags (the MX "
                         "emulation runs fp32 products on its rounded copies): choose one\n");
