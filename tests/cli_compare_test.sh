@@ -159,7 +159,8 @@ write_exp "$W/kill.json" kill '[ { "name": "base", "flags": "" }, { "name": "vic
 "$FRUGAL" compare "$W/kill.json" -o "$W/kill" --quiet >"$W/out" 2>"$W/err" &
 CPID=$!
 killed=0
-for _ in $(seq 1 600); do
+# poll for as long as compare runs (the base run before the victim may be slow on a busy machine)
+while kill -0 "$CPID" 2>/dev/null; do
     VPID=$(find_pid "--metrics [^ ]*victim_s1.jsonl")
     if [ -n "$VPID" ]; then
         sleep 0.2
