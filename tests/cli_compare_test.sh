@@ -23,15 +23,15 @@ is_png() {
         [ "$(wc -c <"$1")" -gt 2000 ]
 }
 
-# the pid of the process whose command line mentions $1 (no pgrep: procps may be absent)
+# the pid of a process whose command line matches the regex $1 (no pgrep: procps may be
+# absent). One grep over every /proc/PID/cmdline, fast enough to catch a run of a second or two;
+# write the regex so that it does not match itself (victim_s1[.]jsonl), or it finds the grep.
 find_pid() {
-    local d
-    for d in /proc/[0-9]*; do
-        if { tr '\0' ' ' <"$d/cmdline"; } 2>/dev/null | grep -q -- "$1"; then
-            echo "${d#/proc/}"
-            return
-        fi
-    done
+    local f
+    f=$(grep -l -a -e "$1" /proc/[0-9]*/cmdline 2>/dev/null | head -n 1)
+    [ -n "$f" ] || return 0
+    f=${f#/proc/}
+    echo "${f%/cmdline}"
 }
 
 # write_exp FILE NAME VARIANTS_JSON SEEDS STEPS [GUARDS_JSON]
@@ -155,13 +155,13 @@ finish
 
 begin "4 a run killed with SIGKILL is reported as crashed; compare again resumes and completes it"
 write_exp "$W/kill.json" kill '[ { "name": "base", "flags": "" }, { "name": "victim", "flags": "" } ]' \
-    '[1]' 12000
+    '[1]' 24000
 "$FRUGAL" compare "$W/kill.json" -o "$W/kill" --quiet >"$W/out" 2>"$W/err" &
 CPID=$!
 killed=0
 # poll for as long as compare runs (the base run before the victim may be slow on a busy machine)
 while kill -0 "$CPID" 2>/dev/null; do
-    VPID=$(find_pid "--metrics [^ ]*victim_s1.jsonl")
+    VPID=$(find_pid "victim_s1[.]jsonl")
     if [ -n "$VPID" ]; then
         sleep 0.2
         kill -9 "$VPID" 2>/dev/null && killed=1
