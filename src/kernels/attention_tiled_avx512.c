@@ -158,6 +158,13 @@ static void accum(float *o, size_t ldo, size_t nr, const float *p, size_t prs, s
     }
 }
 
+/* the queries (lanes of a transposed score row) that key j of a block may serve: on the
+ * diagonal block queries j and above, elsewhere all */
+static inline __mmask32 causal_lanes(int diag, size_t j)
+{
+    return diag ? (__mmask32)(0xFFFFFFFFu << j) : (__mmask32)0xFFFFFFFFu;
+}
+
 /* keys allowed for query t in the block starting at k0 with nk keys */
 static inline size_t n_allowed(size_t t, size_t k0, size_t nk)
 {
@@ -191,11 +198,11 @@ void fg_attention_tiled_forward_avx512(float *out, float *lse, const float *qkv,
         __m512 m[2] = { ninf, ninf }, l[2] = { _mm512_setzero_ps(), _mm512_setzero_ps() };
         for (size_t kb = 0; kb <= qb; kb++) {
             size_t k0 = kb * TB, nk = T - k0 < TB ? T - k0 : TB;
-            int diag = kb == qb; /* key j is allowed for query i when j <= i; else all are */
+            int diag = kb == qb;
             scores(st, base + C + k0 * C3, C3, nk, qt, HS, scale);
             __m512 bm[2] = { ninf, ninf };
             for (size_t j = 0; j < nk; j++) {
-                __mmask32 ok = diag ? (__mmask32)(0xFFFFFFFFu << j) : (__mmask32)0xFFFFFFFFu;
+                __mmask32 ok = causal_lanes(diag, j);
                 for (int v = 0; v < 2; v++)
                     bm[v] = _mm512_mask_max_ps(bm[v], (__mmask16)(ok >> (16 * v)), bm[v],
                                                _mm512_load_ps(st + j * TB + 16 * v));
@@ -210,7 +217,7 @@ void fg_attention_tiled_forward_avx512(float *out, float *lse, const float *qkv,
                 sum[v] = _mm512_setzero_ps();
             }
             for (size_t j = 0; j < nk; j++) {
-                __mmask32 ok = diag ? (__mmask32)(0xFFFFFFFFu << j) : (__mmask32)0xFFFFFFFFu;
+                __mmask32 ok = causal_lanes(diag, j);
                 for (int v = 0; v < 2; v++) {
                     float *sp = st + j * TB + 16 * v;
                     __m512 pv =

@@ -9,6 +9,8 @@
 #include "frugal/tokenizer.h"
 #include "frugal/train.h"
 
+#define ATTN_AUTO (-1) /* --attention auto: settled by load_model once the shape is known */
+
 /* --dtype and --attention into *matmul and *attention; an exit code */
 static int parse_kernels(const char *cmd, const char *dtype, const char *attention, int *matmul,
                          int *attn)
@@ -18,7 +20,7 @@ static int parse_kernels(const char *cmd, const char *dtype, const char *attenti
         return EXIT_USAGE;
     }
     if (!attention || !strcmp(attention, "auto")) {
-        *attn = -1; /* settled by load_model once the model's shape is known */
+        *attn = ATTN_AUTO;
     } else if (fg_train_attention_parse(attention, attn) != FG_OK) {
         fprintf(stderr, "frugal %s: unknown --attention '%s' (standard, tiled or auto)\n", cmd,
                 attention);
@@ -27,7 +29,7 @@ static int parse_kernels(const char *cmd, const char *dtype, const char *attenti
     return EXIT_OK;
 }
 
-/* *attention_io: a kernel, or -1 for auto (then set to the kernel chosen) */
+/* *attention_io: a kernel, or ATTN_AUTO (then set to the kernel chosen) */
 static fg_status load_model(const char *ckpt, size_t B, size_t T, int threads, int matmul,
                             int *attention_io, struct fg_model **out, const char *cmd)
 {
@@ -53,7 +55,7 @@ static fg_status load_model(const char *ckpt, size_t B, size_t T, int threads, i
     mp.training = 0;
     mp.n_threads = threads;
     mp.matmul = matmul;
-    if (*attention_io < 0)
+    if (*attention_io == ATTN_AUTO)
         *attention_io = fg_model_attention_auto(&cfg, T);
     int attention = *attention_io;
     mp.attention = attention;
