@@ -3,6 +3,7 @@
  * and thread counts; the definition is the AVX512_BF16 instruction itself (checked lane by lane
  * where the CPU has it) and stays within its rounding-error bound of the exact product. */
 #define _POSIX_C_SOURCE 200809L
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,9 +95,10 @@ static int same_bits(struct fg_test *t, const char *what, const float *got, cons
     return 1;
 }
 
-/* Code path 0 is the environment's (on AVX512_BF16: the instruction and AVX-512 packing),
- * 1 is FG_ISA=avx512 (the portable kernel, AVX-512 packing), 2 is FG_ISA=generic (portable
- * kernel and packing); 0 restores the FG_ISA the process started with. */
+/* Code path 0 is the environment's capped at AVX512_BF16 (on such a CPU: the instruction and
+ * AVX-512 packing; the AMX path, whose bits are its own, is checked by amx_* below), 1 is
+ * FG_ISA=avx512 (the portable kernel, AVX-512 packing), 2 is FG_ISA=generic (portable kernel
+ * and packing); -1 restores the FG_ISA the process started with. */
 static void set_path(struct fg_test *t, int path)
 {
     static int saved_once;
@@ -114,6 +116,8 @@ static void set_path(struct fg_test *t, int path)
         rc = setenv("FG_ISA", "avx512", 1);
     else if (path == 2)
         rc = setenv("FG_ISA", "generic", 1);
+    else if (path == 0 && (!had || !strcmp(saved, "amx")))
+        rc = setenv("FG_ISA", "avx512bf16", 1);
     else
         rc = had ? setenv("FG_ISA", saved, 1) : unsetenv("FG_ISA");
     CHECK(t, rc == 0);
@@ -163,7 +167,7 @@ static void check_shape(struct fg_test *t, struct fg_rng *r, size_t M, size_t N,
                     same_bits(t, what, c, c_ref, M * ldc); /* the padding columns stay too */
                 }
             }
-            set_path(t, 0);
+            set_path(t, -1);
         }
     }
     free(work);
@@ -233,6 +237,7 @@ TEST(definition_is_the_instruction)
     fg_rng_seed(&r, t->seed);
     void *work = NULL;
     CHECK(t, posix_memalign(&work, 64, fg_gemm_bf16_work_size(1)) == 0);
+    set_path(t, 0); /* VDPBF16PS, not the tile unit */
     float a[2], b[2 * 16], c[16], c_ref[16];
     for (int it = 0; it < 20000 && !t->failed; it++) {
         for (int i = 0; i < 2; i++)
@@ -246,6 +251,7 @@ TEST(definition_is_the_instruction)
         fg_gemm_bf16_ref(1, 16, 2, A, B, c_ref, 16, 1);
         same_bits(t, "one VDPBF16PS", c, c_ref, 16);
     }
+    set_path(t, -1);
     free(work);
 }
 
@@ -263,37 +269,148 @@ TEST(error_within_the_stated_bound)
     void *work = NULL;
     CHECK(t, posix_memalign(&work, 64, fg_gemm_bf16_work_size(2)) == 0);
     struct fg_gemm_op A = { a.f, 0, 0, K }, B = { b.f, 0, 0, N };
-    CHECK_OK(t, fg_gemm_bf16(M, N, K, A, B, c, N, 0, work, 2));
-    double worst_h = 0, worst_f = 0, mean_rel = 0;
-    for (size_t i = 0; i < M; i++) {
-        for (size_t j = 0; j < N; j++) {
-            double eh = 0, ef = 0, mag = 0;
-            for (size_t k = 0; k < K; k++) {
-                float ah, bh;
-                fg_bf16_to_fp32_ref(&ah, &a.h[i * K + k], 1);
-                fg_bf16_to_fp32_ref(&bh, &b.h[k * N + j], 1);
-                eh += (double)ah * (double)bh;
-                ef += (double)a.f[i * K + k] * (double)b.f[k * N + j];
-                mag += fabs((double)a.f[i * K + k] * (double)b.f[k * N + j]);
+    /* the environment's path (the tile unit where there is one), then VDPBF16PS or below */
+    for (int pass = 0; pass < 2 && !t->failed; pass++) {
+        set_path(t, pass ? 0 : -1);
+        CHECK_OK(t, fg_gemm_bf16(M, N, K, A, B, c, N, 0, work, 2));
+        double worst_h = 0, worst_f = 0, mean_rel = 0;
+        for (size_t i = 0; i < M; i++) {
+            for (size_t j = 0; j < N; j++) {
+                double eh = 0, ef = 0, mag = 0;
+                for (size_t k = 0; k < K; k++) {
+                    float ah, bh;
+                    fg_bf16_to_fp32_ref(&ah, &a.h[i * K + k], 1);
+                    fg_bf16_to_fp32_ref(&bh, &b.h[k * N + j], 1);
+                    eh += (double)ah * (double)bh;
+                    ef += (double)a.f[i * K + k] * (double)b.f[k * N + j];
+                    mag += fabs((double)a.f[i * K + k] * (double)b.f[k * N + j]);
+                }
+                double got = c[i * N + j];
+                worst_h = fmax(worst_h, fabs(got - eh) / (mag * K * ldexp(1, -24) * 1.01));
+                worst_f = fmax(
+                    worst_f, fabs(got - ef) /
+                                 (mag * (ldexp(1, -8) + ldexp(1, -18) + K * ldexp(1, -24)) * 1.01));
+                mean_rel += fabs(got - ef) / mag;
             }
-            double got = c[i * N + j];
-            worst_h = fmax(worst_h, fabs(got - eh) / (mag * K * ldexp(1, -24) * 1.01));
-            worst_f = fmax(worst_f,
-                           fabs(got - ef) /
-                               (mag * (ldexp(1, -8) + ldexp(1, -18) + K * ldexp(1, -24)) * 1.01));
-            mean_rel += fabs(got - ef) / mag;
         }
-    }
-    /* the bounds hold, and are not vacuous: the error against the fp32 product is a visible
+        /* the bounds hold, and are not vacuous: the error against the fp32 product is a visible
      * fraction of the bf16 rounding (a kernel that skipped the rounding would sit far below) */
-    CHECK(t, worst_h <= 1.0);
-    CHECK(t, worst_f <= 1.0);
-    mean_rel /= (double)(M * N);
-    CHECK(t, mean_rel > ldexp(1, -16) && mean_rel < ldexp(1, -9));
+        CHECK(t, worst_h <= 1.0);
+        CHECK(t, worst_f <= 1.0);
+        mean_rel /= (double)(M * N);
+        CHECK(t, mean_rel > ldexp(1, -16) && mean_rel < ldexp(1, -9));
+    }
+    set_path(t, -1);
     free(work);
     free(c);
     free_mat(&a);
     free_mat(&b);
+}
+
+/* The tile unit (AMX): its own rounding inside each instruction, so not the definition's bits,
+ * but within twice the definition's error bound of it (each is within K 2^-24 (|c| + sum |a b|)
+ * of the exact sum), plus a few FLT_MIN for the flushes, on every layout, edge shape and block
+ * count; and the same bits for 1, 2 and 3 threads. A packing or tiling mistake moves an element
+ * by the size of a term, orders of magnitude above the bound. */
+static void check_shape_amx(struct fg_test *t, struct fg_rng *r, size_t M, size_t N, size_t K,
+                            int specials)
+{
+    size_t pad = 3;
+    struct mat an = make_mat(r, M, K + pad, specials), at = make_mat(r, K, M + pad, specials);
+    struct mat bn = make_mat(r, K, N + pad, specials), bt = make_mat(r, N, K + pad, specials);
+    size_t ldc = N + 2;
+    float *c0 = malloc(M * ldc * sizeof(float)), *c_ref = malloc(M * ldc * sizeof(float));
+    float *c = malloc(M * ldc * sizeof(float)), *c1 = malloc(M * ldc * sizeof(float));
+    void *work = NULL;
+    if (posix_memalign(&work, 64, fg_gemm_bf16_work_size(3)))
+        work = NULL;
+    for (size_t i = 0; i < M * ldc; i++)
+        c0[i] = draw(r, specials);
+    double worst = 0;
+    for (int lay = 0; lay < 16 && !t->failed; lay++) {
+        int ta = lay & 1, tb = (lay >> 1) & 1, ha = (lay >> 2) & 1, hb = (lay >> 3) & 1;
+        struct fg_gemm_op A = { ta ? (ha ? (const void *)at.h : at.f)
+                                   : (ha ? (const void *)an.h : an.f),
+                                ha, ta, (ta ? M : K) + pad };
+        struct fg_gemm_op B = { tb ? (hb ? (const void *)bt.h : bt.f)
+                                   : (hb ? (const void *)bn.h : bn.f),
+                                hb, tb, (tb ? K : N) + pad };
+        for (int accumulate = 0; accumulate < 2 && !t->failed; accumulate++) {
+            memcpy(c_ref, c0, M * ldc * sizeof(float));
+            fg_gemm_bf16_ref(M, N, K, A, B, c_ref, ldc, accumulate);
+            for (int nt = 1; nt <= 3 && !t->failed; nt++) {
+                memcpy(c, c0, M * ldc * sizeof(float));
+                CHECK_OK(t, fg_gemm_bf16(M, N, K, A, B, c, ldc, accumulate, work, nt));
+                char what[160];
+                snprintf(what, sizeof what, "%zux%zux%zu %s A%s %s B%s accumulate %d, %d threads",
+                         M, N, K, ha ? "bf16" : "fp32", ta ? "^T" : "", hb ? "bf16" : "fp32",
+                         tb ? "^T" : "", accumulate, nt);
+                if (nt == 1) {
+                    memcpy(c1, c, M * ldc * sizeof(float));
+                } else if (!same_bits(t, what, c, c1, M * ldc)) {
+                    break;
+                }
+                for (size_t i = 0; i < M && nt == 1; i++) {
+                    for (size_t j = 0; j < ldc; j++) {
+                        float got = c[i * ldc + j], want = c_ref[i * ldc + j];
+                        if (j >= N) { /* padding: untouched */
+                            CHECK(t, f32_bits(got) == f32_bits(c0[i * ldc + j]));
+                            continue;
+                        }
+                        double mag = accumulate ? fabs((double)c0[i * ldc + j]) : 0.0;
+                        for (size_t k = 0; k < K; k++) {
+                            float x = ta ? at.f[k * (M + pad) + i] : an.f[i * (K + pad) + k];
+                            float y = tb ? bt.f[j * (K + pad) + k] : bn.f[k * (N + pad) + j];
+                            mag += fabs((double)x * (double)y) * 1.01; /* bf16 rounding */
+                        }
+                        double bound = 2.0 * (double)(K + 1) * ldexp(1, -24) * mag * 1.01 +
+                                       8.0 * (double)FLT_MIN;
+                        double err = fabs((double)got - (double)want);
+                        if (!(err <= bound)) {
+                            fg_test_fail(t, __FILE__, __LINE__,
+                                         "%s: C[%zu][%zu] = %a, definition %a, bound %.3g", what, i,
+                                         j, (double)got, (double)want, bound);
+                            i = M;
+                            break;
+                        }
+                        if (bound > 8.0 * (double)FLT_MIN)
+                            worst = fmax(worst, err / bound);
+                    }
+                }
+            }
+        }
+    }
+    printf("  %zux%zux%zu: worst error %.3f of the bound\n", M, N, K, worst);
+    free(work);
+    free(c0);
+    free(c_ref);
+    free(c);
+    free(c1);
+    free_mat(&an);
+    free_mat(&at);
+    free_mat(&bn);
+    free_mat(&bt);
+}
+
+TEST(amx_within_bound_of_definition_and_thread_invariant)
+{
+    if (fg_cpu_isa() < FG_ISA_AMX) {
+        fg_test_skip(t, "no AMX-BF16 tile unit here (or FG_ISA caps it)");
+        return;
+    }
+    CHECK(t, !strcmp(fg_gemm_bf16_path(), "amx"));
+    struct fg_rng r;
+    fg_rng_seed(&r, t->seed);
+    /* tiles 32 x 32, 16 pairs per instruction; blocks KC 256, MC 96, NC 768 */
+    static const size_t shapes[][3] = {
+        { 1, 1, 1 },       { 1, 1, 2 },      { 32, 32, 32 },  { 33, 33, 33 }, { 31, 17, 7 },
+        { 64, 64, 256 },   { 65, 65, 257 },  { 97, 40, 5 },   { 7, 800, 9 },  { 3, 17, 600 },
+        { 100, 800, 520 }, { 32, 768, 256 }, { 96, 64, 512 },
+    };
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0] && !t->failed; s++)
+        check_shape_amx(t, &r, shapes[s][0], shapes[s][1], shapes[s][2], 0);
+    check_shape_amx(t, &r, 13, 35, 41, 1);
+    check_shape_amx(t, &r, 30, 70, 300, 1);
 }
 
 TEST(bad_arguments_and_empty_shapes)
@@ -325,7 +442,9 @@ TEST(bad_arguments_and_empty_shapes)
     CHECK_OK(t, fg_gemm_bf16(0, 2, 3, A, B, c, 2, 0, work, 1));
     CHECK_OK(t, fg_gemm_bf16(2, 0, 3, A, B, c, 2, 0, work, 1));
     CHECK(t, fg_gemm_bf16_work_size(2) == 2 * fg_gemm_bf16_work_size(1));
-    CHECK(t, !strcmp(fg_gemm_bf16_path(), "avx512bf16") || !strcmp(fg_gemm_bf16_path(), "generic"));
+    CHECK(t, !strcmp(fg_gemm_bf16_path(), fg_cpu_isa() >= FG_ISA_AMX          ? "amx"
+                                          : fg_cpu_isa() >= FG_ISA_AVX512BF16 ? "avx512bf16"
+                                                                              : "generic"));
     free(work);
 }
 
@@ -337,6 +456,8 @@ int main(int argc, char **argv)
         { "several_blocks_equal_definition", test_several_blocks_equal_definition },
         { "definition_is_the_instruction", test_definition_is_the_instruction },
         { "error_within_the_stated_bound", test_error_within_the_stated_bound },
+        { "amx_within_bound_of_definition_and_thread_invariant",
+          test_amx_within_bound_of_definition_and_thread_invariant },
         { "bad_arguments_and_empty_shapes", test_bad_arguments_and_empty_shapes },
     };
     return fg_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);

@@ -111,59 +111,66 @@ done:
     fg_model_free(b);
 }
 
-/* The same model on the portable kernel and on one thread: the same bits. FG_ISA=avx512 caps
- * the ISA just below AVX512_BF16, which changes the bf16 product's kernel and nothing else;
- * where the CPU (or the environment's FG_ISA) is already below it, both runs take the portable
- * kernel and that comparison is moot. One thread against two is compared when every other
+/* One bf16 step with FG_ISA set to isa (NULL: the environment's) for its duration. */
+static struct fg_model *run_on(struct fg_test *t, const char *isa, int threads, const int32_t *x,
+                               const int32_t *y, float **lg)
+{
+    const char *prev = getenv("FG_ISA");
+    char saved[32] = "";
+    if (prev)
+        snprintf(saved, sizeof saved, "%s", prev);
+    if (isa)
+        setenv("FG_ISA", isa, 1);
+    struct fg_model_params p = params_of(300, FG_MODEL_MATMUL_BF16, FG_MODEL_WEIGHTS_FP32, threads);
+    struct fg_model *m = NULL;
+    CHECK_OK(t, fg_model_init(&m, &p));
+    if (m) { /* the kernel is chosen per call: keep the setting through the step */
+        fg_model_init_weights(m, 21);
+        step(t, m, x, y, lg);
+    }
+    if (prev)
+        setenv("FG_ISA", saved, 1);
+    else
+        unsetenv("FG_ISA");
+    return m;
+}
+
+/* The same model on the instruction's kernel and on the portable one, and on one thread and
+ * two: the same bits. FG_ISA=avx512bf16 takes VDPBF16PS (not the tile unit, whose rounding is
+ * its own) and FG_ISA=avx512 the portable kernel, which changes the bf16 product's kernel and
+ * nothing else; where the CPU (or the environment's FG_ISA) is already below AVX512_BF16, both
+ * take the portable kernel and that comparison is moot. One thread against two runs on the
+ * environment's path (the tile unit where there is one) and is compared when every other
  * kernel of the step is thread-count invariant: frugal's own are, OpenBLAS's attention
  * products only with its AVX-512 kernels (fg_kernels_blas_thread_invariant). */
 TEST(same_bits_on_every_path_and_thread_count)
 {
     int32_t x[64], y[64];
     tokens(x, y, 64, 300, 4);
-    const char *prev = getenv("FG_ISA");
-    char saved[32] = "";
-    if (prev)
-        snprintf(saved, sizeof saved, "%s", prev);
     int paths = fg_cpu_isa() >= FG_ISA_AVX512BF16;
-    struct fg_model *m[3] = { NULL, NULL, NULL };
-    float *lg[3] = { NULL, NULL, NULL };
-    for (int k = 0; k < 3; k++) {
-        if (k == 1 && !paths)
-            continue;
-        if (k == 1)
-            setenv("FG_ISA", "avx512", 1);
-        struct fg_model_params p =
-            params_of(300, FG_MODEL_MATMUL_BF16, FG_MODEL_WEIGHTS_FP32, k == 2 ? 1 : 2);
-        CHECK_OK(t, fg_model_init(&m[k], &p));
-        if (k == 1) { /* the kernel is chosen per call: restore after the step */
-            if (m[k])
-                fg_model_init_weights(m[k], 21);
-            if (m[k])
-                step(t, m[k], x, y, &lg[k]);
-            if (prev)
-                setenv("FG_ISA", saved, 1);
-            else
-                unsetenv("FG_ISA");
-            continue;
-        }
-        if (!m[k])
-            break;
-        fg_model_init_weights(m[k], 21);
-        if (!step(t, m[k], x, y, &lg[k]) || !lg[k])
-            break;
+    const char *env = getenv("FG_ISA");
+    /* the instruction's path: the environment's, capped at AVX512_BF16 */
+    const char *cap = !env || !strcmp(env, "amx") ? "avx512bf16" : NULL;
+    struct fg_model *m[4] = { NULL, NULL, NULL, NULL };
+    float *lg[4] = { NULL, NULL, NULL, NULL };
+    if (paths) {
+        m[0] = run_on(t, cap, 2, x, y, &lg[0]);
+        m[1] = run_on(t, "avx512", 2, x, y, &lg[1]);
     }
+    m[2] = run_on(t, NULL, 2, x, y, &lg[2]);
+    m[3] = run_on(t, NULL, 1, x, y, &lg[3]);
     int threads_comparable =
-        m[0] && (m[0]->attn_avx512 || fg_kernels_blas_thread_invariant(2) == 1);
-    for (int k = 1; k < 3 && lg[0]; k++) {
-        if ((k == 1 && !paths) || (k == 2 && !threads_comparable) || !lg[k])
+        m[2] && (m[2]->attn_avx512 || fg_kernels_blas_thread_invariant(2) == 1);
+    for (int k = 0; k < 4; k += 2) {
+        int a = k, b = k + 1;
+        if ((k == 0 && !paths) || (k == 2 && !threads_comparable) || !lg[a] || !lg[b])
             continue;
-        CHECK(t, m[k]->loss == m[0]->loss);
-        CHECK(t, !memcmp(lg[k], lg[0], 64 * m[0]->Vp * sizeof(float)));
-        CHECK(t, !memcmp(m[k]->grads, m[0]->grads, m[0]->n_flat * sizeof(float)));
+        CHECK(t, m[b]->loss == m[a]->loss);
+        CHECK(t, !memcmp(lg[b], lg[a], 64 * m[a]->Vp * sizeof(float)));
+        CHECK(t, !memcmp(m[b]->grads, m[a]->grads, m[a]->n_flat * sizeof(float)));
     }
-    CHECK(t, lg[0] && (lg[1] || !paths) && lg[2]);
-    for (int k = 0; k < 3; k++) {
+    CHECK(t, (!paths || (lg[0] && lg[1])) && lg[2] && lg[3]);
+    for (int k = 0; k < 4; k++) {
         free(lg[k]);
         fg_model_free(m[k]);
     }

@@ -117,7 +117,8 @@ enum fg_isa {
     FG_ISA_GENERIC = 1 /* portable fast path: BLAS + OpenMP + compiler vectorization */,
     FG_ISA_AVX2 = 2,
     FG_ISA_AVX512 = 3,
-    FG_ISA_AVX512BF16 = 4
+    FG_ISA_AVX512BF16 = 4,
+    FG_ISA_AMX = 5 /* AMX-BF16 tiles, granted by the OS (Linux: arch_prctl) */
 };
 
 /* Best ISA this CPU supports (cpuid), capped by the FG_ISA environment variable when set

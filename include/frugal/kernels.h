@@ -74,8 +74,11 @@ FG_API void fg_sgemm(int ta, int tb, size_t M, size_t N, size_t K, float alpha, 
  * of their sign (FTZ); an odd K adds a zero element. (Measured on AMD Zen 4: a tiny negative
  * product turns +0 into -0, so the product is not flushed before the add.) C starts at +0
  * (accumulate = 0) or at its old value (accumulate = 1). fg_gemm_bf16_ref is that definition
- * as a loop; fg_gemm_bf16 returns the same bits on every code path, for any thread count and
- * blocking: with AVX512_BF16 the instruction itself, elsewhere a portable emulation of it.
+ * as a loop; fg_gemm_bf16 returns the same bits on the AVX512_BF16 path (the instruction
+ * itself) and the portable one (an emulation of it), for any thread count and blocking. On a CPU
+ * with AMX-BF16 (FG_ISA_AMX) the tile unit runs the product instead: its rounding inside each
+ * 32-product instruction is its own, so its bits are not the definition's, but they are within
+ * twice the definition's error bound of it and the same for any thread count.
  * Operands are fp32 or bf16 (raw bits), stored row-major with a row stride `ld`; op(X) is X or
  * X^T (trans != 0): op(A) is (M,K), op(B) is (K,N). */
 struct fg_gemm_op {
@@ -95,7 +98,7 @@ FG_API void fg_gemm_bf16_ref(size_t M, size_t N, size_t K, struct fg_gemm_op A, 
 FG_API fg_status fg_gemm_bf16(size_t M, size_t N, size_t K, struct fg_gemm_op A,
                               struct fg_gemm_op B, float *C, size_t ldc, int accumulate, void *work,
                               int n_threads);
-/* The code path fg_gemm_bf16 takes on this CPU: "avx512bf16" or "generic". */
+/* The code path fg_gemm_bf16 takes on this CPU: "amx", "avx512bf16" or "generic". */
 FG_API const char *fg_gemm_bf16_path(void);
 
 /* ---- layernorm over the last axis, eps = 1e-5 -----------------------------------------------

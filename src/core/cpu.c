@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,6 +20,16 @@ static uint64_t xgetbv0(void)
     uint32_t lo, hi;
     __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
     return ((uint64_t)hi << 32) | lo;
+}
+
+/* Linux hands the tile data state (XFEATURE 18) only to processes that ask for it */
+static int amx_permission(void)
+{
+#    if defined(__linux__) && defined(__x86_64__)
+    return syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18) == 0;
+#    else
+    return 0;
+#    endif
 }
 
 static enum fg_isa detect(void)
@@ -43,6 +54,12 @@ static enum fg_isa detect(void)
         if (__get_cpuid_count(7, 1, &a1, &b1, &c1, &d1) && ((a1 >> 5) & 1))
             best = FG_ISA_AVX512BF16;
     }
+    /* AMX-BF16 and AMX-TILE (leaf 7 edx bits 22, 24), tile state enabled by the OS (XCR0 bits
+     * 17-18), and this process granted the tile data state (Linux asks for it once) */
+    int amx = best == FG_ISA_AVX512BF16 && ((d >> 22) & 1) && ((d >> 24) & 1) &&
+              (xcr0 & 0x60000) == 0x60000;
+    if (amx && amx_permission())
+        best = FG_ISA_AMX;
     return best;
 }
 #else
@@ -74,6 +91,10 @@ enum fg_isa fg_cpu_isa(void)
             want = FG_ISA_AVX2;
         else if (!strcmp(env, "avx512"))
             want = FG_ISA_AVX512;
+        else if (!strcmp(env, "avx512bf16"))
+            want = FG_ISA_AVX512BF16;
+        else if (!strcmp(env, "amx"))
+            want = FG_ISA_AMX;
         if (want < best)
             best = want;
     }
@@ -93,6 +114,8 @@ const char *fg_isa_name(enum fg_isa isa)
         return "avx512";
     case FG_ISA_AVX512BF16:
         return "avx512bf16";
+    case FG_ISA_AMX:
+        return "amx";
     }
     return "unknown";
 }

@@ -181,9 +181,15 @@ static int use_avx512bf16(void)
     return fg_cpu_isa() >= FG_ISA_AVX512BF16;
 }
 
+/* the AMX blocks are the VDPBF16PS ones with 32-row and 32-column panels padded to 16 pairs:
+ * the same workspace holds them */
+_Static_assert(FG_GEMM_MC % FG_GEMM_AMX_MR == 0 && FG_GEMM_NC % FG_GEMM_AMX_NR == 0 &&
+                   FG_GEMM_KC % 32 == 0,
+               "AMX panels must tile the VDPBF16PS blocks");
+
 const char *fg_gemm_bf16_path(void)
 {
-    return use_avx512bf16() ? "avx512bf16" : "generic";
+    return fg_cpu_isa() >= FG_ISA_AMX ? "amx" : use_avx512bf16() ? "avx512bf16" : "generic";
 }
 
 /* columns [j0, j1) of C, with one thread's workspace */
@@ -213,6 +219,37 @@ static void gemm_cols(size_t M, size_t K, const struct fg_gemm_op *A, const stru
     }
 }
 
+/* gemm_cols on the tile unit (32 x 32 tiles of C, row-major A panels) */
+static void gemm_cols_amx(size_t M, size_t K, const struct fg_gemm_op *A,
+                          const struct fg_gemm_op *B, float *C, size_t ldc, int accumulate,
+                          size_t j0, size_t j1, uint8_t *ws)
+{
+    uint32_t *ap = (uint32_t *)ws, *bp = (uint32_t *)(ws + A_BYTES);
+    fg_gemm_bf16_amx_begin();
+    for (size_t jc = j0; jc < j1; jc += FG_GEMM_NC) {
+        size_t nc = j1 - jc < FG_GEMM_NC ? j1 - jc : FG_GEMM_NC;
+        for (size_t pc = 0; pc < K; pc += FG_GEMM_KC) {
+            size_t kc = K - pc < FG_GEMM_KC ? K - pc : FG_GEMM_KC;
+            size_t kp16 = ((kc + 1) / 2 + 15) & ~(size_t)15;
+            fg_gemm_bf16_pack_b_amx(bp, B, B->trans, jc, nc, pc, kc);
+            for (size_t ic = 0; ic < M; ic += FG_GEMM_MC) {
+                size_t mc = M - ic < FG_GEMM_MC ? M - ic : FG_GEMM_MC;
+                fg_gemm_bf16_pack_a_amx(ap, A, !A->trans, ic, mc, pc, kc);
+                for (size_t jr = 0; jr < nc; jr += FG_GEMM_AMX_NR) {
+                    int cols = (int)(nc - jr < FG_GEMM_AMX_NR ? nc - jr : FG_GEMM_AMX_NR);
+                    for (size_t ir = 0; ir < mc; ir += FG_GEMM_AMX_MR) {
+                        int rows = (int)(mc - ir < FG_GEMM_AMX_MR ? mc - ir : FG_GEMM_AMX_MR);
+                        fg_gemm_bf16_kern_amx(kp16, ap + ir * kp16, bp + jr * kp16,
+                                              C + (ic + ir) * ldc + jc + jr, ldc, rows, cols,
+                                              accumulate || pc > 0);
+                    }
+                }
+            }
+        }
+    }
+    fg_gemm_bf16_amx_end();
+}
+
 static int op_ok(const struct fg_gemm_op *x, size_t rows, size_t cols)
 {
     /* op(X) is (rows, cols); X as stored is (cols, rows) when transposed */
@@ -236,6 +273,7 @@ fg_status fg_gemm_bf16(size_t M, size_t N, size_t K, struct fg_gemm_op A, struct
     if (!op_ok(&A, M, K) || !op_ok(&B, K, N))
         return FG_ERR_INVALID_ARG;
     enum fg_isa isa = fg_cpu_isa();
+    int amx = isa >= FG_ISA_AMX;
     fg_gemm_kern kern = use_avx512bf16() ? fg_gemm_bf16_kern_avx512bf16 : kern_generic;
     fg_gemm_pack pack = isa >= FG_ISA_AVX512 ? fg_gemm_bf16_pack_avx512 : pack_generic;
     size_t n_panels = (N + FG_GEMM_NR - 1) / FG_GEMM_NR;
@@ -245,7 +283,7 @@ fg_status fg_gemm_bf16(size_t M, size_t N, size_t K, struct fg_gemm_op A, struct
     uint8_t *ws = work;
     (void)ws;
 #pragma omp parallel num_threads(nt) if (nt > 1) default(none) \
-    shared(M, N, K, A, B, C, ldc, accumulate, ws, kern, pack, n_panels)
+    shared(M, N, K, A, B, C, ldc, accumulate, ws, kern, pack, n_panels, amx)
     {
         int t = 0, team = 1;
 #ifdef _OPENMP
@@ -257,7 +295,9 @@ fg_status fg_gemm_bf16(size_t M, size_t N, size_t K, struct fg_gemm_op A, struct
         size_t p0 = (size_t)t * per + ((size_t)t < extra ? (size_t)t : extra);
         size_t p1 = p0 + per + ((size_t)t < extra ? 1 : 0);
         size_t j0 = p0 * FG_GEMM_NR, j1 = p1 * FG_GEMM_NR < N ? p1 * FG_GEMM_NR : N;
-        if (j0 < j1)
+        if (j0 < j1 && amx)
+            gemm_cols_amx(M, K, &A, &B, C, ldc, accumulate, j0, j1, ws + (size_t)t * PER_THREAD);
+        else if (j0 < j1)
             gemm_cols(M, K, &A, &B, C, ldc, accumulate, j0, j1, ws + (size_t)t * PER_THREAD, kern,
                       pack);
     }

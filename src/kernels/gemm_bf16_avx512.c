@@ -4,6 +4,8 @@
  * portable one in gemm_bf16.c return the same bits. */
 #include "gemm_bf16_int.h"
 
+#include <string.h>
+
 #include "frugal/kernels.h"
 
 #if defined(__x86_64__) && defined(__AVX512F__)
@@ -167,6 +169,150 @@ void fg_gemm_bf16_pack_avx512(uint32_t *out, const struct fg_gemm_op *x, int kco
     }
 }
 
+/* ---- AMX: the same product on the tile unit ------------------------------------------------
+ * A 32 x 32 tile of C in four 16 x 16 fp32 tiles (tmm0-3), op(A) as two 16-row tiles (tmm4-5),
+ * op(B) as two 16-column tiles (tmm6-7), 16 pairs of k per TDPBF16PS. The B panels are the
+ * pair-interleaved ones VDPBF16PS reads (row p: 32 words), which is the layout the tile unit
+ * wants for its second operand; the A panels are row-major (row c: kp16 pair words), the
+ * transpose of the VDPBF16PS panel. The tile unit sums each instruction's products with its own
+ * internal rounding, so its bits are not the definition's; every element still sums its k
+ * blocks in ascending order from the fp32 value the previous block stored, so the result does
+ * not depend on the thread count. */
+
+#    define AMX_MR 32
+#    define AMX_NR 32
+
+/* the inline-assembly tile loads and stores are invisible to the compiler: fence the packed
+ * buffers and C around them */
+#    define COMPILER_FENCE() __asm__ volatile("" ::: "memory")
+
+struct tile_config {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+};
+
+__attribute__((target("amx-tile"))) void fg_gemm_bf16_amx_begin(void)
+{
+    struct tile_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int i = 0; i < 8; i++) {
+        cfg.colsb[i] = 64;
+        cfg.rows[i] = 16;
+    }
+    /* not _tile_loadconfig: its operand names only the first 8 bytes, so the compiler may
+     * drop the stores to the rest of the configuration */
+    __asm__ volatile("ldtilecfg %0" : : "m"(cfg));
+}
+
+__attribute__((target("amx-tile"))) void fg_gemm_bf16_amx_end(void)
+{
+    _tile_release();
+}
+
+/* C (rows x cols valid, at most 32 x 32) [+]= A panel (32 rows of kp16 pair words) times B
+ * panel (kp16 rows of 32 pair words); kp16 a multiple of 16 */
+__attribute__((target("amx-tile,amx-bf16"))) void
+fg_gemm_bf16_kern_amx(size_t kp16, const uint32_t *a, const uint32_t *b, float *c, size_t ldc,
+                      int rows, int cols, int load)
+{
+    float buf[AMX_MR * AMX_NR] __attribute__((aligned(64)));
+    int full = rows == AMX_MR && cols == AMX_NR;
+    float *cp = full ? c : buf;
+    size_t ld = full ? ldc : AMX_NR, stride = ld * sizeof(float);
+    size_t sa = kp16 * sizeof(uint32_t), sb = AMX_NR * sizeof(uint32_t);
+    if (load && !full) {
+        memset(buf, 0, sizeof buf);
+        for (int r = 0; r < rows; r++)
+            memcpy(buf + r * AMX_NR, c + (size_t)r * ldc, (size_t)cols * sizeof(float));
+    }
+    COMPILER_FENCE();
+    if (load) {
+        _tile_loadd(0, cp, stride);
+        _tile_loadd(1, cp + 16, stride);
+        _tile_loadd(2, cp + 16 * ld, stride);
+        _tile_loadd(3, cp + 16 * ld + 16, stride);
+    } else {
+        _tile_zero(0);
+        _tile_zero(1);
+        _tile_zero(2);
+        _tile_zero(3);
+    }
+    for (size_t p = 0; p < kp16; p += 16) {
+        _tile_loadd(4, a + p, sa);
+        _tile_loadd(5, a + 16 * kp16 + p, sa);
+        _tile_loadd(6, b + p * AMX_NR, sb);
+        _tile_loadd(7, b + p * AMX_NR + 16, sb);
+        _tile_dpbf16ps(0, 4, 6);
+        _tile_dpbf16ps(1, 4, 7);
+        _tile_dpbf16ps(2, 5, 6);
+        _tile_dpbf16ps(3, 5, 7);
+    }
+    _tile_stored(0, cp, stride);
+    _tile_stored(1, cp + 16, stride);
+    _tile_stored(2, cp + 16 * ld, stride);
+    _tile_stored(3, cp + 16 * ld + 16, stride);
+    COMPILER_FENCE();
+    if (!full)
+        for (int r = 0; r < rows; r++)
+            memcpy(c + (size_t)r * ldc, buf + r * AMX_NR, (size_t)cols * sizeof(float));
+}
+
+/* op(A) rows [r0, r0 + nr), k in [k0, k0 + kc), as panels of 32 rows: panel q, row c, pair p
+ * at out[(q 32 + c) kp16 + p], kp16 = ceil(kc / 2) rounded up to 16; zeros past nr and kc */
+void fg_gemm_bf16_pack_a_amx(uint32_t *out, const struct fg_gemm_op *x, int kcontig, size_t r0,
+                             size_t nr, size_t k0, size_t kc)
+{
+    size_t kp = (kc + 1) / 2, kp16 = (kp + 15) & ~(size_t)15;
+    size_t groups = (nr + AMX_MR - 1) / AMX_MR * (AMX_MR / 16);
+    for (size_t g = 0; g < groups; g++) { /* 16 rows at a time */
+        uint32_t *o = out + g * 16 * kp16;
+        size_t c0 = g * 16, nl = nr > c0 ? (nr - c0 < 16 ? nr - c0 : 16) : 0;
+        if (kcontig) { /* a row as stored is a row of the panel: pairs of it in order */
+            for (size_t c = 0; c < 16; c++)
+                for (size_t p0 = 0; p0 < kp16; p0 += 16) {
+                    size_t nk = 2 * p0 < kc ? (kc - 2 * p0 < 32 ? kc - 2 * p0 : 32) : 0;
+                    __m512i v = c < nl && nk ? load_pairs(x, r0 + c0 + c, k0 + 2 * p0, nk)
+                                             : _mm512_setzero_si512();
+                    _mm512_store_si512(o + c * kp16 + p0, v);
+                }
+        } else { /* a row per k: 16 pairs x 16 rows, interleaved, then transposed */
+            for (size_t p0 = 0; p0 < kp16; p0 += 16) {
+                __m512i r[16];
+                for (size_t j = 0; j < 16; j++) {
+                    size_t p = p0 + j;
+                    __m512i v = _mm512_setzero_si512();
+                    if (nl && p < kp) {
+                        v = load16(x, k0 + 2 * p, r0 + c0, nl);
+                        if (2 * p + 1 < kc)
+                            v = _mm512_or_si512(
+                                v, _mm512_slli_epi32(load16(x, k0 + 2 * p + 1, r0 + c0, nl), 16));
+                    }
+                    r[j] = v;
+                }
+                transpose16(r);
+                for (size_t c = 0; c < 16; c++)
+                    _mm512_store_si512(o + c * kp16 + p0, r[c]);
+            }
+        }
+    }
+}
+
+/* op(B) columns [r0, r0 + nr) as the VDPBF16PS panels of 32 columns, each kp16 pairs long
+ * (the pairs past ceil(kc / 2) zero) */
+void fg_gemm_bf16_pack_b_amx(uint32_t *out, const struct fg_gemm_op *x, int kcontig, size_t r0,
+                             size_t nr, size_t k0, size_t kc)
+{
+    size_t kp = (kc + 1) / 2, kp16 = (kp + 15) & ~(size_t)15;
+    for (size_t q = 0; q * AMX_NR < nr; q++) {
+        uint32_t *o = out + q * kp16 * AMX_NR;
+        size_t n = nr - q * AMX_NR < AMX_NR ? nr - q * AMX_NR : AMX_NR;
+        fg_gemm_bf16_pack_avx512(o, x, kcontig, AMX_NR, r0 + q * AMX_NR, n, k0, kc);
+        memset(o + kp * AMX_NR, 0, (kp16 - kp) * AMX_NR * sizeof(uint32_t));
+    }
+}
+
 #else /* not built for AVX-512 (another architecture): never selected */
 void fg_gemm_bf16_pack_avx512(uint32_t *out, const struct fg_gemm_op *x, int kcontig, size_t w,
                               size_t r0, size_t nr, size_t k0, size_t kc)
@@ -178,5 +324,31 @@ void fg_gemm_bf16_kern_avx512bf16(size_t kp, const uint32_t *a, const uint32_t *
                                   size_t ldc, int rows, int cols, int load)
 {
     (void)kp, (void)a, (void)b, (void)c, (void)ldc, (void)rows, (void)cols, (void)load;
+}
+
+void fg_gemm_bf16_amx_begin(void)
+{
+}
+
+void fg_gemm_bf16_amx_end(void)
+{
+}
+
+void fg_gemm_bf16_kern_amx(size_t kp16, const uint32_t *a, const uint32_t *b, float *c, size_t ldc,
+                           int rows, int cols, int load)
+{
+    (void)kp16, (void)a, (void)b, (void)c, (void)ldc, (void)rows, (void)cols, (void)load;
+}
+
+void fg_gemm_bf16_pack_a_amx(uint32_t *out, const struct fg_gemm_op *x, int kcontig, size_t r0,
+                             size_t nr, size_t k0, size_t kc)
+{
+    (void)out, (void)x, (void)kcontig, (void)r0, (void)nr, (void)k0, (void)kc;
+}
+
+void fg_gemm_bf16_pack_b_amx(uint32_t *out, const struct fg_gemm_op *x, int kcontig, size_t r0,
+                             size_t nr, size_t k0, size_t kc)
+{
+    (void)out, (void)x, (void)kcontig, (void)r0, (void)nr, (void)k0, (void)kc;
 }
 #endif

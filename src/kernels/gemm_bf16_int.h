@@ -36,4 +36,19 @@ void fg_gemm_bf16_pack_avx512(uint32_t *out, const struct fg_gemm_op *x, int kco
 void fg_gemm_bf16_kern_avx512bf16(size_t kp, const uint32_t *a, const uint32_t *b, float *c,
                                   size_t ldc, int rows, int cols, int load);
 
+/* ---- AMX (fg_cpu_isa() >= FG_ISA_AMX only) ----
+ * Tiles of C are 32 x 32 (FG_GEMM_AMX_MR x NR); panels hold kp16 pairs, ceil(kc / 2) rounded up
+ * to 16, so the blocks above fit the same workspace. begin loads the tile configuration on the
+ * calling thread and end releases it; the kernel and packs run between them. */
+#define FG_GEMM_AMX_MR 32
+#define FG_GEMM_AMX_NR 32
+void fg_gemm_bf16_amx_begin(void);
+void fg_gemm_bf16_amx_end(void);
+void fg_gemm_bf16_kern_amx(size_t kp16, const uint32_t *a, const uint32_t *b, float *c, size_t ldc,
+                           int rows, int cols, int load);
+void fg_gemm_bf16_pack_a_amx(uint32_t *out, const struct fg_gemm_op *x, int kcontig, size_t r0,
+                             size_t nr, size_t k0, size_t kc);
+void fg_gemm_bf16_pack_b_amx(uint32_t *out, const struct fg_gemm_op *x, int kcontig, size_t r0,
+                             size_t nr, size_t k0, size_t kc);
+
 #endif

@@ -63,8 +63,9 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "tokenizer"))
         return cmd_tokenizer(argc, argv);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
-        printf("frugal 0.1.0\nblas: %s\ncpu: %s, %d logical cores\n", fg_kernels_blas_info(),
-               fg_isa_name(fg_cpu_isa()), fg_cpu_count());
+        printf("frugal 0.1.0\nblas: %s\ncpu: %s, %d logical cores\nbf16 products: %s\n",
+               fg_kernels_blas_info(), fg_isa_name(fg_cpu_isa()), fg_cpu_count(),
+               fg_gemm_bf16_path());
         return EXIT_OK;
     }
     fprintf(stderr, "frugal: unknown command '%s' (see frugal --help)\n", cmd);
