@@ -80,6 +80,41 @@ static void free_mat(struct mat *m)
     free(m->h);
 }
 
+/* The stored operands of one shape, each plain and transposed, as fp32 and bf16, with row
+ * strides pad above the row length */
+struct operands {
+    struct mat an, at, bn, bt;
+    size_t M, N, K, pad;
+};
+
+static struct operands make_operands(struct fg_rng *r, size_t M, size_t N, size_t K, int specials)
+{
+    struct operands o;
+    o.M = M, o.N = N, o.K = K, o.pad = 3;
+    o.an = make_mat(r, M, K + o.pad, specials);
+    o.at = make_mat(r, K, M + o.pad, specials);
+    o.bn = make_mat(r, K, N + o.pad, specials);
+    o.bt = make_mat(r, N, K + o.pad, specials);
+    return o;
+}
+
+static void free_operands(struct operands *o)
+{
+    free_mat(&o->an);
+    free_mat(&o->at);
+    free_mat(&o->bn);
+    free_mat(&o->bt);
+}
+
+/* op(A) and op(B) transposed (ta, tb) or not, bf16 (ha, hb) or fp32 */
+static void layout(const struct operands *o, int ta, int tb, int ha, int hb, struct fg_gemm_op *A,
+                   struct fg_gemm_op *B)
+{
+    const struct mat *a = ta ? &o->at : &o->an, *b = tb ? &o->bt : &o->bn;
+    *A = (struct fg_gemm_op){ ha ? (const void *)a->h : a->f, ha, ta, (ta ? o->M : o->K) + o->pad };
+    *B = (struct fg_gemm_op){ hb ? (const void *)b->h : b->f, hb, tb, (tb ? o->K : o->N) + o->pad };
+}
+
 /* bit for bit, NaN matching any NaN */
 static int same_bits(struct fg_test *t, const char *what, const float *got, const float *ref,
                      size_t n)
@@ -128,9 +163,7 @@ static void set_path(struct fg_test *t, int path)
 static void check_shape(struct fg_test *t, struct fg_rng *r, size_t M, size_t N, size_t K,
                         int specials, int full)
 {
-    size_t pad = 3; /* row strides above the row length */
-    struct mat an = make_mat(r, M, K + pad, specials), at = make_mat(r, K, M + pad, specials);
-    struct mat bn = make_mat(r, K, N + pad, specials), bt = make_mat(r, N, K + pad, specials);
+    struct operands o = make_operands(r, M, N, K, specials);
     size_t ldc = N + 2;
     float *c0 = malloc(M * ldc * sizeof(float)), *c_ref = malloc(M * ldc * sizeof(float));
     float *c = malloc(M * ldc * sizeof(float));
@@ -143,12 +176,8 @@ static void check_shape(struct fg_test *t, struct fg_rng *r, size_t M, size_t N,
     for (int lay = 0; lay < n_layouts && !t->failed; lay++) {
         int ta = lay & 1, tb = (lay >> 1) & 1, ha = full ? (lay >> 2) & 1 : ta,
             hb = full ? (lay >> 3) & 1 : !tb;
-        struct fg_gemm_op A = { ta ? (ha ? (const void *)at.h : at.f)
-                                   : (ha ? (const void *)an.h : an.f),
-                                ha, ta, (ta ? M : K) + pad };
-        struct fg_gemm_op B = { tb ? (hb ? (const void *)bt.h : bt.f)
-                                   : (hb ? (const void *)bn.h : bn.f),
-                                hb, tb, (tb ? K : N) + pad };
+        struct fg_gemm_op A, B;
+        layout(&o, ta, tb, ha, hb, &A, &B);
         for (int accumulate = 0; accumulate < 2 && !t->failed; accumulate++) {
             memcpy(c_ref, c0, M * ldc * sizeof(float));
             fg_gemm_bf16_ref(M, N, K, A, B, c_ref, ldc, accumulate);
@@ -174,10 +203,7 @@ static void check_shape(struct fg_test *t, struct fg_rng *r, size_t M, size_t N,
     free(c0);
     free(c_ref);
     free(c);
-    free_mat(&an);
-    free_mat(&at);
-    free_mat(&bn);
-    free_mat(&bt);
+    free_operands(&o);
 }
 
 static void shapes_body(struct fg_test *t, struct fg_rng *r)
@@ -315,10 +341,8 @@ TEST(error_within_the_stated_bound)
 static void check_shape_amx(struct fg_test *t, struct fg_rng *r, size_t M, size_t N, size_t K,
                             int specials)
 {
-    size_t pad = 3;
-    struct mat an = make_mat(r, M, K + pad, specials), at = make_mat(r, K, M + pad, specials);
-    struct mat bn = make_mat(r, K, N + pad, specials), bt = make_mat(r, N, K + pad, specials);
-    size_t ldc = N + 2;
+    struct operands o = make_operands(r, M, N, K, specials);
+    size_t ldc = N + 2, pad = o.pad;
     float *c0 = malloc(M * ldc * sizeof(float)), *c_ref = malloc(M * ldc * sizeof(float));
     float *c = malloc(M * ldc * sizeof(float)), *c1 = malloc(M * ldc * sizeof(float));
     void *work = NULL;
@@ -329,12 +353,8 @@ static void check_shape_amx(struct fg_test *t, struct fg_rng *r, size_t M, size_
     double worst = 0;
     for (int lay = 0; lay < 16 && !t->failed; lay++) {
         int ta = lay & 1, tb = (lay >> 1) & 1, ha = (lay >> 2) & 1, hb = (lay >> 3) & 1;
-        struct fg_gemm_op A = { ta ? (ha ? (const void *)at.h : at.f)
-                                   : (ha ? (const void *)an.h : an.f),
-                                ha, ta, (ta ? M : K) + pad };
-        struct fg_gemm_op B = { tb ? (hb ? (const void *)bt.h : bt.f)
-                                   : (hb ? (const void *)bn.h : bn.f),
-                                hb, tb, (tb ? K : N) + pad };
+        struct fg_gemm_op A, B;
+        layout(&o, ta, tb, ha, hb, &A, &B);
         for (int accumulate = 0; accumulate < 2 && !t->failed; accumulate++) {
             memcpy(c_ref, c0, M * ldc * sizeof(float));
             fg_gemm_bf16_ref(M, N, K, A, B, c_ref, ldc, accumulate);
@@ -359,8 +379,8 @@ static void check_shape_amx(struct fg_test *t, struct fg_rng *r, size_t M, size_
                         }
                         double mag = accumulate ? fabs((double)c0[i * ldc + j]) : 0.0;
                         for (size_t k = 0; k < K; k++) {
-                            float x = ta ? at.f[k * (M + pad) + i] : an.f[i * (K + pad) + k];
-                            float y = tb ? bt.f[j * (K + pad) + k] : bn.f[k * (N + pad) + j];
+                            float x = ta ? o.at.f[k * (M + pad) + i] : o.an.f[i * (K + pad) + k];
+                            float y = tb ? o.bt.f[j * (K + pad) + k] : o.bn.f[k * (N + pad) + j];
                             mag += fabs((double)x * (double)y) * 1.01; /* bf16 rounding */
                         }
                         double bound = 2.0 * (double)(K + 1) * ldexp(1, -24) * mag * 1.01 +
@@ -386,10 +406,7 @@ static void check_shape_amx(struct fg_test *t, struct fg_rng *r, size_t M, size_
     free(c_ref);
     free(c);
     free(c1);
-    free_mat(&an);
-    free_mat(&at);
-    free_mat(&bn);
-    free_mat(&bt);
+    free_operands(&o);
 }
 
 TEST(amx_within_bound_of_definition_and_thread_invariant)
