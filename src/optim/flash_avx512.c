@@ -22,19 +22,6 @@ static inline __m512 f32(float v)
     return _mm512_set1_ps(v);
 }
 
-/* 2^k per lane, k in [-126, 127] */
-static inline __m512 pow2v(__m512i k)
-{
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(k, i32(127)), 23));
-}
-
-/* x * 2^k as two exact power-of-two products (floor halves; any split gives the same bits) */
-static inline __m512 scale2v(__m512 x, __m512i k)
-{
-    __m512i h = _mm512_srai_epi32(k, 1);
-    return _mm512_mul_ps(_mm512_mul_ps(x, pow2v(h)), pow2v(_mm512_sub_epi32(k, h)));
-}
-
 /* log2 of half a ULP of bf16 values held as the high halves of fp32 lanes */
 static inline __m512i log2_half_ulp_v(__m512i bits)
 {
@@ -60,7 +47,10 @@ static inline __m512 join_v(const uint16_t *w16, __m512i rho, float nmax)
 {
     __m512 tq = bf16_load(w16);
     __m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(rho), f32(1.0f / nmax));
-    __m512 j = _mm512_add_ps(tq, scale2v(x, log2_half_ulp_v(_mm512_castps_si512(tq))));
+    /* x 2^k with one rounding (VSCALEFPS), which only a subnormal result needs: the scalar
+     * code's two power-of-two products round there once too */
+    __m512 k = _mm512_cvtepi32_ps(log2_half_ulp_v(_mm512_castps_si512(tq)));
+    __m512 j = _mm512_add_ps(tq, _mm512_scalef_ps(x, k));
     __mmask16 nz = _mm512_test_epi32_mask(rho, rho);
     return _mm512_mask_blend_ps(nz, tq, j);
 }
@@ -96,14 +86,16 @@ static inline __m512i split_v(__m512 theta, int nmax, __m512i *h_out)
     /* negative when exactly one of (rounded up, theta negative) holds */
     __mmask16 neg = _mm512_cmplt_epi32_mask(u, _mm512_setzero_si512());
     __m512i rho = _mm512_mask_sub_epi32(mag, (__mmask16)(up ^ neg), _mm512_setzero_si512(), mag);
-    /* rounded up to Inf: rho = -N, toward theta (+N for a negative theta) */
     __mmask16 toinf = up & _mm512_cmpeq_epi32_mask(nex, i32(0xFF));
-    rho = _mm512_mask_mov_epi32(rho, toinf & (__mmask16)~neg, i32(-nmax));
-    rho = _mm512_mask_mov_epi32(rho, toinf & neg, i32(nmax));
-    /* Inf and NaN: bf16 by RNE (NaN made quiet), rho 0 */
     __mmask16 special = _mm512_cmpeq_epi32_mask(ex, i32(0xFF));
-    h = _mm512_mask_blend_epi32(special, h, bf16_rne_v(theta));
-    rho = _mm512_mask_mov_epi32(rho, special, _mm512_setzero_si512());
+    if (__builtin_expect((toinf | special) != 0, 0)) {
+        /* rounded up to Inf: rho = -N, toward theta (+N for a negative theta) */
+        rho = _mm512_mask_mov_epi32(rho, toinf & (__mmask16)~neg, i32(-nmax));
+        rho = _mm512_mask_mov_epi32(rho, toinf & neg, i32(nmax));
+        /* Inf and NaN: bf16 by RNE (NaN made quiet), rho 0 */
+        h = _mm512_mask_blend_epi32(special, h, bf16_rne_v(theta));
+        rho = _mm512_mask_mov_epi32(rho, special, _mm512_setzero_si512());
+    }
     *h_out = _mm512_and_si512(h, i32(0xFFFF));
     return rho;
 }
