@@ -8,7 +8,10 @@
  * layout VDPBF16PS reads. Every element of C sums its pairs in ascending p whatever the
  * blocking (a K block continues from the fp32 value the previous one stored), so the bits do
  * not depend on the blocking or the thread count; the micro-kernel is the instruction on CPUs
- * with AVX512_BF16 and a plain C emulation of it elsewhere. */
+ * with AVX512_BF16 and a plain C emulation of it elsewhere. On CPUs with AMX-BF16 the tile unit
+ * takes its place (gemm_cols_amx: 32 x 32 tiles, the A panels row-major), with the same
+ * blocking and column split, so its bits do not depend on the thread count either; they are
+ * the tile unit's own, not the instruction's (kernels.h). */
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
