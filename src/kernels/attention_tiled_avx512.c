@@ -106,11 +106,16 @@ static void scores(float *s, const float *a, size_t lda, size_t nr, const float 
     }
 }
 
-/* o (nr rows, stride ldo, HS) += P X: P (nr, nk) with element (r, j) at p[r prs + j pcs] (P
+/* Which (r, j) of a diagonal block can be nonzero: all (FULL), j <= r (LOWER: rows are
+ * queries, j keys) or j >= r (UPPER: rows are keys, j queries). The others are masked zeros,
+ * skipped. */
+enum tri { FULL, LOWER, UPPER };
+
+/* o (nr rows, stride ldo, HS) [+]= P X: P (nr, nk) with element (r, j) at p[r prs + j pcs] (P
  * itself with prs = TB, pcs = 1; P^T with prs = 1, pcs = TB), X (nk rows, stride ldx, HS);
- * HS a multiple of 16 */
+ * HS a multiple of 16. load = 0 overwrites o instead of adding to it. */
 static void accum(float *o, size_t ldo, size_t nr, const float *p, size_t prs, size_t pcs,
-                  size_t nk, const float *x, size_t ldx, size_t HS)
+                  size_t nk, const float *x, size_t ldx, size_t HS, int load, enum tri tri)
 {
     for (size_t c0 = 0; c0 < HS; c0 += 64) {
         size_t nv = (HS - c0 < 64 ? HS - c0 : 64) / 16;
@@ -122,10 +127,11 @@ static void accum(float *o, size_t ldo, size_t nr, const float *p, size_t prs, s
 #    pragma GCC unroll 4
                 for (int v = 0; v < 4; v++)
                     acc[k][v] =
-                        (size_t)v < nv
+                        load && (size_t)v < nv
                             ? _mm512_loadu_ps(o + (r + (size_t)k) * ldo + c0 + (size_t)v * 16)
                             : _mm512_setzero_ps();
-            for (size_t j = 0; j < nk; j++) {
+            size_t j0 = tri == UPPER ? r : 0, j1 = tri == LOWER && r + 4 < nk ? r + 4 : nk;
+            for (size_t j = j0; j < j1; j++) {
                 __m512 xv[4];
 #    pragma GCC unroll 4
                 for (int v = 0; v < 4; v++)
@@ -149,8 +155,10 @@ static void accum(float *o, size_t ldo, size_t nr, const float *p, size_t prs, s
         }
         for (; r < nr; r++)
             for (size_t v = 0; v < nv; v++) {
-                __m512 acc = _mm512_loadu_ps(o + r * ldo + c0 + v * 16);
-                for (size_t j = 0; j < nk; j++)
+                __m512 acc =
+                    load ? _mm512_loadu_ps(o + r * ldo + c0 + v * 16) : _mm512_setzero_ps();
+                size_t j0 = tri == UPPER ? r : 0, j1 = tri == LOWER && r + 1 < nk ? r + 1 : nk;
+                for (size_t j = j0; j < j1; j++)
                     acc = _mm512_fmadd_ps(_mm512_set1_ps(p[r * prs + j * pcs]),
                                           _mm512_loadu_ps(x + j * ldx + c0 + v * 16), acc);
                 _mm512_storeu_ps(o + r * ldo + c0 + v * 16, acc);
@@ -241,7 +249,7 @@ void fg_attention_tiled_forward_avx512(float *out, float *lse, const float *qkv,
                                         _mm512_mul_ps(_mm512_load_ps(acc + i * HS + d), av));
                 }
             }
-            accum(acc, HS, nq, st, 1, TB, nk, base + 2 * C + k0 * C3, C3, HS);
+            accum(acc, HS, nq, st, 1, TB, nk, base + 2 * C + k0 * C3, C3, HS, 1, FULL);
         }
         for (int v = 0; v < 2; v++) {
             _mm512_store_ps(ms + 16 * v, m[v]);
@@ -259,7 +267,8 @@ void fg_attention_tiled_forward_avx512(float *out, float *lse, const float *qkv,
 }
 
 /* For the query rows [q0, q0 + nq) against the key block at k0 (nk keys): P = exp(S - lse)
- * and dS = P * (dP - D), masked entries 0, in p and ds (nq, TB) */
+ * and dS = P * (dP - D) * scale (the score scale, which dQ and dK carry), masked entries 0, in
+ * p and ds (nq, TB) */
 static void block_grads(float *p, float *ds, const float *base, const float *dyb, size_t C,
                         size_t C3, size_t q0, size_t nq, size_t k0, size_t nk, const float *kt,
                         const float *vt, size_t HS, float scale, const float *lse_row,
@@ -267,6 +276,7 @@ static void block_grads(float *p, float *ds, const float *base, const float *dyb
 {
     scores(p, base + q0 * C3, C3, nq, kt, HS, scale);
     scores(ds, dyb + q0 * C, C, nq, vt, HS, 1.0f);
+    __m512 sc = _mm512_set1_ps(scale);
     for (size_t i = 0; i < nq; i++) {
         __mmask32 ok = first_n(n_allowed(q0 + i, k0, nk));
         __m512 ls = _mm512_set1_ps(lse_row[q0 + i]), dd = _mm512_set1_ps(d_row[q0 + i]);
@@ -275,7 +285,8 @@ static void block_grads(float *p, float *ds, const float *base, const float *dyb
             float *pp = p + i * TB + 16 * half, *dp = ds + i * TB + 16 * half;
             __m512 pv = _mm512_maskz_mov_ps(k, exp512(_mm512_sub_ps(_mm512_load_ps(pp), ls)));
             _mm512_store_ps(pp, pv);
-            _mm512_store_ps(dp, _mm512_mul_ps(pv, _mm512_sub_ps(_mm512_load_ps(dp), dd)));
+            _mm512_store_ps(
+                dp, _mm512_mul_ps(_mm512_mul_ps(pv, _mm512_sub_ps(_mm512_load_ps(dp), dd)), sc));
         }
     }
 }
@@ -312,12 +323,10 @@ void fg_attention_tiled_backward_avx512(float *dqkv, float *scratch, const float
         _Alignas(64) float kt[MHS * TB], vt[MHS * TB], p[TB * TB], ds[TB * TB];
         const float *base = qkv + b * T * C3 + h * HS, *dyb = dout + b * T * C + h * HS;
         float *dbase = dqkv + b * T * C3 + h * HS;
-        for (size_t t = 0; t < T; t++)
-            for (int part = 0; part < 3; part++)
-                memset(dbase + t * C3 + (size_t)part * C, 0, HS * sizeof(float));
         /* key blocks outside, so each block of K and V is transposed once; dQ, dK and dV
          * accumulate in place (dQ_i over key blocks ascending, dK_j and dV_j over query
-         * blocks ascending) */
+         * blocks ascending), each block's first contribution stored, not added (dQ_i's at
+         * key block 0, dK_j's and dV_j's at the diagonal) */
         for (size_t kb = 0; kb < nb; kb++) {
             size_t k0 = kb * TB, nk = T - k0 < TB ? T - k0 : TB;
             load_transposed(kt, base + C, C3, k0, nk, HS);
@@ -326,18 +335,15 @@ void fg_attention_tiled_backward_avx512(float *dqkv, float *scratch, const float
                 size_t q0 = qb * TB, nq = T - q0 < TB ? T - q0 : TB;
                 block_grads(p, ds, base, dyb, C, C3, q0, nq, k0, nk, kt, vt, HS, scale,
                             lse + bh * T, Dr + bh * T);
-                accum(dbase + q0 * C3, C3, nq, ds, TB, 1, nk, base + C + k0 * C3, C3, HS);
-                accum(dbase + k0 * C3 + 2 * C, C3, nk, p, 1, TB, nq, dyb + q0 * C, C, HS);
-                accum(dbase + k0 * C3 + C, C3, nk, ds, 1, TB, nq, base + q0 * C3, C3, HS);
+                int diag = qb == kb;
+                accum(dbase + q0 * C3, C3, nq, ds, TB, 1, nk, base + C + k0 * C3, C3, HS, kb > 0,
+                      diag ? LOWER : FULL);
+                accum(dbase + k0 * C3 + 2 * C, C3, nk, p, 1, TB, nq, dyb + q0 * C, C, HS, !diag,
+                      diag ? UPPER : FULL);
+                accum(dbase + k0 * C3 + C, C3, nk, ds, 1, TB, nq, base + q0 * C3, C3, HS, !diag,
+                      diag ? UPPER : FULL);
             }
         }
-        __m512 sc = _mm512_set1_ps(scale);
-        for (size_t t = 0; t < T; t++)
-            for (int part = 0; part < 2; part++)
-                for (size_t d = 0; d < HS; d += 16) {
-                    float *g = dbase + t * C3 + (size_t)part * C + d;
-                    _mm512_storeu_ps(g, _mm512_mul_ps(_mm512_loadu_ps(g), sc));
-                }
     }
 }
 
