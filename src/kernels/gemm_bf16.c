@@ -9,7 +9,7 @@
  * blocking (a K block continues from the fp32 value the previous one stored), so the bits do
  * not depend on the blocking or the thread count; the micro-kernel is the instruction on CPUs
  * with AVX512_BF16 and a plain C emulation of it elsewhere. On CPUs with AMX-BF16 the tile unit
- * takes its place (gemm_cols_amx: 32 x 32 tiles, the A panels row-major), with the same
+ * takes its place (a gemm_path of 32 x 32 tiles, the A panels row-major), with the same
  * blocking and column split, so its bits do not depend on the thread count either; they are
  * the tile unit's own, not the instruction's (kernels.h). */
 #include <float.h>
@@ -195,62 +195,93 @@ const char *fg_gemm_bf16_path(void)
     return fg_cpu_isa() >= FG_ISA_AMX ? "amx" : use_avx512bf16() ? "avx512bf16" : "generic";
 }
 
-/* columns [j0, j1) of C, with one thread's workspace */
-static void gemm_cols(size_t M, size_t K, const struct fg_gemm_op *A, const struct fg_gemm_op *B,
-                      float *C, size_t ldc, int accumulate, size_t j0, size_t j1, uint8_t *ws,
-                      fg_gemm_kern kern, fg_gemm_pack pack)
+/* One way to compute the product: the tile of C per kernel call, the packers of op(A) and
+ * op(B) panels (fg_gemm_pack with the panel width fixed), the pairs per panel rounded up to a
+ * multiple of kalign, and the hooks a thread calls before and after its columns (or NULL). */
+typedef void (*pack_fixed)(uint32_t *out, const struct fg_gemm_op *x, int kcontig, size_t r0,
+                           size_t nr, size_t k0, size_t kc);
+
+struct gemm_path {
+    size_t mr, nr, kalign;
+    pack_fixed pack_a, pack_b;
+    fg_gemm_kern kern;
+    void (*begin)(void), (*end)(void);
+};
+
+static void pack_a_generic(uint32_t *out, const struct fg_gemm_op *x, int kcontig, size_t r0,
+                           size_t nr, size_t k0, size_t kc)
 {
-    uint32_t *ap = (uint32_t *)ws, *bp = (uint32_t *)(ws + A_BYTES);
-    for (size_t jc = j0; jc < j1; jc += FG_GEMM_NC) {
-        size_t nc = j1 - jc < FG_GEMM_NC ? j1 - jc : FG_GEMM_NC;
-        for (size_t pc = 0; pc < K; pc += FG_GEMM_KC) {
-            size_t kc = K - pc < FG_GEMM_KC ? K - pc : FG_GEMM_KC, kp = (kc + 1) / 2;
-            pack(bp, B, B->trans, FG_GEMM_NR, jc, nc, pc, kc);
-            for (size_t ic = 0; ic < M; ic += FG_GEMM_MC) {
-                size_t mc = M - ic < FG_GEMM_MC ? M - ic : FG_GEMM_MC;
-                pack(ap, A, !A->trans, FG_GEMM_MR, ic, mc, pc, kc);
-                for (size_t jr = 0; jr < nc; jr += FG_GEMM_NR) {
-                    int cols = (int)(nc - jr < FG_GEMM_NR ? nc - jr : FG_GEMM_NR);
-                    for (size_t ir = 0; ir < mc; ir += FG_GEMM_MR) {
-                        int rows = (int)(mc - ir < FG_GEMM_MR ? mc - ir : FG_GEMM_MR);
-                        kern(kp, ap + ir * kp, bp + jr * kp, C + (ic + ir) * ldc + jc + jr, ldc,
-                             rows, cols, accumulate || pc > 0);
-                    }
-                }
-            }
-        }
-    }
+    pack_generic(out, x, kcontig, FG_GEMM_MR, r0, nr, k0, kc);
 }
 
-/* gemm_cols on the tile unit (32 x 32 tiles of C, row-major A panels) */
-static void gemm_cols_amx(size_t M, size_t K, const struct fg_gemm_op *A,
-                          const struct fg_gemm_op *B, float *C, size_t ldc, int accumulate,
-                          size_t j0, size_t j1, uint8_t *ws)
+static void pack_b_generic(uint32_t *out, const struct fg_gemm_op *x, int kcontig, size_t r0,
+                           size_t nr, size_t k0, size_t kc)
+{
+    pack_generic(out, x, kcontig, FG_GEMM_NR, r0, nr, k0, kc);
+}
+
+static void pack_a_avx512(uint32_t *out, const struct fg_gemm_op *x, int kcontig, size_t r0,
+                          size_t nr, size_t k0, size_t kc)
+{
+    fg_gemm_bf16_pack_avx512(out, x, kcontig, FG_GEMM_MR, r0, nr, k0, kc);
+}
+
+static void pack_b_avx512(uint32_t *out, const struct fg_gemm_op *x, int kcontig, size_t r0,
+                          size_t nr, size_t k0, size_t kc)
+{
+    fg_gemm_bf16_pack_avx512(out, x, kcontig, FG_GEMM_NR, r0, nr, k0, kc);
+}
+
+/* the path for this CPU: the tile unit, else VDPBF16PS or its emulation, with the AVX-512
+ * packers where the CPU has them */
+static struct gemm_path select_path(void)
+{
+    enum fg_isa isa = fg_cpu_isa();
+    struct gemm_path p = { .mr = FG_GEMM_MR, .nr = FG_GEMM_NR, .kalign = 1 };
+    if (isa >= FG_ISA_AMX) {
+        p.mr = FG_GEMM_AMX_MR, p.nr = FG_GEMM_AMX_NR, p.kalign = 16;
+        p.pack_a = fg_gemm_bf16_pack_a_amx, p.pack_b = fg_gemm_bf16_pack_b_amx;
+        p.kern = fg_gemm_bf16_kern_amx;
+        p.begin = fg_gemm_bf16_amx_begin, p.end = fg_gemm_bf16_amx_end;
+    } else {
+        p.pack_a = isa >= FG_ISA_AVX512 ? pack_a_avx512 : pack_a_generic;
+        p.pack_b = isa >= FG_ISA_AVX512 ? pack_b_avx512 : pack_b_generic;
+        p.kern = use_avx512bf16() ? fg_gemm_bf16_kern_avx512bf16 : kern_generic;
+    }
+    return p;
+}
+
+/* columns [j0, j1) of C on one path, with one thread's workspace */
+static void gemm_cols(size_t M, size_t K, const struct fg_gemm_op *A, const struct fg_gemm_op *B,
+                      float *C, size_t ldc, int accumulate, size_t j0, size_t j1, uint8_t *ws,
+                      const struct gemm_path *path)
 {
     uint32_t *ap = (uint32_t *)ws, *bp = (uint32_t *)(ws + A_BYTES);
-    fg_gemm_bf16_amx_begin();
+    size_t MR = path->mr, NR = path->nr;
+    if (path->begin)
+        path->begin();
     for (size_t jc = j0; jc < j1; jc += FG_GEMM_NC) {
         size_t nc = j1 - jc < FG_GEMM_NC ? j1 - jc : FG_GEMM_NC;
         for (size_t pc = 0; pc < K; pc += FG_GEMM_KC) {
             size_t kc = K - pc < FG_GEMM_KC ? K - pc : FG_GEMM_KC;
-            size_t kp16 = ((kc + 1) / 2 + 15) & ~(size_t)15;
-            fg_gemm_bf16_pack_b_amx(bp, B, B->trans, jc, nc, pc, kc);
+            size_t kp = ((kc + 1) / 2 + path->kalign - 1) / path->kalign * path->kalign;
+            path->pack_b(bp, B, B->trans, jc, nc, pc, kc);
             for (size_t ic = 0; ic < M; ic += FG_GEMM_MC) {
                 size_t mc = M - ic < FG_GEMM_MC ? M - ic : FG_GEMM_MC;
-                fg_gemm_bf16_pack_a_amx(ap, A, !A->trans, ic, mc, pc, kc);
-                for (size_t jr = 0; jr < nc; jr += FG_GEMM_AMX_NR) {
-                    int cols = (int)(nc - jr < FG_GEMM_AMX_NR ? nc - jr : FG_GEMM_AMX_NR);
-                    for (size_t ir = 0; ir < mc; ir += FG_GEMM_AMX_MR) {
-                        int rows = (int)(mc - ir < FG_GEMM_AMX_MR ? mc - ir : FG_GEMM_AMX_MR);
-                        fg_gemm_bf16_kern_amx(kp16, ap + ir * kp16, bp + jr * kp16,
-                                              C + (ic + ir) * ldc + jc + jr, ldc, rows, cols,
-                                              accumulate || pc > 0);
+                path->pack_a(ap, A, !A->trans, ic, mc, pc, kc);
+                for (size_t jr = 0; jr < nc; jr += NR) {
+                    int cols = (int)(nc - jr < NR ? nc - jr : NR);
+                    for (size_t ir = 0; ir < mc; ir += MR) {
+                        int rows = (int)(mc - ir < MR ? mc - ir : MR);
+                        path->kern(kp, ap + ir * kp, bp + jr * kp, C + (ic + ir) * ldc + jc + jr,
+                                   ldc, rows, cols, accumulate || pc > 0);
                     }
                 }
             }
         }
     }
-    fg_gemm_bf16_amx_end();
+    if (path->end)
+        path->end();
 }
 
 static int op_ok(const struct fg_gemm_op *x, size_t rows, size_t cols)
@@ -275,18 +306,14 @@ fg_status fg_gemm_bf16(size_t M, size_t N, size_t K, struct fg_gemm_op A, struct
     }
     if (!op_ok(&A, M, K) || !op_ok(&B, K, N))
         return FG_ERR_INVALID_ARG;
-    enum fg_isa isa = fg_cpu_isa();
-    int amx = isa >= FG_ISA_AMX;
-    fg_gemm_kern kern = use_avx512bf16() ? fg_gemm_bf16_kern_avx512bf16 : kern_generic;
-    fg_gemm_pack pack = isa >= FG_ISA_AVX512 ? fg_gemm_bf16_pack_avx512 : pack_generic;
+    struct gemm_path path = select_path();
     size_t n_panels = (N + FG_GEMM_NR - 1) / FG_GEMM_NR;
     int nt = n_threads > 0 ? n_threads : 1;
     if ((size_t)nt > n_panels)
         nt = (int)n_panels;
     uint8_t *ws = work;
-    (void)ws;
 #pragma omp parallel num_threads(nt) if (nt > 1) default(none) \
-    shared(M, N, K, A, B, C, ldc, accumulate, ws, kern, pack, n_panels, amx)
+    shared(M, N, K, A, B, C, ldc, accumulate, ws, path, n_panels)
     {
         int t = 0, team = 1;
 #ifdef _OPENMP
@@ -298,11 +325,8 @@ fg_status fg_gemm_bf16(size_t M, size_t N, size_t K, struct fg_gemm_op A, struct
         size_t p0 = (size_t)t * per + ((size_t)t < extra ? (size_t)t : extra);
         size_t p1 = p0 + per + ((size_t)t < extra ? 1 : 0);
         size_t j0 = p0 * FG_GEMM_NR, j1 = p1 * FG_GEMM_NR < N ? p1 * FG_GEMM_NR : N;
-        if (j0 < j1 && amx)
-            gemm_cols_amx(M, K, &A, &B, C, ldc, accumulate, j0, j1, ws + (size_t)t * PER_THREAD);
-        else if (j0 < j1)
-            gemm_cols(M, K, &A, &B, C, ldc, accumulate, j0, j1, ws + (size_t)t * PER_THREAD, kern,
-                      pack);
+        if (j0 < j1)
+            gemm_cols(M, K, &A, &B, C, ldc, accumulate, j0, j1, ws + (size_t)t * PER_THREAD, &path);
     }
     return FG_OK;
 }
