@@ -22,14 +22,6 @@ static inline __m512 f32(float v)
     return _mm512_set1_ps(v);
 }
 
-/* log2 of half a ULP of bf16 values held as the high halves of fp32 lanes */
-static inline __m512i log2_half_ulp_v(__m512i bits)
-{
-    __m512i e = _mm512_and_si512(_mm512_srli_epi32(bits, 23), i32(0xFF));
-    e = _mm512_max_epi32(e, i32(1));
-    return _mm512_sub_epi32(e, i32(135));
-}
-
 static inline __m512 absv(__m512 x)
 {
     return _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(x), i32(0x7FFFFFFF)));
@@ -42,17 +34,19 @@ static inline __m512 bf16_load(const uint16_t *p)
     return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
 }
 
-/* join(h, rho): rho as int32 lanes, nmax 127 or 32767 */
+/* join(h, rho): rho as int32 lanes, nmax 127 or 32767. The scalar join1 adds
+ * (rho (1/N)) 2^(e - 8) to tq, e = max(E, 1) - 127 the exponent of tq's binade (E its field):
+ * here the 2^-8 is folded into the constant (exact: rho (1/N) is a normal number), e is tq's
+ * VGETEXPPS clamped to [-126, 128] (zero and the subnormals give -126 as E = 1 does, Inf 128
+ * as E = 255 does, NaN -126, harmless: NaN + x is the NaN), and x 2^e is one VSCALEFPS, which
+ * rounds once, as the scalar code's two power-of-two products do (only a subnormal result
+ * rounds at all). rho = 0 keeps tq as it is (-0 stays -0). */
 static inline __m512 join_v(const uint16_t *w16, __m512i rho, float nmax)
 {
     __m512 tq = bf16_load(w16);
-    __m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(rho), f32(1.0f / nmax));
-    /* x 2^k with one rounding (VSCALEFPS), which only a subnormal result needs: the scalar
-     * code's two power-of-two products round there once too */
-    __m512 k = _mm512_cvtepi32_ps(log2_half_ulp_v(_mm512_castps_si512(tq)));
-    __m512 j = _mm512_add_ps(tq, _mm512_scalef_ps(x, k));
-    __mmask16 nz = _mm512_test_epi32_mask(rho, rho);
-    return _mm512_mask_blend_ps(nz, tq, j);
+    __m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(rho), f32((1.0f / nmax) * 0x1p-8f));
+    __m512 e = _mm512_min_ps(_mm512_max_ps(_mm512_getexp_ps(tq), f32(-126.0f)), f32(128.0f));
+    return _mm512_mask_add_ps(tq, _mm512_test_epi32_mask(rho, rho), tq, _mm512_scalef_ps(x, e));
 }
 
 /* plain bf16 weights (no correction): round to nearest even, NaN kept quiet */
@@ -100,22 +94,112 @@ static inline __m512i split_v(__m512 theta, int nmax, __m512i *h_out)
     return rho;
 }
 
-/* 16 byte codes floor(pre) clamped to [lo, hi] (NaN -> 0), pre = k y + 0.5, stored at dst */
-static inline void store_codes(void *dst, __m512 pre, float lo, float hi)
+/* split_v for N = 127 in fewer instructions, same bits. tq = theta rounded to bf16 with exact
+ * ties toward zero is (u + 0x7FFF) with the low 16 bits cleared; d = theta - tq is exact (both
+ * lie in one binade of tq or theta, d a multiple of theta's ULP); d / (ULP/2) (ULP/2 =
+ * 2^(e - 8), e tq's binade exponent clamped at -126 as in join_v, which is the scalar code's
+ * shift of 16 after a carry into the next binade and 15 from the subnormals) times 127 needs
+ * at most 16 + 7 bits, so x = d 127 2^(8 - e) is exact, and so is x + 0.5 sign(x): its
+ * truncation is the scalar code's magnitude (alp N + 2^(s-1)) >> s with theta's sign. Lanes
+ * that round to Inf or are Inf or NaN (|u| > 0x7F7F8000) go to split_v, as rare as they are. */
+static inline __m512i split8_v(__m512 theta, __m512i *h_out)
 {
-    __m512 c = _mm512_roundscale_ps(pre, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-    __mmask16 ok = _mm512_cmp_ps_mask(c, c, _CMP_ORD_Q);
-    c = _mm512_min_ps(_mm512_max_ps(c, f32(lo)), f32(hi));
-    _mm_storeu_si128((__m128i *)dst,
-                     _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(_mm512_maskz_mov_ps(ok, c))));
+    __m512i u = _mm512_castps_si512(theta);
+    __mmask16 rare = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, i32(0x7FFFFFFF)), i32(0x7F7F8000));
+    if (__builtin_expect(rare != 0, 0))
+        return split_v(theta, 127, h_out);
+    __m512i r = _mm512_add_epi32(u, i32(0x7FFF));
+    __m512 tq = _mm512_castsi512_ps(_mm512_and_si512(r, i32((int)0xFFFF0000u)));
+    __m512 e = _mm512_max_ps(_mm512_getexp_ps(tq), f32(-126.0f));
+    __m512 x = _mm512_scalef_ps(_mm512_mul_ps(_mm512_sub_ps(theta, tq), f32(127.0f)),
+                                _mm512_sub_ps(f32(8.0f), e));
+    __m512i half = _mm512_ternarylogic_epi32(_mm512_castps_si512(x), i32((int)0x80000000u),
+                                             i32(0x3F000000), 0xEA); /* (x & sign) | 0.5 */
+    *h_out = _mm512_srli_epi32(r, 16);
+    return _mm512_cvttps_epi32(_mm512_add_ps(x, _mm512_castsi512_ps(half)));
 }
 
-/* max over both halves, NaN lanes ignored (vmaxps returns its second operand on NaN) */
-static inline float max2_ignore_nan(__m512 a, __m512 b)
+/* 16 codes floor(pre) (NaN -> 0) as signed bytes clamped to [-127, 127] at dst. The scalar
+ * code_clamp clamps too, but pre never leaves [-126.5, 127.5] by much: |z| <= 1 (1 + 2^-23)^2
+ * since the group's scale is at least its largest |m| (bf16 rounded up, or fp16's unrounded
+ * max), so y = 2z / (1 + |z|) is within a rounding of [-1, 1] and the floor never needs the
+ * clamp; it stays, in one VPMAXSD and the saturating VPMOVSDB, for any finite pre below 2^31. */
+static inline void store_codes_m(int8_t *dst, __m512 pre)
 {
-    __m512 acc = _mm512_max_ps(a, _mm512_setzero_ps());
-    acc = _mm512_max_ps(b, acc);
-    return _mm512_reduce_max_ps(acc);
+    __mmask16 ok = _mm512_cmp_ps_mask(pre, pre, _CMP_ORD_Q);
+    __m512i c = _mm512_maskz_cvt_roundps_epi32(ok, pre, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    _mm_storeu_si128((__m128i *)dst, _mm512_cvtsepi32_epi8(_mm512_max_epi32(c, i32(-127))));
+}
+
+/* 16 codes floor(pre) (NaN -> 0) as bytes clamped to [0, 255] at dst: pre = r k + 0.5 with
+ * r = sqrt(v) >= 0 and r <= the scale, so pre is NaN or in [0.5, 255.5 (1 + 2^-22)]; the
+ * unsigned saturation of VPMOVUSDB is the upper clamp for any pre below 2^31. */
+static inline void store_codes_v(uint8_t *dst, __m512 pre)
+{
+    __mmask16 ok = _mm512_cmp_ps_mask(pre, pre, _CMP_ORD_Q);
+    __m512i c = _mm512_maskz_cvt_roundps_epi32(ok, pre, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    _mm_storeu_si128((__m128i *)dst, _mm512_cvtusepi32_epi8(c));
+}
+
+/* The first moment's decoded codes z(q) = q / (254 - |q|) for |q| = 0..127, in eight registers,
+ * each the scalar code's own division: z(-q) = -z(q) exactly, so a table of 128 serves, and
+ * four VPERMT2PS lookups with three blends replace the division (the divider is the step's
+ * busiest unit: Adam has three divisions and a square root per 16 elements). */
+static inline void m_table(__m512 zt[8])
+{
+    _Alignas(64) float z[128];
+    for (int a = 0; a < 128; a++)
+        z[a] = (float)a / (254.0f - (float)a);
+    for (int r = 0; r < 8; r++)
+        zt[r] = _mm512_load_ps(z + 16 * r);
+}
+
+/* z(q) for 16 codes q in [-127, 127] (int32 lanes) */
+static inline __m512 m_lookup(__m512i q, const __m512 zt[8])
+{
+    __m512i a = _mm512_abs_epi32(q); /* VPERMT2PS reads the low 5 bits of each index */
+    __m512 p0 = _mm512_permutex2var_ps(zt[0], a, zt[1]),
+           p1 = _mm512_permutex2var_ps(zt[2], a, zt[3]);
+    __m512 p2 = _mm512_permutex2var_ps(zt[4], a, zt[5]),
+           p3 = _mm512_permutex2var_ps(zt[6], a, zt[7]);
+    __mmask16 b5 = _mm512_test_epi32_mask(a, i32(32)), b6 = _mm512_test_epi32_mask(a, i32(64));
+    __m512 r = _mm512_mask_blend_ps(b6, _mm512_mask_blend_ps(b5, p0, p1),
+                                    _mm512_mask_blend_ps(b5, p2, p3));
+    __mmask16 neg = _mm512_cmplt_epi32_mask(q, _mm512_setzero_si512());
+    return _mm512_mask_sub_ps(r, neg, _mm512_setzero_ps(), r);
+}
+
+/* The largest element (absolute value if asked) of each of the nc <= 8 groups of 32 at buf,
+ * NaN ignored, into out[0..7] (0 past nc): the scalar fmaxf loop from 0. Each group's two
+ * halves meet in max(v1, max(v0, 0)) (VMAXPS returns its second operand when either is NaN,
+ * so NaN lanes fall away and every value left is >= +0); then a tree of 128-bit and in-lane
+ * shuffles reduces the eight registers together, 23 instructions for eight groups where a
+ * reduction per group takes eight. */
+static inline void group_max8(const float *buf, size_t nc, int absolute, float out[8])
+{
+    __m512 a[8], b[4], c[2];
+    for (size_t g = 0; g < 8; g++) {
+        __m512 v0 = _mm512_setzero_ps(), v1 = _mm512_setzero_ps();
+        if (g < nc) {
+            v0 = _mm512_load_ps(buf + g * G), v1 = _mm512_load_ps(buf + g * G + 16);
+            if (absolute)
+                v0 = absv(v0), v1 = absv(v1);
+        }
+        a[g] = _mm512_max_ps(v1, _mm512_max_ps(v0, _mm512_setzero_ps()));
+    }
+    for (int i = 0; i < 4; i++) /* [g 02, g 13, g' 02, g' 13] in 128-bit chunks */
+        b[i] = _mm512_max_ps(_mm512_shuffle_f32x4(a[2 * i], a[2 * i + 1], 0x44),
+                             _mm512_shuffle_f32x4(a[2 * i], a[2 * i + 1], 0xEE));
+    for (int i = 0; i < 2; i++) /* chunk k: group 4i + k */
+        c[i] = _mm512_max_ps(_mm512_shuffle_f32x4(b[2 * i], b[2 * i + 1], 0x88),
+                             _mm512_shuffle_f32x4(b[2 * i], b[2 * i + 1], 0xDD));
+    __m512 d =
+        _mm512_max_ps(_mm512_shuffle_ps(c[0], c[1], 0x44), _mm512_shuffle_ps(c[0], c[1], 0xEE));
+    d = _mm512_max_ps(d, _mm512_permute_ps(d, 0xB1)); /* chunk k: lane 0 group k, lane 2 k + 4 */
+    _Alignas(64) float t[16];
+    _mm512_store_ps(t, d);
+    for (int k = 0; k < 4; k++)
+        out[k] = t[4 * k], out[k + 4] = t[4 * k + 2];
 }
 
 /* The update of 16 elements, the scalar upd_* operation for operation; *sq gets sqrt(new v)
@@ -171,6 +255,7 @@ static inline void update16(const struct coef *c, __m512 *th, __m512 *m, __m512 
  * square-root chains of neighbouring vectors (one group at a time ran at about a third of
  * the speed). */
 #    define CHUNK 8
+_Static_assert(CHUNK == 8, "group_max8 reduces eight groups at a time");
 
 void fg_flash_groups_avx512(const struct fg_flash_tensor *x, const float *g32, const uint16_t *g16,
                             size_t i0, size_t n_groups, const struct coef *c)
@@ -178,6 +263,9 @@ void fg_flash_groups_avx512(const struct fg_flash_tensor *x, const float *g32, c
     int adam = c->kind == FG_FLASH_ADAM, has_m = c->has_m;
     enum fg_flash_scale fmt = x->scale_fmt;
     _Alignas(64) float thb[CHUNK * G], mb[CHUNK * G], vb[CHUNK * G], sqb[CHUNK * G];
+    __m512 zt[8];
+    if (has_m && !x->m32)
+        m_table(zt);
     for (size_t c0 = 0; c0 < n_groups; c0 += CHUNK) {
         size_t nc = n_groups - c0 < CHUNK ? n_groups - c0 : CHUNK, base = i0 + c0 * G;
         /* phase 1: decode, update */
@@ -203,10 +291,8 @@ void fg_flash_groups_avx512(const struct fg_flash_tensor *x, const float *g32, c
                 if (x->m32) {
                     m = _mm512_loadu_ps(x->m32 + k);
                 } else { /* q / (254 - |q|) * scale */
-                    __m512 qf = _mm512_cvtepi32_ps(
-                        _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(x->mq + k))));
-                    __m512 z = _mm512_div_ps(qf, _mm512_sub_ps(f32(254.0f), absv(qf)));
-                    m = _mm512_mul_ps(z, f32(flash_scale_decode(x->ms[grp], fmt)));
+                    __m512i q = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(x->mq + k)));
+                    m = _mm512_mul_ps(m_lookup(q, zt), f32(flash_scale_decode(x->ms[grp], fmt)));
                 }
             }
             if (adam) {
@@ -234,7 +320,7 @@ void fg_flash_groups_avx512(const struct fg_flash_tensor *x, const float *g32, c
             if (x->w32) {
                 _mm512_storeu_ps(x->w32 + k, xw);
             } else if (x->rho8 || x->rho16) {
-                __m512i hb, rho = split_v(xw, x->rho8 ? 127 : 32767, &hb);
+                __m512i hb, rho = x->rho8 ? split8_v(xw, &hb) : split_v(xw, 32767, &hb);
                 _mm256_storeu_si256((__m256i *)(x->w16 + k), _mm512_cvtepi32_epi16(hb));
                 if (x->rho8)
                     _mm_storeu_si128((__m128i *)(x->rho8 + k), _mm512_cvtepi32_epi8(rho));
@@ -248,34 +334,35 @@ void fg_flash_groups_avx512(const struct fg_flash_tensor *x, const float *g32, c
         if (has_m && x->m32) {
             memcpy(x->m32 + base, mb, nc * G * sizeof(float));
         } else if (has_m) {
+            float amax[8];
+            group_max8(mb, nc, 1, amax);
             for (size_t q = 0; q < nc; q++) {
                 size_t grp = base / G + q;
                 __m512 m0 = _mm512_load_ps(mb + q * G), m1 = _mm512_load_ps(mb + q * G + 16);
-                float a = max2_ignore_nan(absv(m0), absv(m1));
-                __m512 inv = f32(1.0f / flash_scale_encode(a, fmt, &x->ms[grp]));
+                __m512 inv = f32(1.0f / flash_scale_encode(amax[q], fmt, &x->ms[grp]));
                 __m512 mm[2] = { m0, m1 };
                 for (int h = 0; h < 2; h++) {
                     __m512 z = _mm512_mul_ps(mm[h], inv);
                     __m512 y = _mm512_div_ps(_mm512_mul_ps(f32(2.0f), z),
                                              _mm512_add_ps(f32(1.0f), absv(z)));
-                    store_codes(x->mq + grp * G + (size_t)h * 16,
-                                _mm512_add_ps(_mm512_mul_ps(f32(127.0f), y), f32(0.5f)), -127.0f,
-                                127.0f);
+                    store_codes_m(x->mq + grp * G + (size_t)h * 16,
+                                  _mm512_add_ps(_mm512_mul_ps(f32(127.0f), y), f32(0.5f)));
                 }
             }
         }
         if (adam && x->v32) {
             memcpy(x->v32 + base, vb, nc * G * sizeof(float));
         } else if (adam) {
+            float rmax[8];
+            group_max8(sqb, nc, 0, rmax);
             for (size_t q = 0; q < nc; q++) {
                 size_t grp = base / G + q;
                 __m512 r0 = _mm512_load_ps(sqb + q * G), r1 = _mm512_load_ps(sqb + q * G + 16);
-                __m512 kk =
-                    f32(255.0f / flash_scale_encode(max2_ignore_nan(r0, r1), fmt, &x->vs[grp]));
+                __m512 kk = f32(255.0f / flash_scale_encode(rmax[q], fmt, &x->vs[grp]));
                 __m512 rr[2] = { r0, r1 };
                 for (int h = 0; h < 2; h++) {
-                    store_codes(x->vq + grp * G + (size_t)h * 16,
-                                _mm512_add_ps(_mm512_mul_ps(rr[h], kk), f32(0.5f)), 0.0f, 255.0f);
+                    store_codes_v(x->vq + grp * G + (size_t)h * 16,
+                                  _mm512_add_ps(_mm512_mul_ps(rr[h], kk), f32(0.5f)));
                 }
             }
         }
