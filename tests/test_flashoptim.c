@@ -915,6 +915,61 @@ TEST(step_avx512_equals_scalar_bitwise)
     CHECK(t, cases > 100);
 }
 
+/* The AVX-512 split (inside the step) against fg_flash_split on a million weights that sweep
+ * every exponent with the low 16 bits at their rounding edges (0, 1, 0x7FFF, the tie 0x8000,
+ * 0x8001, 0xFFFF, ...) and the top mantissa bits all ones (a carry into the next binade), both
+ * signs, Inf among them: plain SGD with lr 1 from zero weights and gradient -theta
+ * leaves 0 - (1 (-theta)), which is theta, to be split. */
+TEST(split_avx512_sweep_equals_scalar)
+{
+    if (fg_cpu_isa() < FG_ISA_AVX512) {
+        fg_test_skip(t, "no AVX-512 on this CPU");
+        return;
+    }
+    static const uint32_t edges[12] = { 0x0000, 0x0001, 0x7FFF, 0x8000, 0x8001, 0xFFFF,
+                                        0x4000, 0xC000, 0x0101, 0x7F00, 0x8100, 0xFFFE };
+    const size_t n = ((size_t)1 << 20) + 7; /* a partial last group */
+    float *g = xcalloc(n, 4), *theta = xcalloc(n, 4), *zero = xcalloc(n, 4);
+    uint16_t *h_ref = xcalloc(n, 2);
+    int16_t *r_ref = xcalloc(n, 2);
+    struct fg_rng r;
+    fg_rng_seed(&r, t->seed);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t e = (uint32_t)(i >> 12) & 0xFFu, top = (uint32_t)(i >> 5) & 0x7Fu;
+        uint32_t sel = (uint32_t)i & 31u;
+        uint32_t low = sel < 24 ? edges[sel >> 1] : (uint32_t)fg_rng_u64(&r) & 0xFFFFu;
+        if (e == 0xFFu) /* Inf; NaN lanes are the bitwise test's (a NaN gradient's payload is
+                           the compiler's choice of operand order) */
+            top = low = 0;
+        uint32_t u = (sel & 1u) << 31 | e << 23 | top << 16 | low;
+        memcpy(&g[i], &u, 4);
+        g[i] = -g[i];
+        theta[i] = 0.0f - 1.0f * g[i]; /* what the step computes */
+    }
+    struct fg_flash_hparams h = fg_flash_hparams_default(FG_FLASH_SGD);
+    h.momentum = 0.0f;
+    for (int bits = 8; bits <= 16; bits += 8) {
+        struct store a;
+        store_init(&a, zero, n, bits, 1, FG_FLASH_SCALE_BF16);
+        CHECK_OK(t, fg_flash_step(&a.x, g, NULL, 1.0f, 1, 1.0f, &h, 2));
+        fg_flash_split_n(theta, n, bits, h_ref, r_ref); /* int8 or int16 corrections */
+        size_t bad = 0;
+        for (size_t i = 0; i < n; i++) {
+            int32_t rho = bits == 8 ? a.rho8[i] : a.rho16[i];
+            int32_t ref = bits == 8 ? ((const int8_t *)r_ref)[i] : r_ref[i];
+            if (a.w16[i] != h_ref[i] || rho != ref) {
+                if (bad++ < 3)
+                    fg_test_fail(t, __FILE__, __LINE__,
+                                 "bits %d theta %a: AVX-512 %04x %d, scalar %04x %d", bits,
+                                 (double)theta[i], a.w16[i], rho, h_ref[i], ref);
+            }
+        }
+        CHECK_EQ_I64(t, bad, 0);
+        store_free(&a);
+    }
+    free(g), free(theta), free(zero), free(h_ref), free(r_ref);
+}
+
 TEST(step_bad_arguments)
 {
     float w[40] = { 0 }, g[40] = { 0 }, m[40] = { 0 }, v[40] = { 0 };
@@ -964,6 +1019,7 @@ static const struct fg_test_case cases[] = {
     { "step_master_bits_help", test_step_master_bits_help },
     { "step_flash_threads_grads_and_zero", test_step_flash_threads_grads_and_zero },
     { "step_avx512_equals_scalar_bitwise", test_step_avx512_equals_scalar_bitwise },
+    { "split_avx512_sweep_equals_scalar", test_split_avx512_sweep_equals_scalar },
     { "step_bad_arguments", test_step_bad_arguments },
 };
 
