@@ -23,7 +23,9 @@
  * convention, fg_model_flops_per_token) over the machine's peak FP32 FLOP/s, which this
  * program measures: every thread runs a loop of independent vector FMAs (12 accumulators, no
  * memory traffic), the widest the CPU supports (AVX-512, else AVX2, else SSE), so the figure is
- * the FMA throughput the hardware really sustains, not a datasheet number.
+ * the FMA throughput the hardware really sustains, not a datasheet number. With --dtype bf16
+ * the peak is that of the unit the bf16 products run on (fg_gemm_bf16_peak_flops: AMX tiles or
+ * VDPBF16PS), the FMAs' on the portable path.
  * Peak memory: getrusage max RSS, compared with fg_model_mem_size() + AdamW moments plus the
  * process's resident size before the model exists (libraries, stacks: the fixed overhead). */
 #define _POSIX_C_SOURCE 200809L
@@ -261,7 +263,9 @@ int main(int argc, char **argv)
     double tok_s = (double)BT / (med / 1e3);
     double fpt = fg_model_flops_per_token(&p.cfg, p.T);
     const char *isa;
-    double peak_flops = fg_cpu_peak_flops(threads, &isa);
+    double peak_flops = bf16mm ? fg_gemm_bf16_peak_flops(threads, &isa) : 0.0;
+    if (peak_flops <= 0) /* fp32 products, or bf16 ones on the portable path (FMAs) */
+        peak_flops = fg_cpu_peak_flops(threads, &isa);
     double mfu = peak_flops > 0 ? fpt * tok_s / peak_flops : 0;
     uint64_t predicted = m->mem.total_bytes + (flash ? 3 * n + 4 * groups : 2 * m->mem.param_bytes);
     printf("config %s: L=%d C=%d NH=%d V=%d B=%zu T=%zu params=%zu threads=%d | median %.1f ms "

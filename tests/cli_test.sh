@@ -565,9 +565,24 @@ for k in flops_per_step wall_seconds cpu_seconds mfu dollars nonfinite_events lo
     grep -q "\"$k\":[0-9]" "$W/out" || fail_because "--json ledger has no numeric $k"
 done
 grep -q '"price_per_hour":7.2' "$W/out" || fail_because "--price-per-hour not in the ledger"
+FP32_UNIT=$(sed -n 's/.*"peak_unit":"\([^"]*\)".*/\1/p' "$W/out")
+[ -n "$FP32_UNIT" ] || fail_because "--json ledger has no peak_unit"
+# bf16 products are measured against the unit they run on (the portable path: fp32 FMAs)
+case "$("$FRUGAL" --version)" in
+*"bf16 products: amx"*) WANT_UNIT="amx bf16" ;;
+*"bf16 products: avx512bf16"*) WANT_UNIT="avx512bf16 dot products" ;;
+*) WANT_UNIT=$FP32_UNIT ;;
+esac
+run "$FRUGAL" train --data "$TRAIN" "${TINY[@]}" --steps 2 --quiet --json --dtype bf16
+expect_rc 0
+grep -q "\"peak_unit\":\"$WANT_UNIT\"" "$W/out" ||
+    fail_because "a --dtype bf16 run's MFU is not against $WANT_UNIT"
+grep -q "\"unit\":[[:space:]]*\"$WANT_UNIT\"" "$XDG_CACHE_HOME/frugal/peak_flops.json" ||
+    fail_because "the cache has no $WANT_UNIT entry"
 run "$FRUGAL" train --data "$TRAIN" "${TINY[@]}" --steps 3 --quiet --json --peak-flops 0
 expect_rc 0
 grep -q '"mfu":null' "$W/out" || fail_because "--peak-flops 0 still reports an MFU"
+grep -q '"peak_unit":null' "$W/out" || fail_because "a given peak still names a measured unit"
 run "$FRUGAL" train --data "$TRAIN" "${TINY[@]}" --steps 5 --quiet --inject nan@2
 expect_error 1 "step 2" "not finite"
 run "$FRUGAL" train --data "$TRAIN" "${TINY[@]}" --steps 4 --quiet --json --inject spike@3

@@ -465,6 +465,35 @@ TEST(bad_arguments_and_empty_shapes)
     free(work);
 }
 
+/* The bf16 peak (MFU of bf16 runs) names the unit of the path the products take and measures it
+ * on that path only: 0 and "none" on the portable one, whose peak is the FMAs'. Not a timing
+ * test: the bound only catches a loop the compiler removed (100 TFLOP/s a core is no CPU's). */
+TEST(peak_is_the_products_unit)
+{
+    static const char *const want[3] = { "amx bf16", "avx512bf16 dot products", "none" };
+    for (int path = 0; path < 3; path++) {
+        if (path == 0 && fg_cpu_isa() < FG_ISA_AMX)
+            continue;
+        if (path == 1) {
+            if (fg_cpu_isa() < FG_ISA_AVX512BF16)
+                continue;
+            CHECK(t, setenv("FG_ISA", "avx512bf16", 1) == 0);
+        }
+        if (path == 2)
+            CHECK(t, setenv("FG_ISA", "generic", 1) == 0);
+        const char *unit = NULL;
+        double peak = fg_gemm_bf16_peak_flops(2, &unit);
+        CHECK(t, unit && !strcmp(unit, want[path]));
+        if (path == 2)
+            CHECK(t, peak == 0.0);
+        else
+            CHECK(t, peak > 0.0 && peak < 2 * 1e14);
+        set_path(t, -1);
+    }
+    const char *unit = NULL;
+    CHECK(t, fg_gemm_bf16_peak_flops(0, &unit) == 0.0 && unit != NULL);
+}
+
 int main(int argc, char **argv)
 {
     static const struct fg_test_case cases[] = {
@@ -476,6 +505,7 @@ int main(int argc, char **argv)
         { "amx_within_bound_of_definition_and_thread_invariant",
           test_amx_within_bound_of_definition_and_thread_invariant },
         { "bad_arguments_and_empty_shapes", test_bad_arguments_and_empty_shapes },
+        { "peak_is_the_products_unit", test_peak_is_the_products_unit },
     };
     return fg_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }

@@ -100,6 +100,11 @@ FG_API fg_status fg_gemm_bf16(size_t M, size_t N, size_t K, struct fg_gemm_op A,
                               int n_threads);
 /* The code path fg_gemm_bf16 takes on this CPU: "amx", "avx512bf16" or "generic". */
 FG_API const char *fg_gemm_bf16_path(void);
+/* The sustained peak FLOP/s of the unit fg_gemm_bf16 runs on, for the MFU of bf16 products: every
+ * thread runs independent TDPBF16PS (amx) or VDPBF16PS (avx512bf16) with no memory traffic, best
+ * of three short runs (under a second in all). *unit (may be NULL) names the unit. 0 on the
+ * generic path, which runs on fp32 FMAs (fg_cpu_peak_flops is its peak). */
+FG_API double fg_gemm_bf16_peak_flops(int n_threads, const char **unit);
 
 /* ---- layernorm over the last axis, eps = 1e-5 -----------------------------------------------
  * out (N,C), mean (N), rstd (N) saved for backward. */

@@ -330,3 +330,42 @@ fg_status fg_gemm_bf16(size_t M, size_t N, size_t K, struct fg_gemm_op A, struct
     }
     return FG_OK;
 }
+
+double fg_gemm_bf16_peak_flops(int n_threads, const char **unit)
+{
+    const char *path = fg_gemm_bf16_path();
+    int amx = !strcmp(path, "amx"), dp = !strcmp(path, "avx512bf16");
+    if (unit)
+        *unit = amx ? "amx bf16" : dp ? "avx512bf16 dot products" : "none";
+    if ((!amx && !dp) || n_threads < 1)
+        return 0.0;
+    long iters = amx ? 2000000 : 20000000;
+    double per_iter = amx ? 6.0 * 16384.0 : 12.0 * 64.0;
+    int used = 1; /* threads that really run the loop */
+#ifdef _OPENMP
+    used = n_threads;
+#endif
+    double best = 0.0;
+    volatile float sink = 0.0f;
+    for (int rep = 0; rep < 3; rep++) {
+        float s = 0.0f;
+        double t0 = fg_time_now();
+#pragma omp parallel num_threads(n_threads) default(none) shared(iters, amx) reduction(+ : s)
+        {
+            if (amx) {
+                fg_gemm_bf16_amx_begin();
+                s += fg_gemm_bf16_amx_loop(iters);
+                fg_gemm_bf16_amx_end();
+            } else {
+                s += fg_gemm_bf16_dp_loop(iters);
+            }
+        }
+        double dt = fg_time_now() - t0;
+        sink += s;
+        double flops = (double)used * (double)iters * per_iter / dt;
+        if (flops > best)
+            best = flops;
+    }
+    (void)sink;
+    return best;
+}

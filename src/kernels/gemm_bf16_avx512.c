@@ -313,6 +313,54 @@ void fg_gemm_bf16_pack_b_amx(uint32_t *out, const struct fg_gemm_op *x, int kcon
     }
 }
 
+/* ---- peak loops (fg_gemm_bf16_peak_flops): the units' sustained rate, no memory traffic ---- */
+
+/* iters x 12 independent VDPBF16PS (64 FLOPs each: 16 lanes x 2 pairs x multiply-add) */
+__attribute__((target("avx512bf16"))) float fg_gemm_bf16_dp_loop(long iters)
+{
+    __m512 acc[12];
+    __m512bh x = (__m512bh)_mm512_set1_epi32(0x3F803F80),
+             y = (__m512bh)_mm512_set1_epi32(0x33803380);
+    for (int k = 0; k < 12; k++)
+        acc[k] = _mm512_set1_ps((float)k);
+    for (long i = 0; i < iters; i++) {
+#    pragma GCC unroll 12
+        for (int k = 0; k < 12; k++)
+            acc[k] = _mm512_dpbf16_ps(acc[k], x, y);
+    }
+    __m512 s = acc[0];
+    for (int k = 1; k < 12; k++)
+        s = _mm512_add_ps(s, acc[k]);
+    return _mm512_reduce_add_ps(s);
+}
+
+/* iters x 6 independent TDPBF16PS on 16 x 16 fp32 tiles, k = 32 (16 pairs): 16 x 16 x 32 x 2
+ * = 16,384 FLOPs each; call between fg_gemm_bf16_amx_begin and _end */
+__attribute__((target("amx-tile,amx-bf16"))) float fg_gemm_bf16_amx_loop(long iters)
+{
+    static const uint16_t one[16 * 32] __attribute__((aligned(64))) = { 0 };
+    float out[16 * 16] __attribute__((aligned(64)));
+    _tile_loadd(6, one, 64);
+    _tile_loadd(7, one, 64);
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    _tile_zero(4);
+    _tile_zero(5);
+    for (long i = 0; i < iters; i++) {
+        _tile_dpbf16ps(0, 6, 7);
+        _tile_dpbf16ps(1, 6, 7);
+        _tile_dpbf16ps(2, 6, 7);
+        _tile_dpbf16ps(3, 6, 7);
+        _tile_dpbf16ps(4, 6, 7);
+        _tile_dpbf16ps(5, 6, 7);
+    }
+    _tile_stored(0, out, 64);
+    COMPILER_FENCE();
+    return out[0];
+}
+
 #else /* not built for AVX-512 (another architecture): never selected */
 void fg_gemm_bf16_pack_avx512(uint32_t *out, const struct fg_gemm_op *x, int kcontig, size_t w,
                               size_t r0, size_t nr, size_t k0, size_t kc)
@@ -324,6 +372,18 @@ void fg_gemm_bf16_kern_avx512bf16(size_t kp, const uint32_t *a, const uint32_t *
                                   size_t ldc, int rows, int cols, int load)
 {
     (void)kp, (void)a, (void)b, (void)c, (void)ldc, (void)rows, (void)cols, (void)load;
+}
+
+float fg_gemm_bf16_dp_loop(long iters)
+{
+    (void)iters;
+    return 0.0f;
+}
+
+float fg_gemm_bf16_amx_loop(long iters)
+{
+    (void)iters;
+    return 0.0f;
 }
 
 void fg_gemm_bf16_amx_begin(void)

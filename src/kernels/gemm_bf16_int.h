@@ -51,4 +51,9 @@ void fg_gemm_bf16_pack_a_amx(uint32_t *out, const struct fg_gemm_op *x, int kcon
 void fg_gemm_bf16_pack_b_amx(uint32_t *out, const struct fg_gemm_op *x, int kcontig, size_t r0,
                              size_t nr, size_t k0, size_t kc);
 
+/* The peak loops: iters x 12 VDPBF16PS (64 FLOPs each; FG_ISA_AVX512BF16 and up), iters x 6
+ * TDPBF16PS (16,384 FLOPs each; between amx_begin and amx_end). The result only keeps the work. */
+float fg_gemm_bf16_dp_loop(long iters);
+float fg_gemm_bf16_amx_loop(long iters);
+
 #endif

@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "frugal/core.h"
+#include "frugal/kernels.h"
 #include "frugal/tokenizer.h"
 
 const struct opt *cli_find(const struct opt *opts, size_t n, const char *name)
@@ -291,8 +292,16 @@ void cli_cpu_model(char *out, size_t n)
         fclose(f);
 }
 
-double cli_peak_flops(int n_threads, char *path_out, size_t path_n)
+double cli_peak_flops(int n_threads, int bf16, const char **unit_out, char *path_out, size_t path_n)
 {
+    /* the unit this run's products use; entries without "unit" predate bf16 peaks: FMAs */
+    const char *want = "none";
+    if (bf16)
+        (void)fg_gemm_bf16_peak_flops(0, &want); /* names the unit without measuring */
+    if (!strcmp(want, "none"))
+        (void)fg_cpu_peak_flops(0, &want);
+    if (unit_out)
+        *unit_out = want;
     char dir[1024], path[1100], cpu[256], err[256];
     const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
     if (xdg && xdg[0])
@@ -322,15 +331,21 @@ double cli_peak_flops(int n_threads, char *path_out, size_t path_n)
     {
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(e, "threads");
         const cJSON *fl = cJSON_GetObjectItemCaseSensitive(e, "flops");
+        const cJSON *u = cJSON_GetObjectItemCaseSensitive(e, "unit");
+        const char *eu = cJSON_IsString(u) ? u->valuestring : "avx512 fma";
         if (cJSON_IsNumber(t) && t->valueint == n_threads && cJSON_IsNumber(fl) &&
-            fl->valuedouble > 0) {
+            fl->valuedouble > 0 && !strcmp(eu, want)) {
             double v = fl->valuedouble;
             cJSON_Delete(root);
             return v;
         }
     }
     const char *unit = "none";
-    double flops = fg_cpu_peak_flops(n_threads, &unit);
+    double flops = 0.0;
+    if (bf16)
+        flops = fg_gemm_bf16_peak_flops(n_threads, &unit);
+    if (flops <= 0)
+        flops = fg_cpu_peak_flops(n_threads, &unit);
     if (!dir[0] || flops <= 0) {
         cJSON_Delete(root);
         return flops;

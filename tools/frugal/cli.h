@@ -53,11 +53,15 @@ struct fg_tokenizer;
 int cli_load_tokenizer(const char *cmd, const struct cli_vocab *v, int n_threads,
                        struct fg_tokenizer **out);
 
-/* The machine's peak FP32 FLOP/s on n_threads threads (fg_cpu_peak_flops), measured once per
- * CPU model and thread count and cached in $XDG_CACHE_HOME/frugal/peak_flops.json (else
- * ~/.cache/frugal/peak_flops.json; path_out gets that path, may be NULL). A cache that cannot
- * be read or written is measured around (about 0.3 s). */
-double cli_peak_flops(int n_threads, char *path_out, size_t path_n);
+/* The machine's peak FLOP/s on n_threads threads for the products' dtype: fp32 FMAs
+ * (fg_cpu_peak_flops), or with bf16 != 0 the unit the bf16 products run on
+ * (fg_gemm_bf16_peak_flops: AMX or VDPBF16PS; the fp32 peak on the portable path, which runs on
+ * FMAs). Measured once per CPU model, thread count and unit and cached in
+ * $XDG_CACHE_HOME/frugal/peak_flops.json (else ~/.cache/frugal/peak_flops.json; path_out gets
+ * that path, may be NULL). A cache that cannot be read or written is measured around (about
+ * 0.3 s). *unit_out (may be NULL) names the unit. */
+double cli_peak_flops(int n_threads, int bf16, const char **unit_out, char *path_out,
+                      size_t path_n);
 
 /* mkdir -p: dir and its missing parents (mode 0755); 0, or -1 with errno set. */
 int cli_mkdir_p(const char *dir);

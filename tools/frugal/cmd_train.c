@@ -320,7 +320,8 @@ static void json_ledger(cJSON *j, const struct fg_train_ledger *g)
 }
 
 /* The run's cost: FLOPs, time, MFU, dollars, and what went wrong (docs/formats.md) */
-static void json_cost(cJSON *j, const struct fg_train_params *p, const struct fg_train_result *r)
+static void json_cost(cJSON *j, const struct fg_train_params *p, const struct fg_train_result *r,
+                      const char *peak_unit)
 {
     cJSON *x = cJSON_AddObjectToObject(j, "ledger");
     if (!x)
@@ -333,6 +334,10 @@ static void json_cost(cJSON *j, const struct fg_train_params *p, const struct fg
     cJSON_AddNumberToObject(x, "train_seconds", r->seconds);
     cJSON_AddNumberToObject(x, "cpu_seconds", r->cpu_seconds);
     cJSON_AddNumberToObject(x, "peak_flops", r->peak_flops);
+    if (peak_unit)
+        cJSON_AddStringToObject(x, "peak_unit", peak_unit);
+    else
+        cJSON_AddNullToObject(x, "peak_unit"); /* given with --peak-flops */
     cJSON_AddNumberToObject(x, "mfu", r->mfu); /* NaN: cJSON writes null */
     cJSON_AddNumberToObject(x, "price_per_hour", r->price_per_hour);
     cJSON_AddNumberToObject(x, "dollars", r->dollars);
@@ -494,8 +499,8 @@ int cmd_train(int argc, char **argv)
         { "--mx-scale", OPT_STR, &mx_scale, "RULE",
           "MX block scale: floor (OCP spec), ceil, rceil (NVIDIA) [floor]", 0, 0, 0, 0 },
         { "--peak-flops", OPT_DOUBLE, &p.peak_flops, "F",
-          "peak FLOP/s the MFU is measured against; 0 = no MFU [measured once per machine, "
-          "cached]",
+          "peak FLOP/s the MFU is measured against (--dtype bf16: the bf16 unit's, AMX or "
+          "VDPBF16PS); 0 = no MFU [measured once per machine, cached]",
           0, 0, 0, 0 },
         { "--price-per-hour", OPT_DOUBLE, &p.price_per_hour, "X",
           "dollars per hour of this machine, for the ledger's cost [0.10264: AWS c7a.large]", 0, 0,
@@ -710,8 +715,10 @@ int cmd_train(int argc, char **argv)
         }
         return EXIT_OK;
     }
+    const char *peak_unit = NULL; /* the unit the peak was measured on; NULL if given */
     if (!cli_find(o, sizeof o / sizeof o[0], "--peak-flops")->seen)
-        p.peak_flops = cli_peak_flops(p.n_threads, NULL, 0);
+        p.peak_flops =
+            cli_peak_flops(p.n_threads, p.matmul == FG_MODEL_MATMUL_BF16, &peak_unit, NULL, 0);
     if (!quiet && fg_model_mx_on(&p.mx))
         print_mx_ledger(&p);
     struct progress_ctx pc = { isatty(2), quiet, 0, p.time_budget_s };
@@ -765,7 +772,7 @@ int cmd_train(int argc, char **argv)
         json_ledger(j, &r.ledger);
         cJSON_AddNumberToObject(j, "flops_per_token", r.flops_per_token);
         cJSON_AddNumberToObject(j, "hw_flops_per_token", r.hw_flops_per_token);
-        json_cost(j, &p, &r);
+        json_cost(j, &p, &r, peak_unit);
         json_mx(j, &p, &r);
         if (r.last_ckpt[0])
             cJSON_AddStringToObject(j, "checkpoint", r.last_ckpt);
@@ -791,7 +798,8 @@ int cmd_train(int argc, char **argv)
         printf("cost: %.1f s wall, %.1f CPU-s, $%.4f at $%.4g/h", r.wall_seconds, r.cpu_seconds,
                r.dollars, r.price_per_hour);
         if (!isnan(r.mfu))
-            printf(", MFU %.1f%% of %.1f GFLOP/s", 100.0 * r.mfu, r.peak_flops / 1e9);
+            printf(", MFU %.1f%% of %.1f GFLOP/s%s%s%s", 100.0 * r.mfu, r.peak_flops / 1e9,
+                   peak_unit ? " (" : "", peak_unit ? peak_unit : "", peak_unit ? ")" : "");
         if (r.loss_spikes)
             printf(", %" PRId64 " loss spikes", r.loss_spikes);
         printf("\n");
