@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "frugal/ckpt.h"
@@ -914,6 +915,34 @@ TEST(safetensors_header_only)
     rmdir(dir);
 }
 
+/* fg_best_rate: every thread calls the body once per run, three runs; the rate counts the work
+ * of every thread that ran (a body that sleeps 20 ms doing "1000 units" cannot be faster than
+ * 1000 units x threads / 20 ms); no threads or no body: 0. */
+static float sleepy_body(void *user)
+{
+    int *calls = user;
+#pragma omp atomic
+    (*calls)++;
+    struct timespec ts = { 0, 20000000 };
+    nanosleep(&ts, NULL);
+    return 1.0f;
+}
+
+TEST(best_rate)
+{
+    int calls = 0, threads = 2, ran = 1;
+#ifdef _OPENMP
+    ran = threads;
+#endif
+    double r = fg_best_rate(threads, sleepy_body, &calls, 1000.0);
+    CHECK_EQ_I64(t, calls, 3 * ran);
+    CHECK(t, r > 0.0 && r <= 1000.0 * ran / 0.020);
+    CHECK(t, fg_best_rate(0, sleepy_body, &calls, 1000.0) == 0.0);
+    CHECK(t, fg_best_rate(1, NULL, NULL, 1000.0) == 0.0);
+    const char *unit = NULL;
+    CHECK(t, fg_cpu_peak_flops(0, &unit) == 0.0 && unit != NULL);
+}
+
 TEST(names_and_misc)
 {
     static const char *const names[FG_DTYPE_COUNT] = { "F32", "F64", "F16", "BF16", "I64", "I32",
@@ -960,6 +989,7 @@ static const struct fg_test_case cases[] = {
     { "safetensors_write_faults", test_safetensors_write_faults },
     { "safetensors_alloc_failures", test_safetensors_alloc_failures },
     { "names_and_misc", test_names_and_misc },
+    { "best_rate", test_best_rate },
 };
 
 int main(int argc, char **argv)

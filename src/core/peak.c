@@ -43,9 +43,49 @@ __attribute__((target("avx2,fma"))) static float fma_loop_avx2(long iters)
 }
 #endif
 
+double fg_best_rate(int n_threads, float (*body)(void *user), void *user, double work)
+{
+    if (n_threads < 1 || !body)
+        return 0.0;
+    int used = 1; /* threads that really run the body */
+#ifdef _OPENMP
+    used = n_threads;
+#endif
+    double best = 0.0;
+    volatile float sink = 0.0f;
+    for (int rep = 0; rep < 3; rep++) {
+        float s = 0.0f;
+        double t0 = fg_time_now();
+#pragma omp parallel num_threads(n_threads) default(none) shared(body, user) reduction(+ : s)
+        s += body(user);
+        double dt = fg_time_now() - t0;
+        sink += s;
+        double rate = (double)used * work / dt;
+        if (rate > best)
+            best = rate;
+    }
+    (void)sink;
+    return best;
+}
+
+#define PEAK_ITERS 20000000L
+
+#if defined(__x86_64__) && defined(__GNUC__)
+static float fma_body_avx512(void *user)
+{
+    (void)user;
+    return fma_loop_avx512(PEAK_ITERS);
+}
+
+static float fma_body_avx2(void *user)
+{
+    (void)user;
+    return fma_loop_avx2(PEAK_ITERS);
+}
+#endif
+
 double fg_cpu_peak_flops(int n_threads, const char **unit)
 {
-    long iters = 20000000;
     int width = 0;
 #if defined(__x86_64__) && defined(__GNUC__)
     __builtin_cpu_init();
@@ -58,27 +98,10 @@ double fg_cpu_peak_flops(int n_threads, const char **unit)
         *unit = width == 16 ? "avx512 fma" : width == 8 ? "avx2 fma" : "none";
     if (!width || n_threads < 1)
         return 0.0;
-    int used = 1; /* threads that really run the loop */
-#ifdef _OPENMP
-    used = n_threads;
-#endif
-    double best = 0.0;
-    volatile float sink = 0.0f;
-    for (int rep = 0; rep < 3; rep++) {
-        float s = 0.0f;
-        double t0 = fg_time_now();
-#pragma omp parallel num_threads(n_threads) default(none) shared(iters, width) reduction(+ : s)
-        {
+    double work = (double)PEAK_ITERS * 12.0 * width * 2.0; /* 12 FMAs of width lanes a turn */
 #if defined(__x86_64__) && defined(__GNUC__)
-            s += width == 16 ? fma_loop_avx512(iters) : fma_loop_avx2(iters);
+    return fg_best_rate(n_threads, width == 16 ? fma_body_avx512 : fma_body_avx2, NULL, work);
+#else
+    return 0.0;
 #endif
-        }
-        double dt = fg_time_now() - t0;
-        sink += s;
-        double flops = (double)used * (double)iters * 12.0 * width * 2.0 / dt;
-        if (flops > best)
-            best = flops;
-    }
-    (void)sink;
-    return best;
 }

@@ -331,41 +331,33 @@ fg_status fg_gemm_bf16(size_t M, size_t N, size_t K, struct fg_gemm_op A, struct
     return FG_OK;
 }
 
+#define PEAK_ITERS_AMX 2000000L
+#define PEAK_ITERS_DP  20000000L
+
+static float amx_body(void *user)
+{
+    (void)user;
+    fg_gemm_bf16_amx_begin();
+    float s = fg_gemm_bf16_amx_loop(PEAK_ITERS_AMX);
+    fg_gemm_bf16_amx_end();
+    return s;
+}
+
+static float dp_body(void *user)
+{
+    (void)user;
+    return fg_gemm_bf16_dp_loop(PEAK_ITERS_DP);
+}
+
 double fg_gemm_bf16_peak_flops(int n_threads, const char **unit)
 {
     const char *path = fg_gemm_bf16_path();
     int amx = !strcmp(path, "amx"), dp = !strcmp(path, "avx512bf16");
     if (unit)
         *unit = amx ? "amx bf16" : dp ? "avx512bf16 dot products" : "none";
-    if ((!amx && !dp) || n_threads < 1)
+    if (!amx && !dp)
         return 0.0;
-    long iters = amx ? 2000000 : 20000000;
-    double per_iter = amx ? 6.0 * 16384.0 : 12.0 * 64.0;
-    int used = 1; /* threads that really run the loop */
-#ifdef _OPENMP
-    used = n_threads;
-#endif
-    double best = 0.0;
-    volatile float sink = 0.0f;
-    for (int rep = 0; rep < 3; rep++) {
-        float s = 0.0f;
-        double t0 = fg_time_now();
-#pragma omp parallel num_threads(n_threads) default(none) shared(iters, amx) reduction(+ : s)
-        {
-            if (amx) {
-                fg_gemm_bf16_amx_begin();
-                s += fg_gemm_bf16_amx_loop(iters);
-                fg_gemm_bf16_amx_end();
-            } else {
-                s += fg_gemm_bf16_dp_loop(iters);
-            }
-        }
-        double dt = fg_time_now() - t0;
-        sink += s;
-        double flops = (double)used * (double)iters * per_iter / dt;
-        if (flops > best)
-            best = flops;
-    }
-    (void)sink;
-    return best;
+    /* TDPBF16PS: 16 x 16 x 32 x 2 FLOPs, 6 a turn; VDPBF16PS: 16 lanes x 2 pairs x 2, 12 a turn */
+    return amx ? fg_best_rate(n_threads, amx_body, NULL, (double)PEAK_ITERS_AMX * 6.0 * 16384.0)
+               : fg_best_rate(n_threads, dp_body, NULL, (double)PEAK_ITERS_DP * 12.0 * 64.0);
 }
