@@ -195,42 +195,15 @@ const char *fg_gemm_bf16_path(void)
     return fg_cpu_isa() >= FG_ISA_AMX ? "amx" : use_avx512bf16() ? "avx512bf16" : "generic";
 }
 
-/* One way to compute the product: the tile of C per kernel call, the packers of op(A) and
- * op(B) panels (fg_gemm_pack with the panel width fixed), the pairs per panel rounded up to a
- * multiple of kalign, and the hooks a thread calls before and after its columns (or NULL). */
-typedef void (*pack_fixed)(uint32_t *out, const struct fg_gemm_op *x, int kcontig, size_t r0,
-                           size_t nr, size_t k0, size_t kc);
-
+/* One way to compute the product: the tile of C per kernel call, the packers of op(A) and op(B)
+ * panels (given the panel widths mr and nr), the pairs per panel rounded up to a multiple of
+ * kalign, and the hooks a thread calls before and after its columns (or NULL). */
 struct gemm_path {
     size_t mr, nr, kalign;
-    pack_fixed pack_a, pack_b;
+    fg_gemm_pack pack_a, pack_b;
     fg_gemm_kern kern;
     void (*begin)(void), (*end)(void);
 };
-
-static void pack_a_generic(uint32_t *out, const struct fg_gemm_op *x, int kcontig, size_t r0,
-                           size_t nr, size_t k0, size_t kc)
-{
-    pack_generic(out, x, kcontig, FG_GEMM_MR, r0, nr, k0, kc);
-}
-
-static void pack_b_generic(uint32_t *out, const struct fg_gemm_op *x, int kcontig, size_t r0,
-                           size_t nr, size_t k0, size_t kc)
-{
-    pack_generic(out, x, kcontig, FG_GEMM_NR, r0, nr, k0, kc);
-}
-
-static void pack_a_avx512(uint32_t *out, const struct fg_gemm_op *x, int kcontig, size_t r0,
-                          size_t nr, size_t k0, size_t kc)
-{
-    fg_gemm_bf16_pack_avx512(out, x, kcontig, FG_GEMM_MR, r0, nr, k0, kc);
-}
-
-static void pack_b_avx512(uint32_t *out, const struct fg_gemm_op *x, int kcontig, size_t r0,
-                          size_t nr, size_t k0, size_t kc)
-{
-    fg_gemm_bf16_pack_avx512(out, x, kcontig, FG_GEMM_NR, r0, nr, k0, kc);
-}
 
 /* the path for this CPU: the tile unit, else VDPBF16PS or its emulation, with the AVX-512
  * packers where the CPU has them */
@@ -244,8 +217,7 @@ static struct gemm_path select_path(void)
         p.kern = fg_gemm_bf16_kern_amx;
         p.begin = fg_gemm_bf16_amx_begin, p.end = fg_gemm_bf16_amx_end;
     } else {
-        p.pack_a = isa >= FG_ISA_AVX512 ? pack_a_avx512 : pack_a_generic;
-        p.pack_b = isa >= FG_ISA_AVX512 ? pack_b_avx512 : pack_b_generic;
+        p.pack_a = p.pack_b = isa >= FG_ISA_AVX512 ? fg_gemm_bf16_pack_avx512 : pack_generic;
         p.kern = use_avx512bf16() ? fg_gemm_bf16_kern_avx512bf16 : kern_generic;
     }
     return p;
@@ -265,10 +237,10 @@ static void gemm_cols(size_t M, size_t K, const struct fg_gemm_op *A, const stru
         for (size_t pc = 0; pc < K; pc += FG_GEMM_KC) {
             size_t kc = K - pc < FG_GEMM_KC ? K - pc : FG_GEMM_KC;
             size_t kp = ((kc + 1) / 2 + path->kalign - 1) / path->kalign * path->kalign;
-            path->pack_b(bp, B, B->trans, jc, nc, pc, kc);
+            path->pack_b(bp, B, B->trans, NR, jc, nc, pc, kc);
             for (size_t ic = 0; ic < M; ic += FG_GEMM_MC) {
                 size_t mc = M - ic < FG_GEMM_MC ? M - ic : FG_GEMM_MC;
-                path->pack_a(ap, A, !A->trans, ic, mc, pc, kc);
+                path->pack_a(ap, A, !A->trans, MR, ic, mc, pc, kc);
                 for (size_t jr = 0; jr < nc; jr += NR) {
                     int cols = (int)(nc - jr < NR ? nc - jr : NR);
                     for (size_t ir = 0; ir < mc; ir += MR) {

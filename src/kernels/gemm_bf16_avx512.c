@@ -261,9 +261,10 @@ fg_gemm_bf16_kern_amx(size_t kp16, const uint32_t *a, const uint32_t *b, float *
 
 /* op(A) rows [r0, r0 + nr), k in [k0, k0 + kc), as panels of 32 rows: panel q, row c, pair p
  * at out[(q 32 + c) kp16 + p], kp16 = ceil(kc / 2) rounded up to 16; zeros past nr and kc */
-void fg_gemm_bf16_pack_a_amx(uint32_t *out, const struct fg_gemm_op *x, int kcontig, size_t r0,
-                             size_t nr, size_t k0, size_t kc)
+void fg_gemm_bf16_pack_a_amx(uint32_t *out, const struct fg_gemm_op *x, int kcontig, size_t w,
+                             size_t r0, size_t nr, size_t k0, size_t kc)
 {
+    (void)w; /* always AMX_MR or AMX_NR, 32 */
     size_t kp = (kc + 1) / 2, kp16 = (kp + 15) & ~(size_t)15;
     size_t groups = (nr + AMX_MR - 1) / AMX_MR * (AMX_MR / 16);
     for (size_t g = 0; g < groups; g++) { /* 16 rows at a time */
@@ -301,9 +302,10 @@ void fg_gemm_bf16_pack_a_amx(uint32_t *out, const struct fg_gemm_op *x, int kcon
 
 /* op(B) columns [r0, r0 + nr) as the VDPBF16PS panels of 32 columns, each kp16 pairs long
  * (the pairs past ceil(kc / 2) zero) */
-void fg_gemm_bf16_pack_b_amx(uint32_t *out, const struct fg_gemm_op *x, int kcontig, size_t r0,
-                             size_t nr, size_t k0, size_t kc)
+void fg_gemm_bf16_pack_b_amx(uint32_t *out, const struct fg_gemm_op *x, int kcontig, size_t w,
+                             size_t r0, size_t nr, size_t k0, size_t kc)
 {
+    (void)w; /* always AMX_MR or AMX_NR, 32 */
     size_t kp = (kc + 1) / 2, kp16 = (kp + 15) & ~(size_t)15;
     for (size_t q = 0; q * AMX_NR < nr; q++) {
         uint32_t *o = out + q * kp16 * AMX_NR;
@@ -400,15 +402,15 @@ void fg_gemm_bf16_kern_amx(size_t kp16, const uint32_t *a, const uint32_t *b, fl
     (void)kp16, (void)a, (void)b, (void)c, (void)ldc, (void)rows, (void)cols, (void)load;
 }
 
-void fg_gemm_bf16_pack_a_amx(uint32_t *out, const struct fg_gemm_op *x, int kcontig, size_t r0,
-                             size_t nr, size_t k0, size_t kc)
+void fg_gemm_bf16_pack_a_amx(uint32_t *out, const struct fg_gemm_op *x, int kcontig, size_t w,
+                             size_t r0, size_t nr, size_t k0, size_t kc)
 {
-    (void)out, (void)x, (void)kcontig, (void)r0, (void)nr, (void)k0, (void)kc;
+    (void)out, (void)x, (void)kcontig, (void)w, (void)r0, (void)nr, (void)k0, (void)kc;
 }
 
-void fg_gemm_bf16_pack_b_amx(uint32_t *out, const struct fg_gemm_op *x, int kcontig, size_t r0,
-                             size_t nr, size_t k0, size_t kc)
+void fg_gemm_bf16_pack_b_amx(uint32_t *out, const struct fg_gemm_op *x, int kcontig, size_t w,
+                             size_t r0, size_t nr, size_t k0, size_t kc)
 {
-    (void)out, (void)x, (void)kcontig, (void)r0, (void)nr, (void)k0, (void)kc;
+    (void)out, (void)x, (void)kcontig, (void)w, (void)r0, (void)nr, (void)k0, (void)kc;
 }
 #endif

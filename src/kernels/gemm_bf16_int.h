@@ -46,10 +46,11 @@ void fg_gemm_bf16_amx_begin(void);
 void fg_gemm_bf16_amx_end(void);
 void fg_gemm_bf16_kern_amx(size_t kp16, const uint32_t *a, const uint32_t *b, float *c, size_t ldc,
                            int rows, int cols, int load);
-void fg_gemm_bf16_pack_a_amx(uint32_t *out, const struct fg_gemm_op *x, int kcontig, size_t r0,
-                             size_t nr, size_t k0, size_t kc);
-void fg_gemm_bf16_pack_b_amx(uint32_t *out, const struct fg_gemm_op *x, int kcontig, size_t r0,
-                             size_t nr, size_t k0, size_t kc);
+/* fg_gemm_pack's signature; w must be 32 (the A panels are row-major, padded to kp16 pairs) */
+void fg_gemm_bf16_pack_a_amx(uint32_t *out, const struct fg_gemm_op *x, int kcontig, size_t w,
+                             size_t r0, size_t nr, size_t k0, size_t kc);
+void fg_gemm_bf16_pack_b_amx(uint32_t *out, const struct fg_gemm_op *x, int kcontig, size_t w,
+                             size_t r0, size_t nr, size_t k0, size_t kc);
 
 /* The peak loops: iters x 12 VDPBF16PS (64 FLOPs each; FG_ISA_AVX512BF16 and up), iters x 6
  * TDPBF16PS (16,384 FLOPs each; between amx_begin and amx_end). The result only keeps the work. */
