@@ -915,7 +915,7 @@ TEST(safetensors_header_only)
     rmdir(dir);
 }
 
-/* fg_best_rate: every thread calls the body once per run, three runs; the rate counts the work
+/* fg_cpu_best_rate: every thread calls the body once per run, three runs; the rate counts the work
  * of every thread that ran (a body that sleeps 20 ms doing "1000 units" cannot be faster than
  * 1000 units x threads / 20 ms); no threads or no body: 0. */
 static float sleepy_body(void *user)
@@ -930,15 +930,13 @@ static float sleepy_body(void *user)
 
 TEST(best_rate)
 {
-    int calls = 0, threads = 2, ran = 1;
-#ifdef _OPENMP
-    ran = threads;
-#endif
-    double r = fg_best_rate(threads, sleepy_body, &calls, 1000.0);
-    CHECK_EQ_I64(t, calls, 3 * ran);
-    CHECK(t, r > 0.0 && r <= 1000.0 * ran / 0.020);
-    CHECK(t, fg_best_rate(0, sleepy_body, &calls, 1000.0) == 0.0);
-    CHECK(t, fg_best_rate(1, NULL, NULL, 1000.0) == 0.0);
+    int calls = 0;
+    double r = fg_cpu_best_rate(2, sleepy_body, &calls, 1000.0);
+    /* three runs of as many calls as threads ran (1 or 2; the runtime may grant fewer) */
+    CHECK(t, calls == 3 || calls == 6);
+    CHECK(t, r > 0.0 && r <= 1000.0 * (calls / 3) / 0.020);
+    CHECK(t, fg_cpu_best_rate(0, sleepy_body, &calls, 1000.0) == 0.0);
+    CHECK(t, fg_cpu_best_rate(1, NULL, NULL, 1000.0) == 0.0);
     const char *unit = NULL;
     CHECK(t, fg_cpu_peak_flops(0, &unit) == 0.0 && unit != NULL);
 }

@@ -883,6 +883,15 @@ TEST(step_avx512_equals_scalar_bitwise)
                     store_init(&a, w0, n, masters[mi], q > 0, fmt);
                     store_init(&b, w0, n, masters[mi], q > 0, fmt);
                     a.x.v_zero_half = b.x.v_zero_half = q == 3;
+                    if (q > 0) /* states from codes of every value, -128 too (a caller's codes
+                                  need not be the encoder's [-127, 127]) */
+                        for (size_t i = 0; i < n; i++) {
+                            a.mq[i] = b.mq[i] = (int8_t)(uint8_t)(i * 37u + 128u);
+                            a.vq[i] = b.vq[i] = (uint8_t)(i * 53u);
+                            if (i % 32 == 0)
+                                a.ms[i / 32] = b.ms[i / 32] = a.vs[i / 32] = b.vs[i / 32] =
+                                    (uint16_t)(0x3C00 + (i / 32) % 64);
+                        }
                     int use16 = (k + mi) % 2, same = 1;
                     for (int step = 1; step <= 3 && same; step++) {
                         for (size_t i = 0; i < n; i++) {

@@ -138,11 +138,11 @@ FG_API double fg_cpu_seconds(void);
  * runs of about 0.1 s each; *unit (may be NULL) names it ("avx512 fma", "avx2 fma", "none").
  * What MFU is measured against. Takes about 0.3 s: cache it (frugal train does). */
 FG_API double fg_cpu_peak_flops(int n_threads, const char **unit);
-/* A sustained rate: every one of n_threads threads calls body(user) once, three times over, and
- * the best of the three runs is returned as work x (threads that ran) / seconds, work being
- * what one call does. body's result is kept from the optimizer. The timing harness of the peak
- * measurements (fg_cpu_peak_flops, fg_gemm_bf16_peak_flops). */
-FG_API double fg_best_rate(int n_threads, float (*body)(void *user), void *user, double work);
+/* A sustained rate: each of n_threads threads calls body(user) once, three times over, and the
+ * best of the three runs is returned as work x (threads the runtime granted) / seconds, work
+ * being what one call does. body's result is kept from the optimizer. The timing harness of
+ * the peak measurements (fg_cpu_peak_flops, fg_gemm_bf16_peak_flops). */
+FG_API double fg_cpu_best_rate(int n_threads, float (*body)(void *user), void *user, double work);
 
 #ifdef __cplusplus
 }

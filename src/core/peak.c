@@ -7,6 +7,10 @@
 
 #include "frugal/core.h"
 
+#ifdef _OPENMP
+#    include <omp.h>
+#endif
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #    include <immintrin.h>
 
@@ -43,24 +47,27 @@ __attribute__((target("avx2,fma"))) static float fma_loop_avx2(long iters)
 }
 #endif
 
-double fg_best_rate(int n_threads, float (*body)(void *user), void *user, double work)
+double fg_cpu_best_rate(int n_threads, float (*body)(void *user), void *user, double work)
 {
     if (n_threads < 1 || !body)
         return 0.0;
-    int used = 1; /* threads that really run the body */
-#ifdef _OPENMP
-    used = n_threads;
-#endif
     double best = 0.0;
     volatile float sink = 0.0f;
     for (int rep = 0; rep < 3; rep++) {
         float s = 0.0f;
+        int ran = 1; /* threads the runtime granted (it may give fewer than asked) */
         double t0 = fg_time_now();
-#pragma omp parallel num_threads(n_threads) default(none) shared(body, user) reduction(+ : s)
-        s += body(user);
+#pragma omp parallel num_threads(n_threads) default(none) shared(body, user, ran) reduction(+ : s)
+        {
+#ifdef _OPENMP
+#    pragma omp single nowait
+            ran = omp_get_num_threads();
+#endif
+            s += body(user);
+        }
         double dt = fg_time_now() - t0;
         sink += s;
-        double rate = (double)used * work / dt;
+        double rate = (double)ran * work / dt;
         if (rate > best)
             best = rate;
     }
@@ -98,9 +105,9 @@ double fg_cpu_peak_flops(int n_threads, const char **unit)
         *unit = width == 16 ? "avx512 fma" : width == 8 ? "avx2 fma" : "none";
     if (!width || n_threads < 1)
         return 0.0;
-    double work = (double)PEAK_ITERS * 12.0 * width * 2.0; /* 12 FMAs of width lanes a turn */
 #if defined(__x86_64__) && defined(__GNUC__)
-    return fg_best_rate(n_threads, width == 16 ? fma_body_avx512 : fma_body_avx2, NULL, work);
+    double work = (double)PEAK_ITERS * 12.0 * width * 2.0; /* 12 FMAs of width lanes a turn */
+    return fg_cpu_best_rate(n_threads, width == 16 ? fma_body_avx512 : fma_body_avx2, NULL, work);
 #else
     return 0.0;
 #endif

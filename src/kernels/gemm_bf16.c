@@ -330,6 +330,6 @@ double fg_gemm_bf16_peak_flops(int n_threads, const char **unit)
     if (!amx && !dp)
         return 0.0;
     /* TDPBF16PS: 16 x 16 x 32 x 2 FLOPs, 6 a turn; VDPBF16PS: 16 lanes x 2 pairs x 2, 12 a turn */
-    return amx ? fg_best_rate(n_threads, amx_body, NULL, (double)PEAK_ITERS_AMX * 6.0 * 16384.0)
-               : fg_best_rate(n_threads, dp_body, NULL, (double)PEAK_ITERS_DP * 12.0 * 64.0);
+    return amx ? fg_cpu_best_rate(n_threads, amx_body, NULL, (double)PEAK_ITERS_AMX * 6.0 * 16384.0)
+               : fg_cpu_best_rate(n_threads, dp_body, NULL, (double)PEAK_ITERS_DP * 12.0 * 64.0);
 }

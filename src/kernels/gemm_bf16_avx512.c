@@ -340,10 +340,14 @@ __attribute__((target("avx512bf16"))) float fg_gemm_bf16_dp_loop(long iters)
  * = 16,384 FLOPs each; call between fg_gemm_bf16_amx_begin and _end */
 __attribute__((target("amx-tile,amx-bf16"))) float fg_gemm_bf16_amx_loop(long iters)
 {
-    static const uint16_t one[16 * 32] __attribute__((aligned(64))) = { 0 };
+    /* non-zero operands (zeros may draw less power and run at a higher clock than real data) */
+    uint16_t x[16 * 32] __attribute__((aligned(64))), y[16 * 32] __attribute__((aligned(64)));
     float out[16 * 16] __attribute__((aligned(64)));
-    _tile_loadd(6, one, 64);
-    _tile_loadd(7, one, 64);
+    for (int i = 0; i < 16 * 32; i++)
+        x[i] = 0x3F80, y[i] = (uint16_t)(0x3380 + (i & 7)); /* 1 and about 6e-8 */
+    COMPILER_FENCE();
+    _tile_loadd(6, x, 64);
+    _tile_loadd(7, y, 64);
     _tile_zero(0);
     _tile_zero(1);
     _tile_zero(2);

@@ -154,7 +154,8 @@ static inline void m_table(__m512 zt[8])
         zt[r] = _mm512_load_ps(z + 16 * r);
 }
 
-/* z(q) for 16 codes q in [-127, 127] (int32 lanes) */
+/* z(q) for 16 codes q in [-128, 127] (int32 lanes). The encoder writes [-127, 127], but the
+ * codes are the caller's (a checkpoint's), and the scalar code decodes -128 as -128 / 126. */
 static inline __m512 m_lookup(__m512i q, const __m512 zt[8])
 {
     __m512i a = _mm512_abs_epi32(q); /* VPERMT2PS reads the low 5 bits of each index */
@@ -165,6 +166,7 @@ static inline __m512 m_lookup(__m512i q, const __m512 zt[8])
     __mmask16 b5 = _mm512_test_epi32_mask(a, i32(32)), b6 = _mm512_test_epi32_mask(a, i32(64));
     __m512 r = _mm512_mask_blend_ps(b6, _mm512_mask_blend_ps(b5, p0, p1),
                                     _mm512_mask_blend_ps(b5, p2, p3));
+    r = _mm512_mask_mov_ps(r, _mm512_test_epi32_mask(a, i32(128)), f32(128.0f / 126.0f));
     __mmask16 neg = _mm512_cmplt_epi32_mask(q, _mm512_setzero_si512());
     return _mm512_mask_sub_ps(r, neg, _mm512_setzero_ps(), r);
 }
