@@ -418,11 +418,12 @@ TEST(amx_within_bound_of_definition_and_thread_invariant)
     CHECK(t, !strcmp(fg_gemm_bf16_path(), "amx"));
     struct fg_rng r;
     fg_rng_seed(&r, t->seed);
-    /* tiles 32 x 32, 16 pairs per instruction; blocks KC 256, MC 96, NC 768 */
+    /* tiles 32 x 32, 16 pairs per instruction; blocks KC 256, MC 96, NC 3072 (6,500 columns:
+     * three column blocks on one thread, two on each of two or three threads) */
     static const size_t shapes[][3] = {
-        { 1, 1, 1 },       { 1, 1, 2 },      { 32, 32, 32 },  { 33, 33, 33 }, { 31, 17, 7 },
-        { 64, 64, 256 },   { 65, 65, 257 },  { 97, 40, 5 },   { 7, 800, 9 },  { 3, 17, 600 },
-        { 100, 800, 520 }, { 32, 768, 256 }, { 96, 64, 512 },
+        { 1, 1, 1 },       { 1, 1, 2 },      { 32, 32, 32 },  { 33, 33, 33 },  { 31, 17, 7 },
+        { 64, 64, 256 },   { 65, 65, 257 },  { 97, 40, 5 },   { 7, 800, 9 },   { 3, 17, 600 },
+        { 100, 800, 520 }, { 32, 768, 256 }, { 96, 64, 512 }, { 9, 6500, 37 },
     };
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0] && !t->failed; s++)
         check_shape_amx(t, &r, shapes[s][0], shapes[s][1], shapes[s][2], 0);

@@ -171,7 +171,8 @@ FG_CLONES static void kern_generic(size_t kp, const uint32_t *a, const uint32_t 
 #define ALIGN64(x) (((x) + 63) & ~(size_t)63)
 /* one thread's workspace: a packed block of op(A) (MC x KC) and one of op(B) (KC x NC) */
 #define A_BYTES    ALIGN64((size_t)FG_GEMM_MC *(size_t)FG_GEMM_KC * sizeof(uint16_t))
-#define B_BYTES    ALIGN64((size_t)FG_GEMM_KC *(size_t)FG_GEMM_NC * sizeof(uint16_t))
+#define MAX_NC     (FG_GEMM_AMX_NC > FG_GEMM_NC ? FG_GEMM_AMX_NC : FG_GEMM_NC)
+#define B_BYTES    ALIGN64((size_t)FG_GEMM_KC *(size_t)MAX_NC * sizeof(uint16_t))
 #define PER_THREAD (A_BYTES + B_BYTES)
 
 size_t fg_gemm_bf16_work_size(int n_threads)
@@ -184,9 +185,9 @@ static int use_avx512bf16(void)
     return fg_cpu_isa() >= FG_ISA_AVX512BF16;
 }
 
-/* the AMX blocks are the VDPBF16PS ones with 32-row and 32-column panels padded to 16 pairs:
- * the same workspace holds them */
-_Static_assert(FG_GEMM_MC % FG_GEMM_AMX_MR == 0 && FG_GEMM_NC % FG_GEMM_AMX_NR == 0 &&
+/* the AMX blocks are the VDPBF16PS ones, FG_GEMM_AMX_NC columns wide, with 32-row and
+ * 32-column panels padded to 16 pairs: the same workspace holds them (B_BYTES counts the widest) */
+_Static_assert(FG_GEMM_MC % FG_GEMM_AMX_MR == 0 && FG_GEMM_AMX_NC % FG_GEMM_AMX_NR == 0 &&
                    FG_GEMM_KC % 32 == 0,
                "AMX panels must tile the VDPBF16PS blocks");
 
@@ -199,7 +200,7 @@ const char *fg_gemm_bf16_path(void)
  * panels (given the panel widths mr and nr), the pairs per panel rounded up to a multiple of
  * kalign, and the hooks a thread calls before and after its columns (or NULL). */
 struct gemm_path {
-    size_t mr, nr, kalign;
+    size_t mr, nr, kalign, nc; /* nc: columns of op(B) per packed block */
     fg_gemm_pack pack_a, pack_b;
     fg_gemm_kern kern;
     void (*begin)(void), (*end)(void);
@@ -210,9 +211,9 @@ struct gemm_path {
 static struct gemm_path select_path(void)
 {
     enum fg_isa isa = fg_cpu_isa();
-    struct gemm_path p = { .mr = FG_GEMM_MR, .nr = FG_GEMM_NR, .kalign = 1 };
+    struct gemm_path p = { .mr = FG_GEMM_MR, .nr = FG_GEMM_NR, .kalign = 1, .nc = FG_GEMM_NC };
     if (isa >= FG_ISA_AMX) {
-        p.mr = FG_GEMM_AMX_MR, p.nr = FG_GEMM_AMX_NR, p.kalign = 16;
+        p.mr = FG_GEMM_AMX_MR, p.nr = FG_GEMM_AMX_NR, p.kalign = 16, p.nc = FG_GEMM_AMX_NC;
         p.pack_a = fg_gemm_bf16_pack_a_amx, p.pack_b = fg_gemm_bf16_pack_b_amx;
         p.kern = fg_gemm_bf16_kern_amx;
         p.begin = fg_gemm_bf16_amx_begin, p.end = fg_gemm_bf16_amx_end;
@@ -232,8 +233,8 @@ static void gemm_cols(size_t M, size_t K, const struct fg_gemm_op *A, const stru
     size_t MR = path->mr, NR = path->nr;
     if (path->begin)
         path->begin();
-    for (size_t jc = j0; jc < j1; jc += FG_GEMM_NC) {
-        size_t nc = j1 - jc < FG_GEMM_NC ? j1 - jc : FG_GEMM_NC;
+    for (size_t jc = j0; jc < j1; jc += path->nc) {
+        size_t nc = j1 - jc < path->nc ? j1 - jc : path->nc;
         for (size_t pc = 0; pc < K; pc += FG_GEMM_KC) {
             size_t kc = K - pc < FG_GEMM_KC ? K - pc : FG_GEMM_KC;
             size_t kp = ((kc + 1) / 2 + path->kalign - 1) / path->kalign * path->kalign;
