@@ -324,8 +324,7 @@ static float dp_body(void *user)
 
 double fg_gemm_bf16_peak_flops(int n_threads, const char **unit)
 {
-    const char *path = fg_gemm_bf16_path();
-    int amx = !strcmp(path, "amx"), dp = !strcmp(path, "avx512bf16");
+    int amx = fg_cpu_isa() >= FG_ISA_AMX, dp = !amx && use_avx512bf16();
     if (unit)
         *unit = amx ? "amx bf16" : dp ? "avx512bf16 dot products" : "none";
     if (!amx && !dp)

@@ -141,18 +141,16 @@ static inline void store_codes_v(uint8_t *dst, __m512 pre)
     _mm_storeu_si128((__m128i *)dst, _mm512_cvtusepi32_epi8(c));
 }
 
-/* The first moment's decoded codes z(q) = q / (254 - |q|) for |q| = 0..127, in eight registers,
- * each the scalar code's own division: z(-q) = -z(q) exactly, so a table of 128 serves, and
- * four VPERMT2PS lookups with three blends replace the division (the divider is the step's
- * busiest unit: Adam has three divisions and a square root per 16 elements). */
-static inline void m_table(__m512 zt[8])
-{
-    _Alignas(64) float z[128];
-    for (int a = 0; a < 128; a++)
-        z[a] = (float)a / (254.0f - (float)a);
-    for (int r = 0; r < 8; r++)
-        zt[r] = _mm512_load_ps(z + 16 * r);
-}
+/* The first moment's decoded codes z(q) = q / (254 - |q|) for |q| = 0..127, divided once by the
+ * compiler (a constant quotient is rounded as the scalar code's division rounds): z(-q) = -z(q)
+ * exactly, so a table of 128 serves, and four VPERMT2PS lookups with three blends replace the
+ * division (the divider is the step's busiest unit: Adam has three divisions and a square root
+ * per 16 elements). */
+#    define ZQ(a)   ((float)(a) / (254.0f - (float)(a)))
+#    define ZQ4(a)  ZQ(a), ZQ(a + 1), ZQ(a + 2), ZQ(a + 3)
+#    define ZQ16(a) ZQ4(a), ZQ4(a + 4), ZQ4(a + 8), ZQ4(a + 12)
+static const _Alignas(64) float m_decoded[128] = { ZQ16(0),  ZQ16(16), ZQ16(32), ZQ16(48),
+                                                   ZQ16(64), ZQ16(80), ZQ16(96), ZQ16(112) };
 
 /* z(q) for 16 codes q in [-128, 127] (int32 lanes). The encoder writes [-127, 127], but the
  * codes are the caller's (a checkpoint's), and the scalar code decodes -128 as -128 / 126. */
@@ -266,8 +264,8 @@ void fg_flash_groups_avx512(const struct fg_flash_tensor *x, const float *g32, c
     enum fg_flash_scale fmt = x->scale_fmt;
     _Alignas(64) float thb[CHUNK * G], mb[CHUNK * G], vb[CHUNK * G], sqb[CHUNK * G];
     __m512 zt[8];
-    if (has_m && !x->m32)
-        m_table(zt);
+    for (int r = 0; r < 8; r++)
+        zt[r] = _mm512_load_ps(m_decoded + 16 * r);
     for (size_t c0 = 0; c0 < n_groups; c0 += CHUNK) {
         size_t nc = n_groups - c0 < CHUNK ? n_groups - c0 : CHUNK, base = i0 + c0 * G;
         /* phase 1: decode, update */

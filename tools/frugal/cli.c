@@ -292,14 +292,21 @@ void cli_cpu_model(char *out, size_t n)
         fclose(f);
 }
 
+/* The peak of the unit the products run on, *unit naming it: the bf16 unit if asked and there
+ * is one, else the FMAs. n_threads 0 only names the unit. */
+static double products_peak(int n_threads, int bf16, const char **unit)
+{
+    double flops = bf16 ? fg_gemm_bf16_peak_flops(n_threads, unit) : 0.0;
+    if (!bf16 || !strcmp(*unit, "none"))
+        flops = fg_cpu_peak_flops(n_threads, unit);
+    return flops;
+}
+
 double cli_peak_flops(int n_threads, int bf16, const char **unit_out, char *path_out, size_t path_n)
 {
     /* the unit this run's products use; entries without "unit" predate bf16 peaks: FMAs */
     const char *want = "none";
-    if (bf16)
-        (void)fg_gemm_bf16_peak_flops(0, &want); /* names the unit without measuring */
-    if (!strcmp(want, "none"))
-        (void)fg_cpu_peak_flops(0, &want);
+    (void)products_peak(0, bf16, &want);
     if (unit_out)
         *unit_out = want;
     char dir[1024], path[1100], cpu[256], err[256];
@@ -341,11 +348,7 @@ double cli_peak_flops(int n_threads, int bf16, const char **unit_out, char *path
         }
     }
     const char *unit = "none";
-    double flops = 0.0;
-    if (bf16)
-        flops = fg_gemm_bf16_peak_flops(n_threads, &unit);
-    if (flops <= 0)
-        flops = fg_cpu_peak_flops(n_threads, &unit);
+    double flops = products_peak(n_threads, bf16, &unit);
     if (!dir[0] || flops <= 0) {
         cJSON_Delete(root);
         return flops;
